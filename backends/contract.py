@@ -1,0 +1,434 @@
+"""The backend contract: what the console and the CLI may ask of any backend.
+
+A backend gives
+- *inventory*: ``snapshot()`` once, then ``updates()``: an async stream of ``ChangeBatch``
+  (each with a strictly increasing ``seq``) and ``ConnectionChanged`` notices. A backend
+  that can only poll builds its stream with ``backends.poller.SnapshotPoller``.
+- *actions*: each returns a ``Task`` at once; the task's progress arrives as changes of
+  kind ``tasks`` (and through ``wait_task``). A backend raises a typed error from
+  ``backends.errors`` when it refuses an action before starting it.
+- *capabilities*: the set of ``Capability`` it supports, so the UI hides what it cannot do.
+
+Read-only mode is enforced here, in the base class, for every backend: each method named in
+``MUTATING_ACTIONS`` raises ``PermissionDenied`` when ``read_only`` is set, before the
+backend's own code runs.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import enum
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Literal
+
+from .errors import NotFound, PermissionDenied, TaskFailed
+from .models import (
+    Container,
+    Event,
+    Host,
+    Image,
+    Network,
+    Node,
+    Project,
+    Task,
+    TaskStatus,
+    Volume,
+)
+
+
+class Capability(str, enum.Enum):
+    HOSTS_CREATE = "hosts.create"
+    HOSTS_DELETE = "hosts.delete"
+    HOSTS_POWER = "hosts.power"
+    HOSTS_UPGRADE = "hosts.upgrade"
+    HOSTS_SHELL = "hosts.shell"
+    VOLUMES_CREATE = "volumes.create"
+    VOLUMES_ATTACH = "volumes.attach"
+    VOLUMES_DELETE = "volumes.delete"
+    CONTAINERS_RUN = "containers.run"
+    CONTAINERS_LIFECYCLE = "containers.lifecycle"  # start / stop / restart
+    CONTAINERS_REMOVE = "containers.remove"
+    CONTAINERS_LOGS = "containers.logs"
+    CONTAINERS_SHELL = "containers.shell"
+    CONTAINERS_INSPECT = "containers.inspect"
+    TASKS_CONTROL = "tasks.control"  # pause / resume / abort
+    PROJECTS = "projects"  # the backend has projects with quotas
+    NODES = "nodes"  # the backend knows the physical nodes
+    STATS = "stats"  # live CPU / memory figures
+
+
+ALL_CAPABILITIES = frozenset(Capability)
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+
+
+@dataclass(frozen=True, slots=True)
+class HostSpec:
+    name: str
+    image: str  # image id or name
+    cores: int
+    memory_mib: int
+    network: str  # network id or name
+    project: str | None = None  # project id or name
+    ssh_target: str | None = None  # Docker backend: user@host[:port] of the machine to provision
+    engine_check: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    name: str
+    size_gib: float
+    driver: str | None = None
+    driver_options: tuple[tuple[str, str], ...] = ()
+    storage_container: str | None = None
+    host: str | None = None  # create and attach in one go (id or name)
+
+
+@dataclass(frozen=True, slots=True)
+class MountSpec:
+    volume: str  # volume id or name
+    path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    image: str
+    host: str  # host id or name
+    name: str | None = None
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ports: tuple[tuple[int, int | None], ...] = ()  # (container port, host port)
+    mounts: tuple[MountSpec, ...] = ()
+    restart_policy: str = "no"
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeSpec:
+    host_ids: tuple[str, ...]
+    target_version: str
+    batch_size: int = 1
+    continue_on_failure: bool = False  # go on to the next wave after a failed one
+
+
+# ---------------------------------------------------------------------------------------------
+# Inventory and the change stream
+
+
+@dataclass(slots=True)
+class Inventory:
+    """A consistent view of everything, as of change ``seq``. Dicts are keyed by id."""
+
+    seq: int = 0
+    hosts: dict[str, Host] = field(default_factory=dict)
+    containers: dict[str, Container] = field(default_factory=dict)
+    volumes: dict[str, Volume] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    images: dict[str, Image] = field(default_factory=dict)
+    networks: dict[str, Network] = field(default_factory=dict)
+    projects: dict[str, Project] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    events: dict[str, Event] = field(default_factory=dict)
+
+    def of(self, kind: str) -> dict[str, Any]:
+        return getattr(self, kind)
+
+    def apply(self, batch: "ChangeBatch") -> None:
+        """Apply a batch in place. Batches at or below the current ``seq`` are ignored."""
+        if batch.seq <= self.seq:
+            return
+        for change in batch.changes:
+            table = getattr(self, change.kind)
+            if change.op == "delete":
+                table.pop(change.id, None)
+            else:
+                table[change.id] = change.item
+        self.seq = batch.seq
+
+    def copy(self) -> "Inventory":
+        return Inventory(
+            seq=self.seq,
+            **{k: dict(getattr(self, k)) for k in KIND_NAMES},
+        )
+
+
+KIND_NAMES = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str  # one of KIND_NAMES
+    op: Literal["upsert", "delete"]
+    id: str
+    item: Any = None  # the new value for "upsert"; None for "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    seq: int  # strictly increasing within one backend instance
+    changes: tuple[Change, ...]
+
+
+class ConnectionState(str, enum.Enum):
+    CONNECTED = "connected"
+    DEGRADED = "degraded"  # some hosts / engines unreachable, the rest fine
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    state: ConnectionState
+    reason: str = ""
+    since: float = field(default_factory=time.time)
+
+
+Update = ChangeBatch | ConnectionChanged
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    text: str
+    time: float | None = None
+    stream: str = "stdout"  # or "stderr"
+
+
+@dataclass(frozen=True, slots=True)
+class ShellCommand:
+    """How to hand the user's terminal to a shell: run ``argv`` in the foreground.
+
+    The console suspends itself, runs it, and resumes after (Docker: ``docker exec -it``,
+    ssh for a host; the simulator gives a small local shell that says where it is).
+    """
+
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The base class
+
+
+MUTATING_ACTIONS = frozenset(
+    {
+        "create_host",
+        "delete_host",
+        "power_on_host",
+        "power_off_host",
+        "create_volume",
+        "attach_volume",
+        "detach_volume",
+        "delete_volume",
+        "run_container",
+        "start_container",
+        "stop_container",
+        "restart_container",
+        "remove_container",
+        "upgrade_hosts",
+        "pause_task",
+        "resume_task",
+        "abort_task",
+        "shell",
+    }
+)
+
+
+def _guard(name: str, method: Callable[..., Awaitable[Any]]):
+    @functools.wraps(method)
+    async def guarded(self: "Backend", *args: Any, **kwargs: Any) -> Any:
+        if self.read_only:
+            raise PermissionDenied(f"read-only mode: {name.replace('_', ' ')} is refused")
+        return await method(self, *args, **kwargs)
+
+    guarded.__mutating__ = True  # type: ignore[attr-defined]
+    return guarded
+
+
+class Backend(abc.ABC):
+    """Base of every backend. Subclasses implement the abstract methods and the actions
+    their ``capabilities`` name; the others raise ``PermissionDenied`` ("not supported")."""
+
+    #: "simulator", "docker" or "prism"
+    kind: str = "abstract"
+    capabilities: frozenset[Capability] = frozenset()
+
+    def __init__(self, *, read_only: bool = False, label: str = "") -> None:
+        self.read_only = read_only
+        self.label = label or self.kind
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Wrap every mutating action a subclass defines, so no backend can forget read-only.
+        for name in MUTATING_ACTIONS:
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "__mutating__", False):
+                setattr(cls, name, _guard(name, method))
+
+    @property
+    def simulated(self) -> bool:
+        return False
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open connections and check credentials. Raises Unavailable / AuthenticationFailed."""
+
+    async def close(self) -> None:
+        """Release everything; the backend may not be used afterwards."""
+
+    async def __aenter__(self) -> "Backend":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- inventory ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def snapshot(self) -> Inventory:
+        """Everything, as of now. The returned Inventory is the caller's to keep and mutate."""
+
+    @abc.abstractmethod
+    def updates(self) -> AsyncIterator[Update]:
+        """Changes after the latest snapshot, batched, and connection notices. Each call is an
+        independent subscription; it ends when the backend is closed."""
+
+    async def get_task(self, task_id: str) -> Task:
+        inv = await self.snapshot()
+        try:
+            return inv.tasks[task_id]
+        except KeyError:
+            raise NotFound(f"task {task_id} not found") from None
+
+    async def wait_task(
+        self,
+        task_id: str,
+        on_progress: Callable[[Task], None] | None = None,
+        *,
+        poll_interval: float = 0.5,
+    ) -> Task:
+        """Follow a task until it ends; returns the final Task (never raises for FAILED)."""
+        task = await self.get_task(task_id)
+        while not task.done:
+            if on_progress:
+                on_progress(task)
+            await asyncio.sleep(poll_interval)
+            task = await self.get_task(task_id)
+        if on_progress:
+            on_progress(task)
+        return task
+
+    async def run_task(self, started: Awaitable[Task], on_progress: Callable[[Task], None] | None = None) -> Task:
+        """Start an action and wait for it; raise TaskFailed unless it SUCCEEDED."""
+        task = await started
+        final = await self.wait_task(task.id, on_progress)
+        if final.status is not TaskStatus.SUCCEEDED:
+            raise TaskFailed(f"{final.kind} {final.target}: {final.status.value}: {final.error or final.message}")
+        return final
+
+    # -- actions (defaults refuse) -------------------------------------------------------
+
+    def _unsupported(self, what: str) -> PermissionDenied:
+        return PermissionDenied(f"the {self.kind} backend cannot {what}")
+
+    async def create_host(self, spec: HostSpec) -> Task:
+        raise self._unsupported("create hosts")
+
+    async def delete_host(self, host_id: str) -> Task:
+        raise self._unsupported("delete hosts")
+
+    async def power_on_host(self, host_id: str) -> Task:
+        raise self._unsupported("power hosts on")
+
+    async def power_off_host(self, host_id: str) -> Task:
+        raise self._unsupported("power hosts off")
+
+    async def create_volume(self, spec: VolumeSpec) -> Task:
+        raise self._unsupported("create volumes")
+
+    async def attach_volume(
+        self, volume_id: str, host_id: str, *, container_id: str | None = None, mount_path: str | None = None
+    ) -> Task:
+        raise self._unsupported("attach volumes")
+
+    async def detach_volume(self, volume_id: str) -> Task:
+        raise self._unsupported("detach volumes")
+
+    async def delete_volume(self, volume_id: str) -> Task:
+        raise self._unsupported("delete volumes")
+
+    async def run_container(self, spec: ContainerSpec) -> Task:
+        raise self._unsupported("run containers")
+
+    async def start_container(self, container_id: str) -> Task:
+        raise self._unsupported("start containers")
+
+    async def stop_container(self, container_id: str) -> Task:
+        raise self._unsupported("stop containers")
+
+    async def restart_container(self, container_id: str) -> Task:
+        raise self._unsupported("restart containers")
+
+    async def remove_container(self, container_id: str, *, force: bool = False) -> Task:
+        raise self._unsupported("remove containers")
+
+    async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
+        raise self._unsupported("upgrade hosts")
+
+    async def pause_task(self, task_id: str) -> Task:
+        raise self._unsupported("pause tasks")
+
+    async def resume_task(self, task_id: str) -> Task:
+        raise self._unsupported("resume tasks")
+
+    async def abort_task(self, task_id: str) -> Task:
+        raise self._unsupported("abort tasks")
+
+    async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
+        raise self._unsupported("open a shell")
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+    ) -> AsyncIterator[LogLine]:
+        raise self._unsupported("read logs")
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        raise self._unsupported("inspect containers")
+
+    async def upgrade_versions(self) -> list[str]:
+        """Engine versions hosts may be upgraded to, newest first."""
+        return []
+
+
+def resolve(items: Iterable[Any], ref: str, what: str) -> Any:
+    """Find a value by id, else by unique name; NotFound / InvalidInput otherwise."""
+    from .errors import InvalidInput
+
+    by_name = []
+    for item in items:
+        if item.id == ref:
+            return item
+        if getattr(item, "name", None) == ref:
+            by_name.append(item)
+    if len(by_name) == 1:
+        return by_name[0]
+    if len(by_name) > 1:
+        raise InvalidInput(f"{what} name {ref!r} is ambiguous: use its id")
+    raise NotFound(f"{what} {ref!r} not found")
