@@ -1,0 +1,628 @@
+"""The `ntnx-console` command: the TUI with no subcommand, else one headless command.
+
+Start-up stays fast: this module imports only argparse and the light contract modules;
+Textual, httpx, asyncssh and the backends load when a command needs them
+(tests/test_import_hygiene.py holds us to it).
+
+Exit codes: 0 ok, 1 the action failed, 2 usage or bad input, 3 backend unreachable,
+4 authentication or permission refused, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
+
+from backends.errors import BackendError, InvalidInput
+
+if TYPE_CHECKING:
+    from backends.contract import Backend
+    from backends.models import Task
+    from backends.settings import Settings
+    from console.config import Config
+
+PROG = "ntnx-console"
+LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+# A host name is a DNS label (RFC 1123, lower case): it becomes the machine's hostname.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class UsageError(InvalidInput):
+    title = "Usage"
+
+
+def validate_host_name(name: str) -> None:
+    if not _DNS_LABEL.match(name):
+        raise InvalidInput(
+            f"host name {name!r} is not a DNS label: use 1-63 lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, as every other error: no usage dump.
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _global_options(suppress: bool) -> argparse.ArgumentParser:
+    """The global options. Sub-commands get a copy whose defaults are SUPPRESS, so an option
+    may come before or after the sub-command and the one given wins."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("backend")
+    g.add_argument("--context", metavar="NAME", default=default(None), help="a context from the config file")
+    g.add_argument(
+        "--backend", choices=("simulator", "docker", "prism"), default=default(None), help="the backend to use"
+    )
+    g.add_argument("--read-only", action="store_true", default=default(False), help="refuse every change")
+    g.add_argument("--json", action="store_true", default=default(False), help="print JSON")
+    g.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
+    s = p.add_argument_group("simulator (--demo)")
+    s.add_argument("--demo", action="store_true", default=default(False), help="use the built-in simulator")
+    s.add_argument("--seed", type=int, default=default(None), help="the simulated world's seed (default 7)")
+    s.add_argument("--scale", type=_positive_int, metavar="N", default=default(None), help="generate N containers")
+    s.add_argument(
+        "--speed",
+        type=_non_negative_float,
+        default=default(None),
+        help="simulated seconds per second; 0 = as fast as possible "
+        "(default 1 in the console, 0 for commands)",
+    )
+    s.add_argument("--faults", metavar="SPEC", default=default(None), help="e.g. all, story, crash,node,api-errors=0.05")
+    s.add_argument("--no-activity", action="store_true", default=default(False), help="no background activity")
+    s.add_argument("--demo-state", metavar="PATH", default=default(None), help="keep the simulator's state here")
+    d = p.add_argument_group("docker (--backend docker)")
+    d.add_argument(
+        "--docker-host",
+        action="append",
+        metavar="URL",
+        default=default(None),
+        help=f"unix://, tcp:// or ssh:// engine (repeatable; default $DOCKER_HOST, else {DEFAULT_DOCKER_HOST})",
+    )
+    d.add_argument("--tls-verify", action="store_true", default=default(False), help="verify the engine's TLS")
+    d.add_argument("--cert-path", metavar="DIR", default=default(None), help="ca.pem, cert.pem, key.pem for tcp+TLS")
+    r = p.add_argument_group("prism (--backend prism; the password comes from NTNX_PASSWORD or a prompt)")
+    r.add_argument("--prism-endpoint", metavar="URL", default=default(None), help="https://HOST:9440")
+    r.add_argument("--prism-user", metavar="USER", default=default(None))
+    r.add_argument("--insecure", action="store_true", default=default(False), help="do not verify TLS (shown loudly)")
+    r.add_argument("--ca-bundle", metavar="PATH", default=default(None), help="trust this CA certificate")
+    r.add_argument(
+        "--no-engine-check", action="store_true", default=default(False), help="skip the SSH check of a new machine"
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="A keyboard-driven console for container infrastructure on Nutanix. "
+        "With no command it opens the console; with a command it runs it and exits.",
+        parents=[_global_options(suppress=False)],
+    )
+    globals_after = _global_options(suppress=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def leaf(group: Any, name: str, handler: Callable[..., Any], help: str) -> argparse.ArgumentParser:
+        p = group.add_parser(name, help=help, description=help, parents=[globals_after])
+        p.set_defaults(handler=handler)
+        return p
+
+    def wait_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", action="store_true", help="follow the task until it ends")
+
+    cfg = commands.add_parser("config", help="the config file").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    leaf(cfg, "path", _config_path, "print where the config file is")
+
+    for kind in LIST_KINDS:
+        sub = commands.add_parser(kind, help=f"list {kind}" + (", upgrade hosts" if kind == "hosts" else ""))
+        actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+        leaf(actions, "list", _list, f"list {kind}").set_defaults(kind=kind)
+        if kind == "hosts":
+            p = leaf(actions, "upgrade", _upgrade_hosts, "rolling upgrade of Docker Engine on hosts, in waves")
+            p.add_argument("hosts", nargs="*", metavar="HOST", help="host names or ids")
+            p.add_argument("--all", action="store_true", help="every container machine")
+            p.add_argument("--to", required=True, metavar="VERSION", help="the Docker Engine version")
+            p.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="hosts per wave (default 1)")
+            p.add_argument("--continue-on-failure", action="store_true", help="go on after a failed wave")
+            wait_option(p)
+
+    host = commands.add_parser("host", help="create, delete, power hosts").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    p = leaf(host, "create", _create_host, "create a container machine")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--image", required=True, metavar="IMG")
+    p.add_argument("--cores", required=True, type=_positive_int, metavar="N")
+    p.add_argument("--memory-mib", required=True, type=_positive_int, metavar="M")
+    p.add_argument("--network", required=True, metavar="NET")
+    p.add_argument("--project", metavar="P")
+    p.add_argument("--ssh", dest="ssh_target", metavar="USER@HOST[:PORT]", help="docker: the machine to provision")
+    wait_option(p)
+    for name, method in (("delete", "delete_host"), ("power-on", "power_on_host"), ("power-off", "power_off_host")):
+        p = leaf(host, name, _host_action, f"{name.replace('-', ' ')} a host")
+        p.add_argument("host", metavar="HOST")
+        p.set_defaults(method=method)
+        wait_option(p)
+
+    volume = commands.add_parser("volume", help="create, attach, detach, delete volumes").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    p = leaf(volume, "create", _create_volume, "create a volume")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--size-gib", required=True, type=_positive_float, metavar="G")
+    p.add_argument("--host", metavar="HOST", help="attach it to this host at once")
+    p.add_argument("--driver", metavar="DRIVER")
+    wait_option(p)
+    p = leaf(volume, "attach", _attach_volume, "attach a volume to a host (and mount it in a container)")
+    p.add_argument("volume", metavar="VOLUME")
+    p.add_argument("--host", required=True, metavar="HOST")
+    p.add_argument("--container", metavar="C")
+    p.add_argument("--mount", metavar="PATH", help="where the container sees it (with --container)")
+    wait_option(p)
+    for name, method in (("detach", "detach_volume"), ("delete", "delete_volume")):
+        p = leaf(volume, name, _volume_action, f"{name} a volume")
+        p.add_argument("volume", metavar="VOLUME")
+        p.set_defaults(method=method)
+        wait_option(p)
+
+    container = commands.add_parser("container", help="run, start, stop, remove containers; logs").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    for name in ("start", "stop", "restart", "remove"):
+        p = leaf(container, name, _container_action, f"{name} a container")
+        p.add_argument("container", metavar="CONTAINER")
+        p.set_defaults(method=f"{name}_container")
+        if name == "remove":
+            p.add_argument("--force", action="store_true", help="remove it even when running")
+        wait_option(p)
+    p = leaf(container, "run", _run_container, "run a container on a host")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command_args", nargs="*", metavar="COMMAND", help="after --: the command and its arguments")
+    p.add_argument("--host", required=True, metavar="H")
+    p.add_argument("--name", metavar="N")
+    p.add_argument("--volume", action="append", default=[], metavar="VOL:PATH", help="mount a volume (repeatable)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
+    p.add_argument("--publish", action="append", default=[], metavar="[HOST_PORT:]PORT", help="(repeatable)")
+    p.add_argument("--restart", default="no", metavar="POLICY", help="no, always, unless-stopped, on-failure")
+    wait_option(p)
+    p = leaf(container, "logs", _logs, "print a container's logs")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("--follow", "-f", action="store_true")
+    p.add_argument("--tail", type=_positive_int, metavar="N")
+
+    sim = commands.add_parser("sim", help="the simulator served as Prism Central").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    p = leaf(sim, "serve", _sim_serve, "serve the simulator as Prism Central over HTTPS on 127.0.0.1")
+    p.add_argument("--port", type=int, default=9440)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: config context, then the options given
+
+
+def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bool) -> "Settings":
+    from backends.settings import Settings
+
+    chosen = "simulator" if args.demo else args.backend
+    if args.demo and args.backend not in (None, "simulator"):
+        raise UsageError(f"--demo is the simulator: it cannot go with --backend {args.backend}")
+    if args.context:
+        settings = config.settings_for(args.context)
+        if chosen and chosen != settings.backend:
+            raise UsageError(f"context {args.context!r} is a {settings.backend} context, not {chosen}")
+    elif chosen:
+        settings = Settings(backend=chosen)  # an explicit backend ignores current_context
+    else:
+        settings = config.settings_for(None)
+
+    given = _given_backend_options(args)
+    for backend, options in given.items():
+        if options and backend != settings.backend:
+            verb = "applies" if len(options) == 1 else "apply"
+            raise UsageError(f"{', '.join(options)} {verb} only to the {backend} backend, not {settings.backend}")
+
+    settings.read_only = settings.read_only or args.read_only
+    sim = settings.simulator
+    if args.seed is not None:
+        sim.seed = args.seed
+    if args.scale is not None:
+        sim.scale = args.scale
+    if args.speed is not None:
+        sim.speed = args.speed
+    elif headless:
+        # A command runs for a moment and time does not pass between runs: a task it waits
+        # for should not take its simulated minutes of wall time.
+        sim.speed = 0.0
+    if args.faults is not None:
+        sim.faults = args.faults
+    if args.no_activity:
+        sim.activity = False
+    if args.demo_state is not None:
+        sim.state_path = args.demo_state
+
+    docker = settings.docker
+    if args.docker_host:
+        for url in args.docker_host:
+            if not url.startswith(("unix://", "tcp://", "ssh://")):
+                raise UsageError(f"--docker-host {url!r}: use unix://PATH, tcp://HOST:PORT or ssh://USER@HOST")
+        docker.hosts = list(args.docker_host)
+    if settings.backend == "docker" and not docker.hosts:
+        docker.hosts = [os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST]
+    if args.tls_verify:
+        docker.tls_verify = True
+    if args.cert_path is not None:
+        docker.cert_path = args.cert_path
+
+    prism = settings.prism
+    if args.prism_endpoint is not None:
+        if not args.prism_endpoint.startswith("https://"):
+            raise UsageError(f"--prism-endpoint {args.prism_endpoint!r}: use https://HOST:9440")
+        prism.endpoint = args.prism_endpoint
+    if args.prism_user is not None:
+        prism.user = args.prism_user
+    if args.insecure:
+        prism.insecure = True
+    if args.ca_bundle is not None:
+        prism.ca_bundle = args.ca_bundle
+    if args.no_engine_check:
+        prism.engine_check = False
+    if settings.backend == "prism" and not prism.endpoint:
+        raise UsageError("the prism backend needs --prism-endpoint https://HOST:9440 (or a context)")
+    return settings
+
+
+def _given_backend_options(args: argparse.Namespace) -> dict[str, list[str]]:
+    def given(*names: str) -> list[str]:
+        return ["--" + n.replace("_", "-") for n in names if getattr(args, n) not in (None, False)]
+
+    return {
+        "simulator": given("seed", "scale", "speed", "faults", "no_activity", "demo_state"),
+        "docker": given("docker_host", "tls_verify", "cert_path"),
+        "prism": given("prism_endpoint", "prism_user", "insecure", "ca_bundle", "no_engine_check"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already printed
+        return int(stop.code or 0) if not isinstance(stop.code, str) else 2
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a killed-by-SIGPIPE tool would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except BackendError as err:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        _err(err.one_line())
+        return err.exit_code
+    except Exception as err:  # a bug: still one line, unless --debug
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        _err(f"Error: unexpected {type(err).__name__}: {err} (run with --debug for details)")
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is _config_path:
+        return _config_path(args)
+    if handler is _create_host:
+        validate_host_name(args.name)  # before connecting: bad input costs nothing
+    from console.config import load_config
+
+    config = load_config()
+    # Following logs needs time to pass; every other command runs for a moment.
+    headless = handler is not None and not getattr(args, "follow", False)
+    settings = resolve_settings(args, config, headless=headless)
+    if handler is None:
+        return _open_console(settings, config)
+    if handler is _sim_serve:
+        return _sim_serve(args, settings)
+    return _with_backend(settings, handler, args)
+
+
+def _err(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _open_console(settings: "Settings", config: "Config") -> int:
+    try:
+        from console.app import run_app
+    except ModuleNotFoundError as err:
+        if err.name != "console.app":
+            raise
+        _err(f"{PROG}: the interactive console is not in this build yet; run a command (see {PROG} --help)")
+        return 2
+    return run_app(settings, config)
+
+
+def _config_path(args: argparse.Namespace) -> int:
+    from console.config import config_path
+
+    print(config_path())
+    return 0
+
+
+def _sim_serve(args: argparse.Namespace, settings: "Settings") -> int:
+    if settings.backend != "simulator":
+        raise UsageError("sim serve serves the simulator: it takes no --backend or non-simulator --context")
+    try:
+        from backends.prism.sim_server import main as serve
+    except ModuleNotFoundError as err:
+        if err.name not in ("backends.prism", "backends.prism.sim_server"):
+            raise
+        _err(f"{PROG}: sim serve is not in this build yet (needs backends.prism.sim_server)")
+        return 2
+    sim = settings.simulator
+    return serve(
+        argparse.Namespace(
+            port=args.port,
+            seed=sim.seed,
+            scale=sim.scale,
+            speed=1.0 if args.speed is None else sim.speed,  # a server runs in real time
+            faults=sim.faults,
+            activity=sim.activity,
+            state_path=sim.state_path,
+            debug=args.debug,
+        )
+    ) or 0
+
+
+def _with_backend(settings: "Settings", handler: Callable[..., Awaitable[int]], args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_session(settings, handler, args))
+
+
+async def _session(settings: "Settings", handler: Callable[..., Awaitable[int]], args: argparse.Namespace) -> int:
+    from backends.factory import open_backend
+
+    backend = open_backend(settings)
+    connected = False
+    try:
+        await backend.connect()
+        connected = True
+        if backend.simulated:
+            sim = settings.simulator
+            scale = f", scale {sim.scale}" if sim.scale else ""
+            _err(f"simulated data (built-in simulator, seed {sim.seed}{scale})")
+        return await handler(backend, args)
+    finally:
+        if connected:
+            await backend.close()
+        else:
+            try:
+                await backend.close()
+            except BackendError:
+                pass  # the connect error is the one to report
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+async def _list(backend: "Backend", args: argparse.Namespace) -> int:
+    from console import output
+
+    items = output.rows(args.kind, await backend.snapshot())
+    if args.json:
+        output.print_json(items)
+    else:
+        output.print_table(args.kind, items)
+    return 0
+
+
+async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) -> int:
+    """Print a started task, or follow it to its end and print the result."""
+    from backends.models import TaskStatus
+    from console import output
+
+    if args.wait and not task.done:
+        with output.TaskProgress() as progress:
+            task = await backend.wait_task(task.id, progress.update)
+    if args.json:
+        output.print_json(output.task_row(task))
+    elif args.wait or task.done:
+        print(output.task_line(task))
+    else:
+        print(f"{output.task_line(task)} (task {task.id})")
+    if task.done and task.status is not TaskStatus.SUCCEEDED:
+        _err(f"Task failed: {task.kind} {task.target}: {task.status.value}: {task.error or task.message}")
+        return 1
+    return 0
+
+
+async def _find(backend: "Backend", kind: str, ref: str) -> Any:
+    from backends.contract import resolve
+
+    inv = await backend.snapshot()
+    return resolve(inv.of(kind).values(), ref, kind[:-1])
+
+
+async def _create_host(backend: "Backend", args: argparse.Namespace) -> int:
+    from backends.contract import HostSpec
+
+    spec = HostSpec(
+        name=args.name,
+        image=args.image,
+        cores=args.cores,
+        memory_mib=args.memory_mib,
+        network=args.network,
+        project=args.project,
+        ssh_target=args.ssh_target,
+        engine_check=not args.no_engine_check,
+    )
+    return await _finish(backend, await backend.create_host(spec), args)
+
+
+async def _host_action(backend: "Backend", args: argparse.Namespace) -> int:
+    host = await _find(backend, "hosts", args.host)
+    return await _finish(backend, await getattr(backend, args.method)(host.id), args)
+
+
+async def _upgrade_hosts(backend: "Backend", args: argparse.Namespace) -> int:
+    from backends.contract import UpgradeSpec, resolve
+
+    if args.all == bool(args.hosts):
+        raise UsageError("name the hosts to upgrade, or give --all (not both)")
+    inv = await backend.snapshot()
+    if args.all:
+        hosts = [h for h in inv.hosts.values() if h.role == "container-machine"]
+        if not hosts:
+            raise InvalidInput("there are no container machines to upgrade")
+    else:
+        hosts = [resolve(inv.hosts.values(), ref, "host") for ref in args.hosts]
+    spec = UpgradeSpec(
+        host_ids=tuple(dict.fromkeys(h.id for h in hosts)),
+        target_version=args.to,
+        batch_size=args.batch,
+        continue_on_failure=args.continue_on_failure,
+    )
+    return await _finish(backend, await backend.upgrade_hosts(spec), args)
+
+
+async def _create_volume(backend: "Backend", args: argparse.Namespace) -> int:
+    from backends.contract import VolumeSpec
+
+    spec = VolumeSpec(name=args.name, size_gib=args.size_gib, driver=args.driver, host=args.host)
+    return await _finish(backend, await backend.create_volume(spec), args)
+
+
+async def _attach_volume(backend: "Backend", args: argparse.Namespace) -> int:
+    from backends.contract import resolve
+
+    if bool(args.container) != bool(args.mount):
+        raise UsageError("--container and --mount go together")
+    if args.mount and not args.mount.startswith("/"):
+        raise InvalidInput(f"mount path {args.mount!r} must be absolute")
+    inv = await backend.snapshot()
+    volume = resolve(inv.volumes.values(), args.volume, "volume")
+    host = resolve(inv.hosts.values(), args.host, "host")
+    container_id = resolve(inv.containers.values(), args.container, "container").id if args.container else None
+    task = await backend.attach_volume(volume.id, host.id, container_id=container_id, mount_path=args.mount)
+    return await _finish(backend, task, args)
+
+
+async def _volume_action(backend: "Backend", args: argparse.Namespace) -> int:
+    volume = await _find(backend, "volumes", args.volume)
+    return await _finish(backend, await getattr(backend, args.method)(volume.id), args)
+
+
+async def _container_action(backend: "Backend", args: argparse.Namespace) -> int:
+    container = await _find(backend, "containers", args.container)
+    if args.method == "remove_container":
+        task = await backend.remove_container(container.id, force=args.force)
+    else:
+        task = await getattr(backend, args.method)(container.id)
+    return await _finish(backend, task, args)
+
+
+def _pairs(values: list[str], sep: str, what: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        left, found, right = value.partition(sep)
+        if not found or not left or not right:
+            raise UsageError(f"{what} {value!r}: expected {what.upper()}{sep}...")
+        out.append((left, right))
+    return out
+
+
+async def _run_container(backend: "Backend", args: argparse.Namespace) -> int:
+    from backends.contract import ContainerSpec, MountSpec
+
+    mounts = []
+    for volume, path in _pairs(args.volume, ":", "volume"):
+        if not path.startswith("/"):
+            raise InvalidInput(f"mount path {path!r} must be absolute")
+        mounts.append(MountSpec(volume=volume, path=path))
+    ports = []
+    for text in args.publish:
+        host_port, _, container_port = text.rpartition(":")
+        try:
+            ports.append((int(container_port), int(host_port) if host_port else None))
+        except ValueError:
+            raise UsageError(f"--publish {text!r}: expected [HOST_PORT:]PORT") from None
+    spec = ContainerSpec(
+        image=args.image,
+        host=args.host,
+        name=args.name,
+        command=tuple(args.command_args),
+        env=tuple(_pairs(args.env, "=", "env")),
+        ports=tuple(ports),
+        mounts=tuple(mounts),
+        restart_policy=args.restart,
+    )
+    return await _finish(backend, await backend.run_container(spec), args)
+
+
+async def _logs(backend: "Backend", args: argparse.Namespace) -> int:
+    import json
+
+    container = await _find(backend, "containers", args.container)
+    async for line in backend.logs(container.id, follow=args.follow, tail=args.tail):
+        if args.json:
+            sys.stdout.write(json.dumps({"time": line.time, "stream": line.stream, "text": line.text}) + "\n")
+        else:
+            (sys.stderr if line.stream == "stderr" else sys.stdout).write(line.text.rstrip("\n") + "\n")
+        if args.follow:
+            sys.stdout.flush()
+    return 0

@@ -1,0 +1,174 @@
+"""The TOML config file: named contexts (which backend, with its keys) and the key map.
+
+```toml
+current_context = "lab"
+
+[contexts.lab]
+backend = "prism"
+endpoint = "https://10.0.0.5:9440"
+user = "admin"
+password_command = "pass show prism/admin"   # never a password itself
+ca_bundle = "~/certs/prism.pem"
+read_only = true
+
+[contexts.local]
+backend = "docker"
+hosts = ["unix:///var/run/docker.sock", "ssh://ops@build-01"]
+
+[contexts.demo]
+backend = "simulator"
+seed = 42
+scale = 5000
+
+[keymap]
+create_host = "c"
+```
+
+A context's keys are the fields of its backend's settings (``backends.settings``); anything
+else is an error, so a typo never silently does nothing. Every problem with the file is a
+``ConfigError``: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from backends.errors import InvalidInput
+from backends.settings import DockerSettings, PrismSettings, Settings, SimulatorSettings
+
+ENV_CONFIG = "NTNX_CONSOLE_CONFIG"
+
+_BACKEND_SETTINGS: dict[str, type] = {
+    "simulator": SimulatorSettings,
+    "docker": DockerSettings,
+    "prism": PrismSettings,
+}
+# Keys every context may have, whatever its backend.
+_COMMON_KEYS = {"backend", "read_only"}
+# Keys that name files: "~" is expanded.
+_PATH_KEYS = {"cert_path", "ca_bundle", "state_path", "provision_script"}
+
+
+class ConfigError(InvalidInput):
+    title = "Config error"
+
+
+@dataclass(slots=True)
+class Config:
+    path: Path
+    current_context: str | None = None
+    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)  # validated, as in the file
+    keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "ctrl+d"
+
+    def settings_for(self, context: str | None = None) -> Settings:
+        """Settings of ``context``, else of ``current_context``, else the built-in simulator."""
+        name = context or self.current_context
+        if name is None:
+            return Settings()
+        if name not in self.contexts:
+            known = ", ".join(sorted(self.contexts)) or "none defined"
+            where = "current_context names" if context is None else "no such context"
+            raise ConfigError(f"{where} {name!r} in {self.path} (contexts: {known})")
+        raw = self.contexts[name]
+        backend = raw["backend"]
+        settings = Settings(backend=backend, context=name, read_only=raw.get("read_only", False))
+        section = getattr(settings, backend)
+        for key, value in raw.items():
+            if key not in _COMMON_KEYS:
+                setattr(section, key, value)
+        return settings
+
+
+def config_path() -> Path:
+    """Where the config file is: $NTNX_CONSOLE_CONFIG, else the platform's config directory."""
+    override = os.environ.get(ENV_CONFIG)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("ntnx-console")) / "config.toml"
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and check the config file; a missing file is an empty config (the simulator)."""
+    path = Path(path) if path is not None else config_path()
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return Config(path=path)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
+    return _parse(path, data)
+
+
+def _parse(path: Path, data: dict[str, Any]) -> Config:
+    unknown = set(data) - {"current_context", "contexts", "keymap"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+    current = data.get("current_context")
+    if current is not None and not isinstance(current, str):
+        raise ConfigError(f"{path}: current_context must be a string")
+    contexts_raw = data.get("contexts", {})
+    if not isinstance(contexts_raw, dict):
+        raise ConfigError(f"{path}: [contexts] must be a table of [contexts.NAME] tables")
+    contexts = {name: _context(path, name, raw) for name, raw in contexts_raw.items()}
+    if current is not None and current not in contexts:
+        known = ", ".join(sorted(contexts)) or "none defined"
+        raise ConfigError(f"{path}: current_context {current!r} is not a context (contexts: {known})")
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(isinstance(v, str) and v for v in keymap.values()):
+        raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. create_host = "c"')
+    return Config(path=path, current_context=current, contexts=contexts, keymap=dict(keymap))
+
+
+def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:
+    where = f"{path}: [contexts.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    backend = raw.get("backend")
+    if backend not in _BACKEND_SETTINGS:
+        raise ConfigError(f"{where}: backend must be one of simulator, docker, prism (got {backend!r})")
+    if "password" in raw:
+        raise ConfigError(
+            f"{where}: a password is never kept in the config; use password_command, NTNX_PASSWORD or a prompt"
+        )
+    types = {f.name: str(f.type) for f in fields(_BACKEND_SETTINGS[backend])}
+    out: dict[str, Any] = {"backend": backend}
+    for key, value in raw.items():
+        if key == "backend":
+            continue
+        if key == "read_only":
+            out[key] = _check(where, key, value, "bool")
+        elif key in types:
+            out[key] = _check(where, key, value, types[key])
+        else:
+            allowed = ", ".join(sorted(_COMMON_KEYS | set(types)))
+            raise ConfigError(f"{where}: unknown key {key!r} for the {backend} backend (keys: {allowed})")
+    return out
+
+
+def _check(where: str, key: str, value: Any, type_text: str) -> Any:
+    """Check ``value`` against a settings field's annotation, e.g. 'int | None' or 'list[str]'."""
+    base = type_text.replace(" | None", "")
+    ok = {
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
+    }.get(base, False)
+    if not ok:
+        wanted = {"list[str]": "a list of strings", "str": "a string", "bool": "true or false"}.get(base, f"a number ({base})")
+        raise ConfigError(f"{where}: {key} must be {wanted}")
+    if base == "float":
+        value = float(value)
+    if key in _PATH_KEYS:
+        value = os.path.expanduser(value)
+    return value
