@@ -8,7 +8,9 @@ items by id, so they stay on the same item while rows change, move or hide under
 
 from __future__ import annotations
 
+import asyncio
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Literal, TypeVar
 
@@ -29,6 +31,7 @@ MARKER_WIDTH = 2  # the marker column: "● " on marked rows
 AUTO_WIDTH_SAMPLE = 500  # rows sampled to size a column whose width is not given
 AUTO_WIDTH_MAX = 48
 SEPARATOR = " "
+SEARCH_WARMUP_SLICE = 1000  # rows per slice when filling the filter's text cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,7 @@ class Column(Generic[Row]):
             value = getattr(value, "value", value)
         else:
             value = self.plain(row).lower()
-        # None sorts last; keys of mixed types fall back to text so sorting never raises.
-        return (value is None, value)
+        return (value is None, value)  # None sorts last
 
 
 class FilterError(ValueError):
@@ -187,12 +189,15 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self.columns: list[Column[Row]] = list(columns)
         self.row_key = row_key
         self.empty_text = empty_text
-        self._widths: list[int] = [max(len(c.title), c.width or 1) for c in self.columns]
+        self._widths: list[int] = [c.width or cell_len(c.title) + 1 for c in self.columns]  # +1: sort arrow
         self._rows: dict[str, Row] = {}
         self._seq: dict[str, int] = {}  # insertion order: the order when nothing is sorted
         self._next_seq = 0
-        self._order: list[str] = []  # visible ids, filtered then sorted
-        self._keys: dict[str, tuple[Any, int]] = {}  # sort key per id, for the current sort
+        self._keys: dict[str, tuple[Any, ...]] = {}  # every row's key for the current sort
+        self._text_keys = False  # the sorted column mixes types: its keys are compared as text
+        self._sorted: list[str] = []  # every id, sorted
+        self._visible: set[str] | None = None  # ids that pass the filter (None: no filter)
+        self._order: list[str] = []  # the ids shown: ``_sorted`` filtered
         self._search: dict[str, str] = {}  # lower-cased search text per id, filled lazily
         self._filter_text = ""
         self._matcher: Callable[[str], bool] | None = None
@@ -273,52 +278,64 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._loading = None
         self._grow_widths(self._sample(self._rows.values()))
         self._drop_gone_marks()
-        self._rebuild_order()
+        self._resort()
+        self.call_later(self._start_search_warmup)
 
     def apply(self, upserts: Iterable[Row], deletes: Iterable[str] = ()) -> None:
-        """Patch rows in place: one pass over the visible index at most, one refresh."""
+        """Patch rows in place: at most one O(n) pass over the index, one refresh."""
         key = self.row_key
         rows, seq, keys, search = self._rows, self._seq, self._keys, self._search
         deleted = {row_id for row_id in deletes if row_id in rows}
         for row_id in deleted:
             del rows[row_id]
-            seq.pop(row_id, None)
-            keys.pop(row_id, None)
+            del seq[row_id]
+            del keys[row_id]
             search.pop(row_id, None)
-        moved: set[str] = set(deleted)  # ids whose place in the index must be recomputed
-        added: list[Row] = []
-        changed: list[Row] = []
-        sort_column = self._column(self._sort_column)
-        matcher = self._matcher
+        moved: set[str] = set(deleted)  # ids whose place in the order must be recomputed
+        shown_or_hidden: set[str] = set()  # ids that stay in place but enter or leave the filter
+        sample: list[Row] = []
+        column = self._column(self._sort_column)
+        matcher, visible = self._matcher, self._visible
         for row in upserts:
             row_id = key(row)
             is_new = row_id not in rows
             rows[row_id] = row
             search.pop(row_id, None)
+            if len(sample) < AUTO_WIDTH_SAMPLE:
+                sample.append(row)
             if is_new:
                 seq[row_id] = self._next_seq
                 self._next_seq += 1
-                added.append(row)
-                moved.add(row_id)
-                continue
-            changed.append(row)
-            if row_id in moved:
-                continue
-            if sort_column is not None:
-                new_key = (sort_column.order_key(row), seq[row_id])
-                if keys.get(row_id) != new_key:
-                    moved.add(row_id)
-            if matcher is not None and row_id not in moved:
-                was_visible = row_id in keys
-                if matcher(self._search_text(row_id)) != was_visible:
-                    moved.add(row_id)
-        self._grow_widths(self._sample(added) + self._sample(changed))
+            else:
+                new_key = self._make_key(row_id, column)
+                if keys[row_id] == new_key:
+                    if visible is not None and row_id not in moved:
+                        if matcher(self._search_text(row_id)) != (row_id in visible):  # type: ignore[misc]
+                            shown_or_hidden.add(row_id)
+                    continue
+            keys[row_id] = self._make_key(row_id, column)
+            moved.add(row_id)
+        self._grow_widths(sample)
         if deleted:
             self._drop_gone_marks()
         if moved:
-            self._reindex(moved)
-        else:
-            self._after_change()
+            self._sorted = self._merge(self._sorted, moved, rows.__contains__)
+        if visible is None:
+            self._order = self._sorted
+        elif moved or shown_or_hidden:
+            affected = moved | shown_or_hidden
+            search_text = self._search_text
+
+            def shown(row_id: str) -> bool:
+                return row_id in rows and matcher(search_text(row_id))  # type: ignore[misc]
+
+            self._order = self._merge(self._order, affected, shown)
+            for row_id in affected:
+                if shown(row_id):
+                    visible.add(row_id)
+                else:
+                    visible.discard(row_id)
+        self._after_change()
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose text contains ``text`` (or matches ``/regex/``), any case."""
@@ -332,6 +349,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         except FilterError as exc:
             self._matcher = None
             self._filter_error = str(exc)
+        # A longer substring only hides rows: test the visible ones, not all of them.
         narrowing = (
             previous_matcher is not None
             and self._matcher is not None
@@ -339,17 +357,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             and not text.startswith("/")
             and previous.lower() in text.lower()
         )
-        if narrowing:
-            # A longer substring only hides rows: test the visible ones, not all of them.
-            matcher, search_text = self._matcher, self._search_text
-            keep = [row_id for row_id in self._order if matcher(search_text(row_id))]
-            hidden = set(self._order).difference(keep)
-            for row_id in hidden:
-                self._keys.pop(row_id, None)
-            self._order = keep
-            self._after_change()
-        else:
-            self._rebuild_order()
+        self._refilter(self._order if narrowing else self._sorted)
+        self._after_change()
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         """Order by a column (``None``: the order the rows came in)."""
@@ -357,7 +366,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             raise KeyError(f"no column {column_key!r}")
         self._sort_column = column_key
         self._sort_reverse = reverse
-        self._rebuild_order()
+        self._resort()
 
     def cycle_sort(self) -> None:
         """Sort by the next column (after the last one: the original order)."""
@@ -372,7 +381,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
 
     def move_cursor(self, to_id: str) -> bool:
         """Put the cursor on an item; False when it is not visible."""
-        if to_id not in self._keys:
+        if not self._is_visible(to_id):
             return False
         self._set_cursor_index(self._order.index(to_id))
         return True
@@ -449,60 +458,95 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             self._search[row_id] = text
         return text
 
-    def _key_of(self, row_id: str, column: Column[Row] | None) -> tuple[Any, int]:
+    def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...]:
         seq = self._seq[row_id]
         if column is None:
-            return (seq, seq)
-        return (column.order_key(self._rows[row_id]), seq)
+            return (False, seq, seq)
+        is_none, value = column.order_key(self._rows[row_id])
+        if self._text_keys:
+            value = str(value)
+        return (is_none, value, seq)
 
-    def _sort(self, ids: list[str]) -> None:
-        try:
-            ids.sort(key=self._keys.__getitem__, reverse=self._sort_reverse)
-        except TypeError:
-            # Values of mixed types in one column: order by their text instead.
-            keys = self._keys
-            for row_id in ids:
-                (is_none, value), seq = keys[row_id]
-                keys[row_id] = ((is_none, str(value)), seq)
-            ids.sort(key=keys.__getitem__, reverse=self._sort_reverse)
-
-    def _rebuild_order(self) -> None:
-        """One O(n) pass: filter every row, compute sort keys, sort."""
-        matcher, search_text = self._matcher, self._search_text
-        ids = [row_id for row_id in self._rows if matcher is None or matcher(search_text(row_id))]
+    def _resort(self) -> None:
+        """One O(n) pass: a sort key for every row, then sort, then filter."""
         column = self._column(self._sort_column)
-        self._keys = {row_id: self._key_of(row_id, column) for row_id in ids}
-        if column is not None or self._sort_reverse:
-            self._sort(ids)
-        self._order = ids
+        self._text_keys = False
+        while True:
+            if column is None:
+                self._keys = {row_id: (False, n, n) for row_id, n in self._seq.items()}
+            else:
+                self._keys = {row_id: self._make_key(row_id, column) for row_id in self._rows}
+            try:
+                self._sorted = sorted(
+                    self._rows, key=self._keys.__getitem__, reverse=self._sort_reverse
+                )
+                break
+            except TypeError:
+                # Values of mixed types in one column: order by their text instead.
+                self._text_keys = True
+        self._refilter(self._sorted)
         self._after_change()
 
-    def _reindex(self, moved: set[str]) -> None:
-        """Take the moved ids out of the index and merge back those that are visible."""
+    def _refilter(self, candidates: list[str]) -> None:
+        matcher = self._matcher
+        if matcher is None:
+            self._visible = None
+            self._order = self._sorted
+            return
+        search_text = self._search_text
+        self._order = [row_id for row_id in candidates if matcher(search_text(row_id))]
+        self._visible = set(self._order)
+
+    def _merge(self, ids: list[str], affected: set[str], keep: Callable[[str], bool]) -> list[str]:
+        """``ids`` without ``affected``, then those of ``affected`` that ``keep`` put back in order.
+
+        The survivors stay sorted, so each one put back is found by bisection: O(k log n)
+        comparisons and one copy of the list, instead of a full sort.
+        """
         keys = self._keys
-        for row_id in moved:
-            keys.pop(row_id, None)
-        kept = [row_id for row_id in self._order if row_id not in moved]
-        column = self._column(self._sort_column)
-        matcher, search_text = self._matcher, self._search_text
-        back = [
-            row_id
-            for row_id in moved
-            if row_id in self._rows and (matcher is None or matcher(search_text(row_id)))
-        ]
+        kept = [row_id for row_id in ids if row_id not in affected]
+        back = sorted((row_id for row_id in affected if keep(row_id)), key=keys.__getitem__)
+        if not back:
+            return kept
+        reverse = self._sort_reverse
+        if reverse:
+            kept.reverse()
+        kept_keys = [keys[row_id] for row_id in kept]
+        merged: list[str] = []
+        start = 0
         for row_id in back:
-            keys[row_id] = self._key_of(row_id, column)
-        if back:
-            # Timsort merges the sorted run and the appended ones in about O(n) moves.
-            kept.extend(back)
-            self._sort(kept)
-        self._order = kept
-        self._after_change()
+            at = bisect_left(kept_keys, keys[row_id], lo=start)
+            merged += kept[start:at]
+            merged.append(row_id)
+            start = at
+        merged += kept[start:]
+        if reverse:
+            merged.reverse()
+        return merged
+
+    def _is_visible(self, row_id: str) -> bool:
+        if self._visible is None:
+            return row_id in self._rows
+        return row_id in self._visible
+
+    def _start_search_warmup(self) -> None:
+        self.run_worker(self._warm_search(), group="search-warmup", exclusive=True)
+
+    async def _warm_search(self) -> None:
+        """Fill the filter's text cache in small slices between frames, so the first
+        filter keystroke on a large table only compares text."""
+        ids = list(self._rows)
+        search_text = self._search_text
+        for start in range(0, len(ids), SEARCH_WARMUP_SLICE):
+            for row_id in ids[start : start + SEARCH_WARMUP_SLICE]:
+                if row_id in self._rows:
+                    search_text(row_id)
+            await asyncio.sleep(0)
 
     def _after_change(self) -> None:
         """Put the cursor back on its item, resize, and refresh once."""
         order = self._order
-        if self._cursor_id is not None and self._cursor_id in self._keys:
+        if self._cursor_id is not None and self._is_visible(self._cursor_id):
             hint = self._cursor_index
             if hint < len(order) and order[hint] == self._cursor_id:
                 index = hint

@@ -1,0 +1,230 @@
+"""A streaming log view with bounded memory, follow mode and search.
+
+Lines live in a ring buffer (``deque(maxlen=N)``), so hours of logs never grow without end;
+only the visible lines are rendered (Textual's Line API).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Iterable
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+DEFAULT_MAX_LINES = 10_000
+
+
+class LogView(ScrollView, can_focus=True):
+    """Log lines with follow (stick to the bottom), pause on scroll up, and n/N search."""
+
+    BINDINGS = [
+        Binding("j,down", "scroll_down", "Down", id="log_down", show=False),
+        Binding("k,up", "scroll_up", "Up", id="log_up", show=False),
+        Binding("pageup", "page_up", "Page up", id="log_page_up", show=False),
+        Binding("pagedown", "page_down", "Page down", id="log_page_down", show=False),
+        Binding("home,g", "scroll_home", "Top", id="log_top", show=False),
+        Binding("end,f,G", "follow", "Follow", id="log_follow"),
+        Binding("n", "next_match", "Next match", id="log_next_match"),
+        Binding("N", "previous_match", "Previous match", id="log_previous_match"),
+    ]
+
+    COMPONENT_CLASSES = {"log-view--match", "log-view--current-match"}
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        & > .log-view--match { background: $warning 40%; }
+        & > .log-view--current-match { background: $accent; color: $text; text-style: bold; }
+    }
+    """
+
+    follow: reactive[bool] = reactive(True)
+    """Stick to the newest line. Scrolling up pauses it; ``end`` or ``f`` resumes it."""
+
+    class FollowChanged(Message):
+        def __init__(self, log_view: "LogView", follow: bool) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.follow = follow
+
+        @property
+        def control(self) -> "LogView":
+            return self.log_view
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = DEFAULT_MAX_LINES,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.lines: deque[str] = deque(maxlen=max_lines)
+        self._dropped = 0  # lines that fell off the front: absolute number of lines[0]
+        self._width = 0
+        self._search_text = ""
+        self._pattern: re.Pattern[str] | None = None
+        self._matches: list[int] = []  # absolute line numbers that match, ascending
+        self._current: int | None = None  # index into _matches
+        self._moving = False  # the scroll is ours (keeping the view still), not the user's
+
+    @property
+    def max_lines(self) -> int:
+        return self.lines.maxlen or 0
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    @property
+    def match_count(self) -> int:
+        return len(self._matches)
+
+    @property
+    def current_match_line(self) -> int | None:
+        """The buffer index of the current match, if any."""
+        if self._current is None:
+            return None
+        return self._matches[self._current] - self._dropped
+
+    def append(self, lines: Iterable[str]) -> None:
+        """Add a batch of lines (one refresh for the batch)."""
+        before = self._dropped + len(self.lines)
+        width = self._width
+        pattern = self._pattern
+        for line in lines:
+            line = line.rstrip("\n").expandtabs()
+            self.lines.append(line)
+            width = max(width, len(line) if line.isascii() else cell_len(line))
+            if pattern is not None and pattern.search(line):
+                self._matches.append(before)
+            before += 1
+        dropped = before - len(self.lines) - self._dropped
+        self._dropped += dropped
+        self._width = width
+        if dropped and self._matches and self._matches[0] < self._dropped:
+            self._forget_dropped_matches()
+        self.virtual_size = Size(self._width, len(self.lines))
+        if self.follow:
+            self._scroll_quietly(len(self.lines))  # clamped to the bottom
+        elif dropped:
+            # Keep the lines the user is reading in place while older ones fall off the front.
+            self._scroll_quietly(max(0, self.scroll_y - dropped))
+        self.refresh()
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self._dropped = 0
+        self._width = 0
+        self._matches = []
+        self._current = None
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+
+    def search(self, text: str) -> int:
+        """Highlight ``text`` (any case) and jump to its first match; returns the match count."""
+        self._search_text = text
+        self._pattern = re.compile(re.escape(text), re.IGNORECASE) if text else None
+        self._matches = []
+        self._current = None
+        if self._pattern is not None:
+            pattern = self._pattern
+            self._matches = [
+                self._dropped + n for n, line in enumerate(self.lines) if pattern.search(line)
+            ]
+        if self._matches:
+            self._current = 0
+            self._show_current()
+        self.refresh()
+        return len(self._matches)
+
+    def action_next_match(self) -> None:
+        if self._matches:
+            self._current = 0 if self._current is None else (self._current + 1) % len(self._matches)
+            self._show_current()
+
+    def action_previous_match(self) -> None:
+        if self._matches:
+            self._current = (
+                len(self._matches) - 1
+                if self._current is None
+                else (self._current - 1) % len(self._matches)
+            )
+            self._show_current()
+
+    def action_follow(self) -> None:
+        self.follow = True
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self._scroll_quietly(len(self.lines))  # clamped to the bottom
+        self.post_message(self.FollowChanged(self, follow))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Any scroll up that is not ours pauses follow (a resize clamps to the bottom: not up).
+        if not self._moving and new_value < old_value and new_value < self.max_scroll_y:
+            self.follow = False
+
+    def on_resize(self) -> None:
+        if self.follow:
+            self._scroll_quietly(len(self.lines))
+
+    def _scroll_quietly(self, y: float) -> None:
+        self._moving = True
+        try:
+            self.scroll_to(y=y, animate=False, force=True)
+        finally:
+            self._moving = False
+
+    def _show_current(self) -> None:
+        line = self.current_match_line
+        if line is None:
+            return
+        self.follow = False
+        height = self.scrollable_content_region.height
+        top = round(self.scroll_y)
+        if not top <= line < top + height:
+            self._scroll_quietly(max(0, line - height // 2))
+        self.refresh()
+
+    def _forget_dropped_matches(self) -> None:
+        current_line = None if self._current is None else self._matches[self._current]
+        self._matches = [n for n in self._matches if n >= self._dropped]
+        if current_line is None or current_line < self._dropped:
+            self._current = 0 if self._matches and current_line is not None else None
+        else:
+            self._current = self._matches.index(current_line)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        index = round(self.scroll_y) + y
+        if index >= len(self.lines):
+            return Strip.blank(width, base)
+        line = self.lines[index]
+        scroll_x = round(self.scroll_x)
+        if self._pattern is None or not self._pattern.search(line):
+            return Strip([Segment(line)]).apply_style(base).crop_extend(
+                scroll_x, scroll_x + width, base
+            )
+        text = Text(line)
+        current = self.current_match_line == index
+        style = self.get_component_rich_style(
+            "log-view--current-match" if current else "log-view--match"
+        )
+        text.highlight_regex(self._pattern, style)
+        strip = Strip(list(text.render(self.app.console, end=""))).apply_style(base)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)

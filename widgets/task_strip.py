@@ -1,0 +1,162 @@
+"""The Tasks strip: running and recent tasks, one line each, with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Group
+from rich.text import Text
+from textual.widget import Widget
+
+from backends.models import Task, TaskStatus
+
+BAR_WIDTH = 20
+STATUS_STYLES = {
+    TaskStatus.QUEUED: "dim",
+    TaskStatus.RUNNING: "bold cyan",
+    TaskStatus.PAUSED: "bold yellow",
+    TaskStatus.SUCCEEDED: "bold green",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.ABORTED: "bold magenta",
+}
+STATUS_ICONS = {
+    TaskStatus.QUEUED: "…",
+    TaskStatus.RUNNING: "▶",
+    TaskStatus.PAUSED: "‖",
+    TaskStatus.SUCCEEDED: "✔",
+    TaskStatus.FAILED: "✘",
+    TaskStatus.ABORTED: "■",
+}
+
+
+def progress_bar(progress: int, width: int, style: str) -> Text:
+    """A drawn bar (``█`` filled, ``░`` left), in eighths so small steps show."""
+    progress = max(0, min(100, progress))
+    eighths = round(progress * width * 8 / 100)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")
+    bar = bar + "░" * (width - len(bar))
+    return Text(bar[:width], style=style)
+
+
+class TaskStrip(Widget):
+    """Shows up to ``max_lines`` tasks, newest first, active ones before finished ones.
+
+    A finished task dims after ``fade_after`` seconds (of wall time since this strip first saw
+    it finished) and leaves after ``linger`` seconds. Only top-level tasks show by default:
+    an upgrade's per-host children have their own screen.
+    """
+
+    DEFAULT_CSS = """
+    TaskStrip {
+        height: auto;
+        max-height: 12;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = 4,
+        fade_after: float = 10.0,
+        linger: float = 60.0,
+        top_level_only: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.max_lines = max_lines
+        self.fade_after = fade_after
+        self.linger = linger
+        self.top_level_only = top_level_only
+        self._clock = clock
+        self._tasks: dict[str, Task] = {}
+        self._finished_seen: dict[str, float] = {}  # task id -> clock time first seen finished
+        self._fade_timer = None
+
+    @property
+    def shown(self) -> list[Task]:
+        """The tasks on screen, in order."""
+        now = self._clock()
+        tasks = [
+            task
+            for task in self._tasks.values()
+            if not (self.top_level_only and task.parent_id)
+            and (not task.done or now - self._finished_seen.get(task.id, now) < self.linger)
+        ]
+        active = sorted((t for t in tasks if not t.done), key=_newest_first)
+        finished = sorted((t for t in tasks if t.done), key=_newest_first)
+        return (active + finished)[: self.max_lines]
+
+    def update_tasks(self, tasks: Iterable[Task]) -> None:
+        """Merge new task states (by id); call it with every change batch's tasks."""
+        now = self._clock()
+        for task in tasks:
+            self._tasks[task.id] = task
+            if task.done:
+                self._finished_seen.setdefault(task.id, now)
+        # Forget finished tasks long gone, so the strip's memory stays bounded.
+        for task_id, seen in list(self._finished_seen.items()):
+            if now - seen >= self.linger:
+                del self._finished_seen[task_id]
+                self._tasks.pop(task_id, None)
+        self._ensure_fade_timer()
+        self.refresh(layout=True)
+
+    def _ensure_fade_timer(self) -> None:
+        # A timer only while finished tasks are on show: an idle console costs no CPU.
+        if self._finished_seen and self._fade_timer is None and self.is_mounted:
+            self._fade_timer = self.set_interval(1.0, self._tick)
+        elif not self._finished_seen and self._fade_timer is not None:
+            self._fade_timer.stop()
+            self._fade_timer = None
+
+    def on_mount(self) -> None:
+        self._ensure_fade_timer()
+
+    def _tick(self) -> None:
+        self.update_tasks(())
+
+    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[override]
+        return max(1, len(self.shown))
+
+    def render(self) -> Group | Text:
+        tasks = self.shown
+        if not tasks:
+            return Text("No tasks", style="dim italic")
+        width = self.content_region.width or 100
+        now = self._clock()
+        return Group(*(self._line(task, width, now) for task in tasks))
+
+    def _line(self, task: Task, width: int, now: float) -> Text:
+        style = STATUS_STYLES[task.status]
+        faded = task.done and now - self._finished_seen.get(task.id, now) >= self.fade_after
+        title = set_cell_size(f"{task.kind.replace('_', ' ')} {task.target}", 30)
+        line = Text.assemble(
+            (f"{STATUS_ICONS[task.status]} ", style),
+            (title, "bold"),
+            " ",
+            progress_bar(task.progress, BAR_WIDTH, style),
+            (f" {task.progress:>3}% ", style),
+            (f"{task.status.value.lower():<9} ", style),
+        )
+        message = task.error if task.status is TaskStatus.FAILED and task.error else task.message
+        room = width - line.cell_len
+        if room > 0 and message:
+            line.append(message if cell_len(message) <= room else set_cell_size(message, room - 1) + "…")
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        if faded:
+            line.stylize("dim")
+        return line
+
+
+def _newest_first(task: Task) -> tuple[float, str]:
+    return (-task.created_at, task.id)
