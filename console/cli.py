@@ -28,8 +28,8 @@ PROG = "ntnx-console"
 LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-# A host name is a DNS label (RFC 1123, lower case): it becomes the machine's hostname.
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A host name becomes the machine's DNS name: one DNS label (RFC 1123).
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class UsageError(InvalidInput):
@@ -37,11 +37,16 @@ class UsageError(InvalidInput):
 
 
 def validate_host_name(name: str) -> None:
-    if not _DNS_LABEL.match(name):
-        raise InvalidInput(
-            f"host name {name!r} is not a DNS label: use 1-63 lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit"
-        )
+    if _DNS_LABEL.match(name):
+        return
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
+    if len(name) > 63:
+        why = "it is longer than 63 characters"
+    elif bad:
+        why = "it contains " + " ".join(repr(c) for c in bad)
+    else:
+        why = "it must start and end with a letter or digit"
+    raise InvalidInput(f"host name {name!r} is not a DNS label: {why}; use letters, digits and '-' (e.g. web-01)")
 
 
 # ---------------------------------------------------------------------------------------------
