@@ -1,0 +1,683 @@
+"""The Prism backend: container machines on Prism Central, volume groups for their volumes,
+and rolling upgrades, on the console's contract.
+
+Inventory comes from polling (``SnapshotPoller``): Prism has no change feed the console can
+subscribe to. Each action is one of the console's own tasks (``TaskBook``) that follows the
+Prism tasks it starts and, for machines this computer made, does the in-guest steps over SSH.
+
+Against the console's own simulator served as Prism (``sim serve``, which marks its answers
+with ``X-Ntnx-Console-Simulator``), the machines have no SSH: the in-guest steps are skipped
+with a message saying so, and an upgrade is the server's own: the ``NtnxConsoleEngine``
+category edit that the backend makes on a real machine after upgrading it over SSH is, on the
+simulator, what starts the simulated upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any, AsyncIterator, Callable, Literal
+
+from ..contract import (
+    Backend,
+    Capability,
+    HostSpec,
+    Inventory,
+    ShellCommand,
+    Update,
+    UpgradeSpec,
+    VolumeSpec,
+    resolve,
+)
+from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, TaskFailed, Unavailable
+from ..models import Host, HostState, Image, Task, TaskStatus, Volume
+from ..poller import SnapshotPoller
+from ..settings import PrismSettings, Settings
+from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_waves
+from . import parse
+from .client import Credentials, PrismClient, task_uuid_of
+from .credentials import credentials as find_credentials
+from .guest import Guest
+from .machine import forget_machine, known_machine, new_machine_keys, user_data
+from .taskbook import TaskBook
+
+GIB = 1024**3
+HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class PrismBackend(Backend):
+    kind = "prism"
+    capabilities = frozenset(
+        {
+            Capability.HOSTS_CREATE,
+            Capability.HOSTS_DELETE,
+            Capability.HOSTS_POWER,
+            Capability.HOSTS_UPGRADE,
+            Capability.HOSTS_SHELL,
+            Capability.VOLUMES_CREATE,
+            Capability.VOLUMES_ATTACH,
+            Capability.VOLUMES_DELETE,
+            Capability.TASKS_CONTROL,
+            Capability.PROJECTS,
+            Capability.NODES,
+        }
+    )
+
+    def __init__(
+        self,
+        settings: PrismSettings,
+        *,
+        credentials: Credentials | None = None,
+        read_only: bool = False,
+        label: str = "",
+        poll_interval: float = 5.0,
+        ip_timeout: float = 600.0,
+        engine_timeout: float = 900.0,
+    ) -> None:
+        super().__init__(read_only=read_only, label=label or f"prism {settings.endpoint or ''}".strip())
+        self.settings = settings
+        self._credentials = credentials
+        self._client: PrismClient | None = None
+        self._poller = SnapshotPoller(self._fetch, interval=poll_interval)
+        self._primed = False
+        self._fetch_lock = asyncio.Lock()
+        self._book = TaskBook(self._poller.poll_now)
+        self._controls: dict[str, WaveControl] = {}
+        self._disks: dict[str, list[dict[str, Any]]] = {}  # volume group id -> its disks
+        self._raw: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> uuid -> latest entity
+        self.ip_timeout = ip_timeout
+        self.engine_timeout = engine_timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PrismBackend":
+        label = f"prism {settings.context or settings.prism.endpoint or ''}".strip()
+        return cls(settings.prism, read_only=settings.read_only, label=label)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self._client and self._client.simulated)
+
+    @property
+    def client(self) -> PrismClient:
+        if self._client is None:
+            raise Unavailable("the prism backend is not connected")
+        return self._client
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._client is not None:
+            return
+        creds = self._credentials or find_credentials(self.settings)
+        client = PrismClient(
+            self.settings.endpoint or "", creds, insecure=self.settings.insecure, ca_bundle=self.settings.ca_bundle
+        )
+        try:
+            await client.open()
+        except BaseException:
+            await client.close()
+            raise
+        self._client = client
+
+    async def close(self) -> None:
+        await self._book.close()
+        await self._poller.stop()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    # -- inventory ---------------------------------------------------------------------------
+
+    async def snapshot(self) -> Inventory:
+        await self.connect()
+        if not self._primed:
+            inv = await self._poller.prime()
+            self._primed = True
+            self._poller.start()
+            return inv
+        await self._poller.poll_once()
+        return self._poller.current.copy()
+
+    def updates(self) -> AsyncIterator[Update]:
+        return self._poller.subscribe()
+
+    async def _lenient(self, fetch, *, missing=()) -> Any:
+        """An optional part of the inventory: an API this Prism lacks gives nothing."""
+        try:
+            return await fetch
+        except (NotFound, PermissionDenied):
+            return list(missing)
+
+    async def _fetch(self) -> Inventory:
+        async with self._fetch_lock:
+            c = self.client
+            vms, images, subnets, clusters, projects, nodes, tasks, vgs = await asyncio.gather(
+                c.v3_list("vm"),
+                c.v3_list("image"),
+                c.v3_list("subnet"),
+                c.v3_list("cluster"),
+                self._lenient(c.v3_list("project")),
+                self._lenient(c.v3_list("host")),
+                self._lenient(c.v3_list("task", limit=100)),
+                self._lenient(c.volume_groups()),
+            )
+            await self._load_disks([vg["extId"] for vg in vgs if vg.get("extId")])
+        now = time.time()
+        self._raw = {
+            "vm": {parse.uuid_of(e): e for e in vms},
+            "image": {parse.uuid_of(e): e for e in images},
+            "subnet": {parse.uuid_of(e): e for e in subnets},
+            "cluster": {parse.uuid_of(e): e for e in clusters},
+        }
+        inv = Inventory()
+        inv.images = {i.id: i for i in map(parse.image, images)}
+        inv.hosts = {h.id: h for h in (parse.host(e, images=inv.images, observed_at=now) for e in vms)}
+        inv.networks = {n.id: n for n in map(parse.network, subnets)}
+        inv.projects = {p.id: p for p in map(parse.project, projects)}
+        inv.nodes = {n.id: n for n in map(parse.node, nodes)}
+        inv.tasks = {t.id: t for t in map(parse.task_v3, tasks)}
+        inv.tasks.update(self._book.all())
+        attached: dict[str, list[str]] = {}
+        for vm in vms:
+            for vg_id in parse.attached_volume_group_ids(vm):
+                attached.setdefault(vg_id, []).append(parse.uuid_of(vm))
+        inv.volumes = {
+            v.id: v
+            for v in (
+                parse.volume(vg, disks=self._disks.get(vg["extId"], []), attached_vm_ids=attached.get(vg["extId"], []))
+                for vg in vgs
+            )
+        }
+        return inv
+
+    async def _load_disks(self, vg_ids: list[str]) -> None:
+        """A volume group's disks (its size) do not change under the console: fetch each once."""
+        missing = [v for v in vg_ids if v not in self._disks]
+        for vg_id, disks in zip(
+            missing, await asyncio.gather(*(self._lenient(self.client.volume_group_disks(v)) for v in missing))
+        ):
+            self._disks[vg_id] = disks
+
+    async def get_task(self, task_id: str) -> Task:
+        local = self._book.get(task_id)
+        if local is not None:
+            return local
+        return parse.task_v3(await self.client.v3_task(task_id))
+
+    async def wait_task(
+        self, task_id: str, on_progress: Callable[[Task], None] | None = None, *, poll_interval: float = 0.5
+    ) -> Task:
+        if self._book.get(task_id) is not None:
+            return await self._book.wait(task_id, on_progress)
+        final = await self.client.wait_v3_task(task_id, (lambda t: on_progress(parse.task_v3(t))) if on_progress else None)
+        return parse.task_v3(final)
+
+    async def upgrade_versions(self) -> list[str]:
+        inv = await self.snapshot()
+        versions = {i.engine_version for i in inv.images.values() if i.engine_version}
+        return sorted(versions, key=parse_version, reverse=True)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _host(self, inv: Inventory, ref: str) -> Host:
+        return resolve(inv.hosts.values(), ref, "host")
+
+    def _cluster_for(self, subnet_id: str | None = None, vm_id: str | None = None) -> str:
+        """The cluster to place on: the subnet's or VM's own, else the only cluster that is not
+        Prism Central itself."""
+        for kind, key in (("subnet", subnet_id), ("vm", vm_id)):
+            entity = self._raw.get(kind, {}).get(key or "")
+            if entity:
+                ref = parse._ref(entity, "cluster_reference")
+                if ref.get("uuid"):
+                    return str(ref["uuid"])
+        targets = [u for u, c in self._raw.get("cluster", {}).items() if not parse.is_prism_central(c)]
+        if len(targets) == 1:
+            return targets[0]
+        raise InvalidInput(f"cannot choose a cluster: {len(targets)} clusters can host machines; use a network of one")
+
+    def _guest(self, host: Host) -> tuple[Guest | None, str]:
+        """An SSH handle on the machine, or None and why the in-guest steps are skipped."""
+        if self.simulated:
+            return None, "simulated machine: no SSH, the simulator plays the engine"
+        if not self.settings.engine_check:
+            return None, "engine checks are off (--no-engine-check)"
+        if not host.ip:
+            return None, f"{host.name} has no IP address"
+        keys = known_machine(host.name)
+        if keys is None:
+            return None, f"{host.name} was not made from this computer: no SSH key for it"
+        return Guest(host.ip, *keys), ""
+
+    def _follow_v3(self, task_id: str, low: int, high: int) -> Callable[[dict[str, Any]], None]:
+        def report(prism: dict[str, Any]) -> None:
+            pct = int(prism.get("percentage_complete") or 0)
+            message = prism.get("progress_message") or ""
+            self._book.update(task_id, progress=low + (high - low) * pct // 100, **({"message": message} if message else {}))
+
+        return report
+
+    def _follow_v4(self, task_id: str, low: int, high: int) -> Callable[[dict[str, Any]], None]:
+        def report(prism: dict[str, Any]) -> None:
+            pct = int(prism.get("progressPercentage") or 0)
+            self._book.update(task_id, progress=low + (high - low) * pct // 100)
+
+        return report
+
+    async def _prism_v3(self, task_id: str, prism_task: str | None, low: int, high: int) -> dict[str, Any]:
+        if not prism_task:
+            return {}
+        final = await self.client.wait_v3_task(prism_task, self._follow_v3(task_id, low, high))
+        if final.get("status") != "SUCCEEDED":
+            reason = final.get("error_detail") or final.get("progress_message") or final.get("status")
+            raise TaskFailed(f"Prism task {prism_task} {str(final.get('status', '')).lower()}: {reason}")
+        return final
+
+    async def _prism_v4(self, task_id: str, prism_task: str, low: int, high: int) -> dict[str, Any]:
+        final = await self.client.wait_v4_task(prism_task, self._follow_v4(task_id, low, high))
+        if final.get("status") != "SUCCEEDED":
+            errors = final.get("errorMessages") or [{}]
+            raise TaskFailed(f"Prism task {prism_task} {str(final.get('status', '')).lower()}: {errors[0].get('message', '')}")
+        return final
+
+    # -- hosts -----------------------------------------------------------------------------
+
+    async def create_host(self, spec: HostSpec) -> Task:
+        if not HOST_NAME.match(spec.name):
+            raise InvalidInput(f"{spec.name!r} is not a valid host name: lower-case letters, digits and '-'")
+        if spec.cores < 1 or spec.memory_mib < 512:
+            raise InvalidInput("a machine needs at least 1 core and 512 MiB of memory")
+        inv = await self.snapshot()
+        if any(h.name == spec.name for h in inv.hosts.values()):
+            raise Conflict(f"a VM named {spec.name} already exists")
+        image = resolve(inv.images.values(), spec.image, "image")
+        if not parse.is_disk_image(self._raw["image"].get(image.id, {})):
+            raise InvalidInput(f"image {image.name} is not a DISK_IMAGE")
+        network = resolve(inv.networks.values(), spec.network, "network")
+        cluster_uuid = self._cluster_for(subnet_id=network.id)
+        project = resolve(inv.projects.values(), spec.project, "project") if spec.project else None
+        if project is not None:
+            _check_quota(project, spec, image)
+
+        keys = new_machine_keys(spec.name)
+        resources = {
+            "num_sockets": spec.cores,
+            "num_vcpus_per_socket": 1,
+            "num_threads_per_core": 1,
+            "memory_size_mib": spec.memory_mib,
+            "power_state": "ON",
+            "disk_list": [
+                {
+                    "data_source_reference": {"kind": "image", "uuid": image.id},
+                    "device_properties": {"device_type": "DISK", "disk_address": {"adapter_type": "SCSI", "device_index": 0}},
+                }
+            ],
+            "nic_list": [{"subnet_reference": {"kind": "subnet", "uuid": network.id}}],
+            "guest_customization": {"cloud_init": {"user_data": user_data(keys, spec.name)}},
+        }
+        body = {
+            "name": spec.name,
+            "description": "container machine made by ntnx-console",
+            "resources": resources,
+            "cluster_reference": {"kind": "cluster", "uuid": cluster_uuid},
+        }
+        metadata: dict[str, Any] = {"categories": {parse.ROLE_CATEGORY: parse.ROLE_VALUE}}
+        if project is not None:
+            metadata["project_reference"] = {"kind": "project", "uuid": project.id}
+        try:
+            answer = await self.client.v3_create("vm", body, metadata)
+        except BaseException:
+            forget_machine(spec.name)
+            raise
+        vm_uuid = parse.uuid_of(answer) or None
+        task = self._book.start("create_host", spec.name, target_id=vm_uuid, message="creating the VM", progress=5)
+        self._book.run(task.id, self._finish_create(task.id, spec, vm_uuid, task_uuid_of(answer), keys))
+        return task
+
+    async def _finish_create(self, task_id: str, spec: HostSpec, vm_uuid: str | None, prism_task: str | None, keys) -> None:
+        try:
+            final = await self._prism_v3(task_id, prism_task, 5, 60)
+            vm_uuid = vm_uuid or next(
+                (r.get("uuid") for r in final.get("entity_reference_list") or [] if r.get("kind") == "vm"), None
+            )
+            if not vm_uuid:
+                raise TaskFailed("Prism did not say which VM it created")
+            self._book.update(task_id, target_id=vm_uuid, progress=65, message="waiting for an IP address")
+            vm = await self._wait_for_ip(vm_uuid)
+            host = parse.host(vm)
+            if host.state is not HostState.RUNNING:
+                raise TaskFailed(f"the VM is {host.state.value}, not powered on")
+            keys.remember_address(host.ip)
+            guest, why_not = self._guest(host) if spec.engine_check else (None, "engine check skipped (--no-engine-check)")
+            if guest is None:
+                note = f"powered on at {host.ip}; {why_not}"
+            else:
+                self._book.update(task_id, progress=80, message=f"waiting for Docker Engine on {host.ip}")
+                version = await guest.wait_engine(self.engine_timeout)
+                note = f"powered on at {host.ip}; Docker Engine {version} answers"
+            self._book.finish(task_id, TaskStatus.SUCCEEDED, message=note, result_id=vm_uuid)
+        except BaseException as err:
+            reason = err.message if isinstance(err, BackendError) else (str(err) or type(err).__name__)
+            self._book.update(task_id, message="cleaning up: deleting the half-made VM")
+            if vm_uuid:
+                await self._delete_quietly(vm_uuid)
+            forget_machine(spec.name)
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            self._book.finish(task_id, TaskStatus.FAILED, error=f"{reason} (the VM was deleted)")
+
+    async def _delete_quietly(self, vm_uuid: str) -> None:
+        try:
+            prism_task = await self.client.v3_delete("vm", vm_uuid)
+            if prism_task:
+                await self.client.wait_v3_task(prism_task, timeout=600)
+        except (BackendError, asyncio.CancelledError):
+            pass
+
+    async def _wait_for_ip(self, vm_uuid: str) -> dict[str, Any]:
+        deadline = time.monotonic() + self.ip_timeout
+        delay = 0.5
+        while True:
+            vm = await self.client.v3_get("vm", vm_uuid)
+            if parse.vm_ip(parse._res(vm)):
+                return vm
+            if time.monotonic() > deadline:
+                raise TaskFailed(f"the VM got no IP address within {self.ip_timeout:.0f}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 10.0)
+
+    async def delete_host(self, host_id: str) -> Task:
+        host = self._host(await self.snapshot(), host_id)
+        prism_task = await self.client.v3_delete("vm", host.id)
+        task = self._book.start("delete_host", host.name, target_id=host.id, message="deleting the VM")
+
+        async def steps() -> None:
+            await self._prism_v3(task.id, prism_task, 0, 100)
+            forget_machine(host.name)
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message="deleted")
+
+        self._book.run(task.id, steps())
+        return task
+
+    async def power_on_host(self, host_id: str) -> Task:
+        return await self._power(host_id, "ON")
+
+    async def power_off_host(self, host_id: str) -> Task:
+        return await self._power(host_id, "OFF")
+
+    async def _power(self, host_id: str, state: str) -> Task:
+        host = self._host(await self.snapshot(), host_id)
+
+        def edit(spec: dict[str, Any], metadata: dict[str, Any]) -> None:
+            spec.setdefault("resources", {})["power_state"] = state
+
+        prism_task = await self.client.v3_update("vm", host.id, edit)
+        kind = "power_on_host" if state == "ON" else "power_off_host"
+        task = self._book.start(kind, host.name, target_id=host.id, message=f"powering {state.lower()}")
+
+        async def steps() -> None:
+            await self._prism_v3(task.id, prism_task, 0, 100)
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=f"powered {state.lower()}")
+
+        self._book.run(task.id, steps())
+        return task
+
+    async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
+        if target_kind != "host":
+            raise self._unsupported("open a shell in a container")
+        host = self._host(await self.snapshot(), target_id)
+        guest, why_not = self._guest(host)
+        keys = known_machine(host.name)
+        if guest is None or keys is None:
+            raise Unavailable(f"no shell on {host.name}: {why_not}")
+        key, known = keys
+        argv = ("ssh", "-i", str(key), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes", f"docker@{host.ip}")
+        return ShellCommand(argv, description=f"ssh to {host.name} ({host.ip})")
+
+    # -- volumes ---------------------------------------------------------------------------
+
+    async def create_volume(self, spec: VolumeSpec) -> Task:
+        if not VOLUME_NAME.match(spec.name):
+            raise InvalidInput(f"{spec.name!r} is not a valid volume name")
+        if not 0 < spec.size_gib <= 64 * 1024:
+            raise InvalidInput("a volume's size must be between 1 GiB and 64 TiB")
+        inv = await self.snapshot()
+        if any(v.name == spec.name for v in inv.volumes.values()):
+            raise Conflict(f"a volume group named {spec.name} already exists")
+        host = self._host(inv, spec.host) if spec.host else None
+        cluster_uuid = self._cluster_for(vm_id=host.id if host else None)
+        disk: dict[str, Any] = {"diskSizeBytes": int(spec.size_gib * GIB), "index": 0}
+        if spec.storage_container:
+            disk["storageContainerId"] = await self._storage_container(spec.storage_container)
+        body = {
+            "name": spec.name,
+            "description": "persistent volume made by ntnx-console",
+            "sharingStatus": "NOT_SHARED",
+            "usageType": "USER",
+            "clusterReference": cluster_uuid,
+            "disks": [disk],
+        }
+        prism_task = await self.client.create_volume_group(body)
+        task = self._book.start("create_volume", spec.name, message="creating the volume group")
+
+        async def steps() -> None:
+            final = await self._prism_v4(task.id, prism_task, 0, 40 if host else 100)
+            vg_id = _affected(final, "volume-group")
+            self._book.update(task.id, target_id=vg_id, result_id=vg_id)
+            if host is None:
+                self._book.finish(task.id, TaskStatus.SUCCEEDED, message="created", result_id=vg_id)
+                return
+            note = await self._attach_steps(task.id, vg_id, spec.name, host, 40)
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=vg_id)
+
+        self._book.run(task.id, steps())
+        return task
+
+    async def _storage_container(self, ref: str) -> str:
+        containers = await self.client.storage_containers()
+        for item in containers:
+            if ref in (item.get("containerExtId"), item.get("extId"), item.get("name")):
+                return str(item.get("containerExtId") or item.get("extId"))
+        raise NotFound(f"storage container {ref!r} not found")
+
+    async def attach_volume(
+        self, volume_id: str, host_id: str, *, container_id: str | None = None, mount_path: str | None = None
+    ) -> Task:
+        inv = await self.snapshot()
+        volume: Volume = resolve(inv.volumes.values(), volume_id, "volume")
+        host = self._host(inv, host_id)
+        if volume.host_id == host.id:
+            raise Conflict(f"volume {volume.name} is already attached to {host.name}")
+        if volume.host_id:
+            other = inv.hosts.get(volume.host_id)
+            raise Conflict(f"volume {volume.name} is attached to {other.name if other else volume.host_id}: detach it first")
+        if container_id:
+            raise InvalidInput(
+                "the prism backend attaches volumes to machines; run the container with the Docker volume of the same name"
+            )
+        task = self._book.start("attach_volume", f"{volume.name} -> {host.name}", target_id=volume.id)
+
+        async def steps() -> None:
+            note = await self._attach_steps(task.id, volume.id, volume.name, host, 0)
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=volume.id)
+
+        self._book.run(task.id, steps())
+        return task
+
+    async def _attach_steps(self, task_id: str, vg_id: str, name: str, host: Host, low: int) -> str:
+        guest, why_not = self._guest(host)
+        disks_before = await guest.disks() if guest else set()
+        self._book.update(task_id, message=f"attaching the volume group to {host.name}", progress=low)
+        prism_task = await self.client.attach_vm(vg_id, host.id)
+        await self._prism_v4(task_id, prism_task, low, 80 if guest else 100)
+        if guest is None:
+            return f"attached to {host.name}; disk not mounted: {why_not}"
+        self._book.update(task_id, message="mounting the disk and creating the Docker volume", progress=85)
+        mount = await guest.prepare_volume(name, disks_before)
+        return f"attached to {host.name}, mounted at {mount}, Docker volume {name}"
+
+    async def detach_volume(self, volume_id: str) -> Task:
+        inv = await self.snapshot()
+        volume: Volume = resolve(inv.volumes.values(), volume_id, "volume")
+        if not volume.host_id:
+            raise Conflict(f"volume {volume.name} is not attached")
+        if volume.container_ids:
+            raise Conflict(f"volume {volume.name} is used by {len(volume.container_ids)} container(s): remove them first")
+        host = inv.hosts.get(volume.host_id)
+        guest, why_not = self._guest(host) if host else (None, "its machine is gone")
+        if guest is not None:
+            await guest.release_volume(volume.name)  # refuses while a container uses it
+        prism_task = await self.client.detach_vm(volume.id, volume.host_id)
+        task = self._book.start("detach_volume", volume.name, target_id=volume.id, message="detaching")
+
+        async def steps() -> None:
+            await self._prism_v4(task.id, prism_task, 0, 100)
+            note = "detached" if guest else f"detached; nothing unmounted in the guest: {why_not}"
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note)
+
+        self._book.run(task.id, steps())
+        return task
+
+    async def delete_volume(self, volume_id: str) -> Task:
+        volume: Volume = resolve((await self.snapshot()).volumes.values(), volume_id, "volume")
+        if volume.host_id:
+            raise Conflict(f"volume {volume.name} is attached: detach it first")
+        prism_task = await self.client.delete_volume_group(volume.id)
+        task = self._book.start("delete_volume", volume.name, target_id=volume.id, message="deleting")
+
+        async def steps() -> None:
+            await self._prism_v4(task.id, prism_task, 0, 100)
+            self._disks.pop(volume.id, None)
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message="deleted")
+
+        self._book.run(task.id, steps())
+        return task
+
+    # -- upgrades ----------------------------------------------------------------------------
+
+    async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
+        inv = await self.snapshot()
+        hosts = [self._host(inv, ref) for ref in spec.host_ids]
+        if not hosts:
+            raise InvalidInput("no hosts to upgrade")
+        for host in hosts:
+            if host.role != parse.ROLE_VALUE:
+                raise InvalidInput(f"{host.name} is not a container machine")
+        plan = plan_waves(hosts, spec.target_version, spec.batch_size)
+        if self.simulated and spec.target_version not in await self.upgrade_versions():
+            raise InvalidInput(f"no image carries Docker {spec.target_version}")
+        parent = self._book.start(
+            "upgrade_hosts", f"{plan.host_count} hosts to {spec.target_version}", message=f"{len(plan.waves)} waves"
+        )
+        children = {
+            p.host_id: self._book.start(
+                "upgrade_host", p.name, target_id=p.host_id, parent_id=parent.id, status=TaskStatus.QUEUED
+            ).id
+            for w in plan.waves
+            for p in w.hosts
+        }
+        self._book.update(parent.id, child_ids=tuple(children.values()))
+        control = WaveControl()
+        self._controls[parent.id] = control
+        done = 0
+
+        async def upgrade_one(planned: PlannedHost) -> None:
+            nonlocal done
+            child = children[planned.host_id]
+            self._book.update(child, status=TaskStatus.RUNNING, message=f"upgrading from {planned.from_version}")
+            try:
+                await self._upgrade_one(child, inv.hosts[planned.host_id], spec.target_version)
+            except BaseException as err:
+                reason = err.message if isinstance(err, BackendError) else str(err) or type(err).__name__
+                self._book.finish(child, TaskStatus.FAILED, error=reason)
+                raise
+            self._book.finish(child, TaskStatus.SUCCEEDED, message=f"Docker {spec.target_version}")
+            done += 1
+            self._book.update(parent.id, progress=100 * done // plan.host_count)
+
+        async def steps() -> None:
+            try:
+                outcome = await run_waves(
+                    plan,
+                    upgrade_one,
+                    control=control,
+                    continue_on_failure=spec.continue_on_failure,
+                    on_wave=lambda w: self._book.update(parent.id, message=f"wave {w.number} of {len(plan.waves)}"),
+                )
+            finally:
+                self._controls.pop(parent.id, None)
+            for host_id in outcome.not_started:
+                self._book.finish(children[host_id], TaskStatus.ABORTED, error="not started")
+            if outcome.aborted:
+                self._book.finish(parent.id, TaskStatus.ABORTED, error="aborted by the user")
+            elif outcome.failed:
+                names = ", ".join(inv.hosts[h].name for h, _ in outcome.failed)
+                self._book.finish(parent.id, TaskStatus.FAILED, error=f"failed on {names}: {outcome.failed[0][1]}")
+            else:
+                self._book.finish(parent.id, TaskStatus.SUCCEEDED, message=f"{len(outcome.succeeded)} hosts upgraded")
+
+        self._book.run(parent.id, steps())
+        return parent
+
+    async def _upgrade_one(self, task_id: str, host: Host, version: str) -> None:
+        guest, why_not = self._guest(host)
+        if guest is not None:
+            self._book.update(task_id, message=f"installing Docker {version} over SSH", progress=10)
+            reported = await guest.upgrade_engine(version)
+            if reported != version:
+                raise TaskFailed(f"the engine reports {reported} after the upgrade, not {version}")
+        elif not self.simulated:
+            raise Unavailable(f"cannot upgrade {host.name}: {why_not}")
+
+        def edit(spec: dict[str, Any], metadata: dict[str, Any]) -> None:
+            metadata.setdefault("categories", {})[parse.ENGINE_CATEGORY] = version
+
+        self._book.update(task_id, message="recording the engine version on the VM", progress=50 if guest else 5)
+        prism_task = await self.client.v3_update("vm", host.id, edit)
+        await self._prism_v3(task_id, prism_task, 50 if guest else 5, 100)
+
+    async def pause_task(self, task_id: str) -> Task:
+        self._control(task_id).pause()
+        return self._book.update(task_id, status=TaskStatus.PAUSED)
+
+    async def resume_task(self, task_id: str) -> Task:
+        self._control(task_id).resume()
+        return self._book.update(task_id, status=TaskStatus.RUNNING)
+
+    async def abort_task(self, task_id: str) -> Task:
+        self._control(task_id).abort()
+        return self._book.get(task_id)  # type: ignore[return-value]
+
+    def _control(self, task_id: str) -> WaveControl:
+        control = self._controls.get(task_id)
+        if control is None:
+            if self._book.get(task_id) is None:
+                raise NotFound(f"task {task_id} not found")
+            raise InvalidInput("only a running upgrade can be paused, resumed or aborted")
+        return control
+
+
+def _check_quota(project, spec: HostSpec, image: Image) -> None:
+    """Refuse before sending anything when the machine would not fit the project's quota."""
+    quota, used = project.quota, project.used
+    asks = (
+        ("vCPUs", quota.vcpus, (used.vcpus or 0) + spec.cores),
+        ("memory MiB", quota.memory_mib, (used.memory_mib or 0) + spec.memory_mib),
+        ("VMs", quota.vms, (used.vms or 0) + 1),
+        ("storage GiB", quota.storage_gib, (used.storage_gib or 0) + image.size_gib),
+    )
+    for what, limit, total in asks:
+        if limit is not None and total > limit:
+            raise QuotaExceeded(f"project {project.name}: {what} quota {limit} would be exceeded ({total:g})")
+
+
+def _affected(task: dict[str, Any], kind: str) -> str:
+    for entity in task.get("entitiesAffected") or []:
+        if kind in str(entity.get("rel", "")) or kind in str(entity.get("$objectType", "")):
+            return str(entity["extId"])
+    affected = task.get("entitiesAffected") or []
+    if affected:
+        return str(affected[0]["extId"])
+    raise TaskFailed("Prism did not say which volume group it created")

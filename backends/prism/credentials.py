@@ -1,0 +1,74 @@
+"""Where the Prism password comes from. It is never an option, a setting, or a log line.
+
+In order: the ``NTNX_PASSWORD`` environment variable; the ``password_command`` a config
+context names (its standard output, first line); the system keyring when the ``keyring``
+module is installed (service "ntnx-console", the endpoint as the key's user part); a prompt
+when stdin is a terminal. An API key (``api_key_env`` names the variable that holds it)
+replaces the password altogether.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import subprocess
+import sys
+from typing import Callable, Mapping
+
+from ..errors import AuthenticationFailed, InvalidInput
+from ..settings import PrismSettings
+from .client import Credentials
+
+KEYRING_SERVICE = "ntnx-console"
+
+
+def _from_command(command: str) -> str:
+    try:
+        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise AuthenticationFailed(f"password_command could not run: {err}") from None
+    if done.returncode != 0:
+        raise AuthenticationFailed(f"password_command exited with status {done.returncode}")
+    line = done.stdout.splitlines()[0] if done.stdout else ""
+    if not line:
+        raise AuthenticationFailed("password_command printed no password")
+    return line
+
+
+def _from_keyring(endpoint: str, user: str) -> str | None:
+    try:
+        import keyring  # optional: only when the user installed it
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password(KEYRING_SERVICE, f"{user}@{endpoint}")
+    except Exception:  # any keyring backend failure just means "not there"
+        return None
+
+
+def credentials(
+    settings: PrismSettings,
+    *,
+    env: Mapping[str, str] = os.environ,
+    prompt: Callable[[str], str] = getpass.getpass,
+    interactive: Callable[[], bool] = lambda: sys.stdin.isatty(),
+) -> Credentials:
+    if not settings.endpoint:
+        raise InvalidInput("the prism backend needs --prism-endpoint https://HOST:9440")
+    if settings.api_key_env and env.get(settings.api_key_env):
+        return Credentials(settings.user, None, env[settings.api_key_env])
+    if not settings.user:
+        raise InvalidInput("the prism backend needs --prism-user USER")
+    password = env.get("NTNX_PASSWORD")
+    if not password and settings.password_command:
+        password = _from_command(settings.password_command)
+    if not password:
+        password = _from_keyring(settings.endpoint, settings.user)
+    if not password and interactive():
+        password = prompt(f"Password for {settings.user} at {settings.endpoint}: ")
+    if not password:
+        raise AuthenticationFailed(
+            "no password: set NTNX_PASSWORD, a password_command in the config, or run on a terminal to be asked"
+        )
+    return Credentials(settings.user, password)
