@@ -1,0 +1,469 @@
+"""SimulatorBackend: the contract's every action against a simulated Nutanix cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from typing import Any, AsyncIterator, Callable, Literal
+
+from ..contract import (
+    ALL_CAPABILITIES,
+    Backend,
+    ContainerSpec,
+    HostSpec,
+    Inventory,
+    LogLine,
+    ShellCommand,
+    Update,
+    UpgradeSpec,
+    VolumeSpec,
+)
+from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..models import ContainerState, HostState, Task, TaskStatus, VolumeState
+from ..settings import Settings
+from ..waves import parse_version, plan_waves
+from . import activity, processes, rules
+from .clock import Clock
+from .faults import Faults, parse_faults
+from .inspect import inspect_document
+from .logs import log_lines, lines_between
+from .store import Store
+from .tasks import TaskRunner
+from .world import World
+
+DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when speed > 0
+
+
+class SimulatorBackend(Backend):
+    kind = "simulator"
+    capabilities = ALL_CAPABILITIES
+
+    def __init__(
+        self,
+        seed: int = 7,
+        scale: int | None = None,
+        speed: float = 0.0,
+        faults: str | None = None,
+        activity: bool = True,
+        state_path: str | None = None,
+        read_only: bool = False,
+    ) -> None:
+        super().__init__(read_only=read_only, label="simulator")
+        if speed < 0:
+            raise InvalidInput("speed must be 0 or more")
+        if scale is not None and scale < 1:
+            raise InvalidInput("scale must be at least 1")
+        self.seed = seed
+        self.scale = scale
+        self.speed = speed
+        self.activity = activity
+        self.state_path = state_path
+        self.fault_plan = parse_faults(faults)
+        self.clock = Clock()
+        self.store = Store(self.clock)
+        self.world = World(self.store, seed)
+        self.runner = TaskRunner(self.world)
+        self.runner.processes = dict(processes.PROCESSES)
+        self.faults = Faults(self, self.fault_plan)
+        self._lock = asyncio.Lock()
+        self._driver: asyncio.Task[None] | None = None
+        self._time_moved = asyncio.Event()
+        self._connected = False
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SimulatorBackend":
+        s = settings.simulator
+        return cls(
+            seed=s.seed, scale=s.scale, speed=s.speed, faults=s.faults, activity=s.activity,
+            state_path=s.state_path, read_only=settings.read_only,
+        )
+
+    @property
+    def simulated(self) -> bool:
+        return True
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._connected:
+            return
+        from . import persist
+
+        catch_up = 0.0
+        if self.state_path and os.path.exists(self.state_path):
+            catch_up = persist.load(self, self.state_path)
+        else:
+            self.world.build(self.scale)
+        self._connected = True
+        if catch_up > 0:
+            # Between CLI calls the cluster kept working: unfinished tasks move on.
+            await self.advance(catch_up)
+        if self.activity:
+            self.clock.call_later(activity.TICK_SECONDS, self._activity_tick)
+        self.faults.schedule()
+        await self.clock.settle()
+        self.store.flush()
+        if self.speed > 0:
+            self._driver = asyncio.create_task(self._drive(), name="simulator-clock")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._driver is not None:
+            self._driver.cancel()
+            try:
+                await self._driver
+            except asyncio.CancelledError:
+                pass
+        if self.state_path and self._connected:
+            from . import persist
+
+            persist.save(self, self.state_path)
+        self.runner.cancel_all()
+        self.store.broadcast.close()
+        self._time_moved.set()
+
+    async def _drive(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(DRIVER_INTERVAL)
+            now = time.monotonic()
+            await self.advance((now - last) * self.speed)
+            last = now
+
+    def _activity_tick(self) -> None:
+        activity.tick(self.world)
+        self.clock.call_later(activity.TICK_SECONDS, self._activity_tick)
+
+    # -- time ---------------------------------------------------------------------------------
+
+    async def advance(self, seconds: float) -> None:
+        """Run every event due in the next ``seconds`` of simulated time, in order."""
+        async with self._lock:
+            await self.clock.run_until(self.clock.now + max(0.0, seconds), self.store.flush)
+            self.store.flush()
+        self._notify_time()
+
+    async def _step(self) -> bool:
+        """Jump to the next event and run it; False when nothing is scheduled."""
+        async with self._lock:
+            when = self.clock.next_time()
+            if when is None:
+                return False
+            await self.clock.run_until(when, self.store.flush)
+            self.store.flush()
+        self._notify_time()
+        return True
+
+    def _notify_time(self) -> None:
+        self._time_moved.set()
+        self._time_moved = asyncio.Event()
+
+    # -- inventory ----------------------------------------------------------------------------
+
+    async def snapshot(self) -> Inventory:
+        await self.faults.gate("snapshot")
+        return self.store.snapshot()
+
+    def updates(self) -> AsyncIterator[Update]:
+        return self.store.broadcast.subscribe()
+
+    async def get_task(self, task_id: str) -> Task:
+        await self.faults.gate("get task")
+        return self._task(task_id)
+
+    def _task(self, task_id: str) -> Task:
+        try:
+            return self.store.tasks[task_id]
+        except KeyError:
+            raise NotFound(f"task {task_id} not found") from None
+
+    async def wait_task(
+        self, task_id: str, on_progress: Callable[[Task], None] | None = None, *, poll_interval: float = 0.5
+    ) -> Task:
+        task = self._task(task_id)
+        shown = None
+        while not task.done and not self._closed:
+            if on_progress and task != shown:
+                on_progress(task)
+                shown = task
+            if self.speed > 0 or task.status is TaskStatus.PAUSED:
+                # Time moves with the wall clock (or the task waits for a resume): follow it.
+                moved = self._time_moved
+                try:
+                    await asyncio.wait_for(moved.wait(), timeout=poll_interval)
+                except asyncio.TimeoutError:
+                    pass
+            elif not await self._step():
+                break
+            task = self._task(task_id)
+        if on_progress:
+            on_progress(task)
+        return task
+
+    # -- actions ------------------------------------------------------------------------------
+
+    async def _start(self, kind: str, target: str, target_id: str | None, args: dict[str, Any]) -> Task:
+        task = self.runner.new_task(kind, target, target_id)
+        self.runner.start(task, kind, args)
+        await self.clock.settle()
+        self.store.flush()
+        return self.store.tasks[task.id]
+
+    def _durations(self, steps: tuple[tuple[float, float], ...]) -> list[float]:
+        return processes.durations(self.world, *steps)
+
+    async def create_host(self, spec: HostSpec) -> Task:
+        await self.faults.gate("create host")
+        image, network, project = rules.check_create_host(self.world, spec)
+        host_id = self.world.ids.uuid()
+        args = dict(
+            host_id=host_id, name=spec.name, image_id=image.id, network_id=network.id,
+            project_id=project.id if project else None, cores=spec.cores, memory_mib=spec.memory_mib,
+            durations=self._durations(processes.CREATE_HOST_STEPS),
+        )
+        return await self._start("create_host", spec.name, host_id, args)
+
+    def _idle_host(self, ref: str) -> Any:
+        host = rules.host(self.world, ref)
+        if host.state in (HostState.PROVISIONING, HostState.DELETING, HostState.UPGRADING, HostState.RESTARTING):
+            raise Conflict(f"host {host.name!r} is {host.state.value}: wait for its task to end")
+        return host
+
+    async def delete_host(self, host_id: str) -> Task:
+        await self.faults.gate("delete host")
+        host = self._idle_host(host_id)
+        return await self._start("delete_host", host.name, host.id,
+                                 dict(host_id=host.id, durations=self._durations(((2, 6), (3, 8), (2, 5)))))
+
+    async def power_on_host(self, host_id: str) -> Task:
+        await self.faults.gate("power on host")
+        host = self._idle_host(host_id)
+        if host.state is HostState.RUNNING:
+            raise Conflict(f"host {host.name!r} is already running")
+        return await self._start("power_on_host", host.name, host.id,
+                                 dict(host_id=host.id, durations=self._durations(((3, 8), (4, 10), (3, 8)))))
+
+    async def power_off_host(self, host_id: str) -> Task:
+        await self.faults.gate("power off host")
+        host = self._idle_host(host_id)
+        if host.state is not HostState.RUNNING:
+            raise Conflict(f"host {host.name!r} is {host.state.value}, not running")
+        return await self._start("power_off_host", host.name, host.id,
+                                 dict(host_id=host.id, durations=self._durations(((2, 8), (4, 12)))))
+
+    async def create_volume(self, spec: VolumeSpec) -> Task:
+        await self.faults.gate("create volume")
+        host = rules.check_create_volume(self.world, spec)
+        if host is not None:
+            rules.require_running(host, "attach a volume to")
+        volume_id = self.world.ids.uuid()
+        args = dict(
+            volume_id=volume_id, name=spec.name, size_gib=float(spec.size_gib), driver=spec.driver or "nutanix",
+            storage_container=spec.storage_container or "default-container", host_id=host.id if host else None,
+            durations=self._durations(((2, 5), (2, 6), (2, 5))),
+        )
+        return await self._start("create_volume", spec.name, volume_id, args)
+
+    async def attach_volume(
+        self, volume_id: str, host_id: str, *, container_id: str | None = None, mount_path: str | None = None
+    ) -> Task:
+        await self.faults.gate("attach volume")
+        vol = rules.volume(self.world, volume_id)
+        host = rules.host(self.world, host_id)
+        ctr = rules.check_attach(self.world, vol, host, container_id, mount_path)
+        args = dict(volume_id=vol.id, host_id=host.id, container_id=ctr.id if ctr else None, mount_path=mount_path,
+                    durations=self._durations(((2, 6), (1, 3))))
+        return await self._start("attach_volume", vol.name, vol.id, args)
+
+    async def detach_volume(self, volume_id: str) -> Task:
+        await self.faults.gate("detach volume")
+        vol = rules.volume(self.world, volume_id)
+        if vol.host_id is None:
+            raise Conflict(f"volume {vol.name!r} is not attached")
+        for cid in vol.container_ids:
+            c = self.store.containers.get(cid)
+            if c is not None and c.state is ContainerState.RUNNING:
+                raise Conflict(f"volume {vol.name!r} is mounted by running container {c.name!r}: stop it first")
+        return await self._start("detach_volume", vol.name, vol.id,
+                                 dict(volume_id=vol.id, durations=self._durations(((1, 3), (2, 5)))))
+
+    async def delete_volume(self, volume_id: str) -> Task:
+        await self.faults.gate("delete volume")
+        vol = rules.volume(self.world, volume_id)
+        rules.check_delete_volume(vol)
+        return await self._start("delete_volume", vol.name, vol.id,
+                                 dict(volume_id=vol.id, durations=self._durations(((2, 6),))))
+
+    async def run_container(self, spec: ContainerSpec) -> Task:
+        await self.faults.gate("run container")
+        host, vols = rules.check_run_container(self.world, spec)
+        container_id = self.world.ids.container()
+        name = spec.name or self._container_name()
+        args = dict(
+            container_id=container_id, name=name, image=spec.image, host_id=host.id,
+            command=" ".join(spec.command), ports=[[c, h] for c, h in spec.ports],
+            mounts=[[v.id, m.path] for v, m in zip(vols, spec.mounts)], restart_policy=spec.restart_policy,
+            labels=[[k, v] for k, v in spec.labels], durations=self._durations(((2, 15), (1, 2), (1, 3))),
+        )
+        return await self._start("run_container", name, container_id, args)
+
+    def _container_name(self) -> str:
+        # Docker's way: adjective_scientist.
+        rng = self.world.rng
+        return f"{rng.choice(_ADJECTIVES)}_{rng.choice(_SCIENTISTS)}"
+
+    async def _container_action(self, kind: str, ref: str, states: tuple[ContainerState, ...], doing: str,
+                                steps: tuple[tuple[float, float], ...]) -> Task:
+        await self.faults.gate(kind.replace("_", " "))
+        c = rules.container(self.world, ref)
+        if c.state not in states:
+            raise Conflict(f"cannot {doing} container {c.name!r}: it is {c.state.value}")
+        host = self.store.hosts.get(c.host_id)
+        if host is None or host.state is not HostState.RUNNING:
+            raise Conflict(f"cannot {doing} container {c.name!r}: its host is {host.state.value if host else 'gone'}")
+        return await self._start(kind, c.name, c.id, dict(container_id=c.id, durations=self._durations(steps)))
+
+    async def start_container(self, container_id: str) -> Task:
+        return await self._container_action("start_container", container_id,
+                                            (ContainerState.CREATED, ContainerState.EXITED, ContainerState.DEAD),
+                                            "start", ((1, 3),))
+
+    async def stop_container(self, container_id: str) -> Task:
+        return await self._container_action("stop_container", container_id,
+                                            (ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED),
+                                            "stop", ((1, 10),))
+
+    async def restart_container(self, container_id: str) -> Task:
+        return await self._container_action("restart_container", container_id, tuple(ContainerState), "restart",
+                                            ((1, 10), (1, 3)))
+
+    async def remove_container(self, container_id: str, *, force: bool = False) -> Task:
+        await self.faults.gate("remove container")
+        c = rules.container(self.world, container_id)
+        if c.state is ContainerState.RUNNING and not force:
+            raise Conflict(f"container {c.name!r} is running: stop it first or force the removal")
+        return await self._start("remove_container", c.name, c.id,
+                                 dict(container_id=c.id, durations=self._durations(((1, 3), (1, 2)))))
+
+    async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
+        await self.faults.gate("upgrade hosts")
+        versions = await self.upgrade_versions()
+        parse_version(spec.target_version)
+        if spec.target_version not in versions:
+            raise InvalidInput(
+                f"no container-host image carries Docker {spec.target_version}: choose one of {', '.join(versions)}"
+            )
+        if not spec.host_ids:
+            raise InvalidInput("name at least one host to upgrade")
+        hosts = [rules.host(self.world, ref) for ref in spec.host_ids]
+        for host in hosts:
+            if host.state is not HostState.RUNNING:
+                raise Conflict(f"host {host.name!r} is {host.state.value}: only running hosts can be upgraded")
+        plan = plan_waves(hosts, spec.target_version, spec.batch_size)  # refuses older versions
+        if plan.host_count == 0:
+            raise Conflict(f"every host named already runs Docker {spec.target_version}")
+        target = hosts[0].name if len(hosts) == 1 else f"{len(hosts)} hosts"
+        args = dict(host_ids=[h.id for h in hosts], target_version=spec.target_version,
+                    batch_size=spec.batch_size, continue_on_failure=spec.continue_on_failure)
+        return await self._start("upgrade_hosts", target, hosts[0].id if len(hosts) == 1 else None, args)
+
+    async def upgrade_versions(self) -> list[str]:
+        versions = {i.engine_version for i in self.store.images.values() if i.engine_version}
+        return sorted(versions, key=parse_version, reverse=True)
+
+    async def pause_task(self, task_id: str) -> Task:
+        await self.faults.gate("pause task")
+        task = self.runner.pause(task_id)
+        self.store.flush()
+        return task
+
+    async def resume_task(self, task_id: str) -> Task:
+        await self.faults.gate("resume task")
+        task = self.runner.resume(task_id)
+        await self.clock.settle()
+        self.store.flush()
+        return task
+
+    async def abort_task(self, task_id: str) -> Task:
+        await self.faults.gate("abort task")
+        task = self.runner.abort(task_id)
+        await self.clock.settle()
+        self.store.flush()
+        return self.store.tasks[task.id]
+
+    # -- faults on demand ---------------------------------------------------------------------
+
+    def set_partition(self, partitioned: bool) -> None:
+        self.faults.set_partition(partitioned)
+
+    def crash_host(self, host_id: str) -> None:
+        self.faults.crash_host(rules.host(self.world, host_id).id)
+        self.store.flush()
+
+    def fail_node(self, node_id: str) -> None:
+        node = self.store.nodes.get(node_id) or next(
+            (n for n in self.store.nodes.values() if n.name == node_id), None)
+        if node is None:
+            raise NotFound(f"node {node_id!r} not found")
+        self.faults.fail_node(node.id)
+        self.store.flush()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def logs(
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> AsyncIterator[LogLine]:
+        await self.faults.gate("logs")
+        c = rules.container(self.world, container_id)
+        for line in log_lines(self.seed, c, self.clock.now, tail=tail, since=since):
+            yield line
+        last = self.clock.now
+        while follow and not self._closed:
+            await self._time_moved.wait()
+            c = self.store.containers.get(c.id)
+            if c is None:
+                return
+            now = self.clock.now
+            for line in lines_between(self.seed, c, last, now):
+                yield line
+            last = now
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        await self.faults.gate("inspect")
+        c = rules.container(self.world, container_id)
+        return inspect_document(self.world, c)
+
+    async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
+        await self.faults.gate("shell")
+        if target_kind == "host":
+            host = rules.host(self.world, target_id)
+            where = {"kind": "host", "name": host.name, "host": host.name, "ip": host.ip,
+                     "engine": host.engine_version, "os": host.os,
+                     "containers": [c.name for c in self.store.containers.values() if c.host_id == host.id][:50]}
+        elif target_kind == "container":
+            c = rules.container(self.world, target_id)
+            if c.state is not ContainerState.RUNNING:
+                raise Conflict(f"container {c.name!r} is {c.state.value}: a shell needs it running")
+            host = self.store.hosts[c.host_id]
+            where = {"kind": "container", "name": c.name, "host": host.name, "ip": host.ip, "image": c.image,
+                     "id": c.id[:12]}
+        else:
+            raise InvalidInput(f"a shell opens on a host or a container, not a {target_kind}")
+        return ShellCommand(
+            argv=(sys.executable, "-m", "backends.simulator.shell"),
+            env=(("NTNX_SIM_SHELL", json.dumps(where)),),
+            description=f"simulated shell on {target_kind} {where['name']} (nothing leaves this machine)",
+        )
+
+
+_ADJECTIVES = ("brave", "calm", "eager", "focused", "gifted", "happy", "jolly", "keen", "nifty", "quirky", "sharp", "vibrant")
+_SCIENTISTS = ("curie", "darwin", "euler", "hopper", "lovelace", "noether", "pasteur", "ritchie", "tesla", "turing", "wozniak")
+
+__all__ = ["SimulatorBackend"]

@@ -1,0 +1,122 @@
+"""Saving and loading the whole simulated state as JSON (``--demo-state PATH``).
+
+The save records the wall time; a load with ``speed > 0`` returns how much simulated time
+passed meanwhile (wall elapsed * speed), which the backend then runs, so a task left
+unfinished by one CLI call has moved on at the next. Unfinished tasks resume at the step
+they had reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..contract import KIND_NAMES
+from ..errors import InvalidInput
+from ..models import KINDS, HostState, TaskStatus
+
+if TYPE_CHECKING:
+    from .backend import SimulatorBackend
+
+FORMAT = "ntnx-console-simulator/1"
+MAX_CATCH_UP_SECONDS = 6 * 3600.0
+
+
+def save(backend: "SimulatorBackend", path: str) -> None:
+    store, clock = backend.store, backend.clock
+    running = []
+    for task_id, (process, args, ctx, _job) in backend.runner.running.items():
+        step = max(0, ctx.step_index - 1)
+        running.append({
+            "task_id": task_id, "process": process, "args": args, "step": step,
+            "elapsed": clock.now - ctx.step_started_at if ctx.step_index else 0.0,
+            "paused": ctx.control.paused, "aborted": ctx.control.aborted,
+        })
+    data = {
+        "format": FORMAT,
+        "seed": backend.seed,
+        "scale": backend.scale,
+        "now": clock.now,
+        "saved_at_wall": time.time(),
+        "seq": store.seq,
+        "next_ip": backend.world.next_ip,
+        "rng": _rng_state(backend.world.rng.getstate()),
+        "partitioned": backend.faults.partitioned,
+        "tables": {kind: [v.to_dict() for v in store.tables[kind].values()] for kind in KIND_NAMES},
+        "running": running,
+    }
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".sim-state-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(backend: "SimulatorBackend", path: str) -> float:
+    """Restore ``backend`` from ``path``; returns the simulated seconds to catch up."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown format {data.get('format')!r}")
+        store = backend.store
+        for kind in KIND_NAMES:
+            model = KINDS[kind]
+            store.tables[kind] = {d["id"]: model.from_dict(d) for d in data["tables"][kind]}
+        backend.clock.now = float(data["now"])
+        store.seq = int(data["seq"])
+        backend.world.next_ip = int(data["next_ip"])
+        backend.world.rng.setstate(_rng_tuple(data["rng"]))
+        running = data["running"]
+        saved_at = float(data["saved_at_wall"])
+        partitioned = bool(data.get("partitioned"))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InvalidInput(f"{path} is not a simulator state file this version can read ({err})") from None
+    backend.seed = int(data.get("seed", backend.seed))
+    _resume(backend, running)
+    if partitioned:
+        backend.faults.set_partition(True)
+    if backend.speed <= 0:
+        return 0.0
+    return min(MAX_CATCH_UP_SECONDS, max(0.0, time.time() - saved_at) * backend.speed)
+
+
+def _resume(backend: "SimulatorBackend", running: list[dict[str, Any]]) -> None:
+    store, runner = backend.store, backend.runner
+    # A host's step of a rolling upgrade is redone from its start: the upgrade re-plans.
+    for task in list(store.tasks.values()):
+        if task.kind == "upgrade_host" and not task.done:
+            runner.finish(task.id, TaskStatus.FAILED, error="interrupted; the upgrade retries this host")
+            host = store.hosts.get(task.target_id or "")
+            if host is not None and host.state is HostState.UPGRADING:
+                store.upsert(replace(host, state=HostState.RUNNING))
+    for record in running:
+        task = store.tasks.get(record["task_id"])
+        if task is None or task.done:
+            continue
+        ctx = runner.start(task, record["process"], record["args"], record["step"], float(record["elapsed"]))
+        if record.get("paused"):
+            ctx.control.pause()
+        if record.get("aborted"):
+            ctx.control.abort()
+    store.flush()
+
+
+def _rng_state(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _rng_tuple(data: list) -> tuple:
+    version, internal, gauss = data
+    return (version, tuple(internal), gauss)

@@ -1,0 +1,177 @@
+"""The rules the real systems enforce, checked before an action starts.
+
+Each check raises the contract's typed error with a reason a user can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..contract import ContainerSpec, HostSpec, VolumeSpec, resolve
+from ..errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from ..models import Container, Host, HostState, Image, Network, Project, Volume, VolumeState
+from .world import HOST_DISK_GIB, World
+
+# A host name becomes the machine's DNS name: one DNS label (RFC 1123).
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+# Docker's rule for container and volume names.
+_DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_host_name(name: str) -> None:
+    if not _DNS_LABEL.match(name):
+        bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
+        why = f"it contains {' '.join(repr(c) for c in bad)}" if bad else "it must start and end with a letter or digit"
+        if len(name) > 63:
+            why = "it is longer than 63 characters"
+        raise InvalidInput(
+            f"host name {name!r} is not a valid DNS name: {why}; use letters, digits and hyphens (e.g. web-01)"
+        )
+
+
+def check_docker_name(name: str, what: str) -> None:
+    if not _DOCKER_NAME.match(name):
+        raise InvalidInput(f"{what} name {name!r} is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit")
+
+
+def unique_name(items: Any, name: str, what: str, scope: str = "") -> None:
+    for item in items:
+        if item.name == name:
+            raise Conflict(f"a {what} named {name!r} already exists{scope}")
+
+
+def host(world: World, ref: str) -> Host:
+    return resolve(world.store.hosts.values(), ref, "host") if ref not in world.store.hosts else world.store.hosts[ref]
+
+
+def container(world: World, ref: str) -> Container:
+    if ref in world.store.containers:
+        return world.store.containers[ref]
+    # Docker accepts a unique id prefix too.
+    if len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
+        hits = [c for cid, c in world.store.containers.items() if cid.startswith(ref)]
+        if len(hits) == 1:
+            return hits[0]
+    return resolve(world.store.containers.values(), ref, "container")
+
+
+def volume(world: World, ref: str) -> Volume:
+    return world.store.volumes[ref] if ref in world.store.volumes else resolve(world.store.volumes.values(), ref, "volume")
+
+
+def check_create_host(world: World, spec: HostSpec) -> tuple[Image, Network, Project | None]:
+    check_host_name(spec.name)
+    if spec.cores < 1 or spec.cores > 64:
+        raise InvalidInput(f"cores must be between 1 and 64, not {spec.cores}")
+    if spec.memory_mib < 1024 or spec.memory_mib % 256:
+        raise InvalidInput(f"memory must be at least 1024 MiB and a multiple of 256, not {spec.memory_mib}")
+    store = world.store
+    image = resolve(store.images.values(), spec.image, "image")
+    if image.engine_version is None:
+        raise InvalidInput(f"image {image.name!r} carries no Docker Engine: pick a container-host image")
+    network = resolve(store.networks.values(), spec.network, "network")
+    project = resolve(store.projects.values(), spec.project, "project") if spec.project else None
+    unique_name(store.hosts.values(), spec.name, "host")
+    if project is not None:
+        check_quota(project, spec.cores, spec.memory_mib, HOST_DISK_GIB)
+    if world.place(spec.cores, spec.memory_mib) is None:
+        raise QuotaExceeded(
+            f"no node of cluster has {spec.cores} vCPUs and {spec.memory_mib} MiB free for {spec.name!r}"
+        )
+    return image, network, project
+
+
+def check_quota(project: Project, cores: int, memory_mib: int, storage_gib: float) -> None:
+    q, u = project.quota, project.used
+    asks = (
+        ("VM count", q.vms, u.vms, 1, ""),
+        ("vCPU", q.vcpus, u.vcpus, cores, ""),
+        ("memory", q.memory_mib, u.memory_mib, memory_mib, " MiB"),
+        ("storage", q.storage_gib, u.storage_gib, storage_gib, " GiB"),
+    )
+    for what, limit, used, ask, unit in asks:
+        if limit is not None and (used or 0) + ask > limit:
+            raise QuotaExceeded(
+                f"project {project.name!r} {what} quota exceeded: {used:g}{unit} used + {ask:g}{unit} asked > {limit:g}{unit} allowed"
+            )
+
+
+def check_create_volume(world: World, spec: VolumeSpec) -> Host | None:
+    check_docker_name(spec.name, "volume")
+    if not 1 <= spec.size_gib <= 16384:
+        raise InvalidInput(f"volume size must be between 1 and 16384 GiB, not {spec.size_gib:g}")
+    unique_name(world.store.volumes.values(), spec.name, "volume")
+    return host(world, spec.host) if spec.host else None
+
+
+def check_attach(world: World, vol: Volume, target: Host, container_id: str | None, mount_path: str | None) -> Container | None:
+    if vol.host_id is not None and vol.host_id != target.id:
+        holder = world.store.hosts.get(vol.host_id)
+        raise Conflict(
+            f"volume {vol.name!r} is attached to {holder.name if holder else vol.host_id}: a volume is attached to one host at a time; detach it first"
+        )
+    if vol.state not in (VolumeState.AVAILABLE, VolumeState.ATTACHED):
+        raise Conflict(f"volume {vol.name!r} is {vol.state.value}")
+    require_running(target, "attach a volume to")
+    ctr = None
+    if container_id:
+        ctr = container(world, container_id)
+        if ctr.host_id != target.id:
+            raise InvalidInput(f"container {ctr.name!r} runs on another host than {target.name!r}")
+        if not mount_path or not mount_path.startswith("/"):
+            raise InvalidInput("a mount path (absolute, e.g. /data) is needed to mount the volume into a container")
+    elif mount_path:
+        raise InvalidInput("a mount path needs a container to mount into")
+    return ctr
+
+
+def check_delete_volume(vol: Volume) -> None:
+    if vol.host_id is not None or vol.state is VolumeState.ATTACHED:
+        raise Conflict(f"volume {vol.name!r} is attached: detach it before deleting")
+    if vol.container_ids:
+        raise Conflict(f"volume {vol.name!r} is mounted by {len(vol.container_ids)} container(s)")
+
+
+def require_running(h: Host, doing: str) -> None:
+    if h.state is not HostState.RUNNING:
+        raise Conflict(f"cannot {doing} host {h.name!r}: it is {h.state.value}")
+
+
+def check_run_container(world: World, spec: ContainerSpec) -> tuple[Host, list[Volume]]:
+    target = host(world, spec.host)
+    require_running(target, "run a container on")
+    if not spec.image.strip():
+        raise InvalidInput("an image is needed to run a container")
+    if spec.name is not None:
+        check_docker_name(spec.name, "container")
+        for c in world.store.containers.values():
+            if c.host_id == target.id and c.name == spec.name:
+                raise Conflict(f"a container named {spec.name!r} already exists on {target.name!r}")
+    vols = []
+    for m in spec.mounts:
+        vol = volume(world, m.volume)
+        if vol.host_id not in (None, target.id):
+            raise Conflict(f"volume {vol.name!r} is attached to another host: a volume is attached to one host at a time")
+        if not m.path.startswith("/"):
+            raise InvalidInput(f"mount path {m.path!r} must be absolute")
+        vols.append(vol)
+    return target, vols
+
+
+__all__ = [
+    "NotFound",
+    "check_attach",
+    "check_create_host",
+    "check_create_volume",
+    "check_delete_volume",
+    "check_docker_name",
+    "check_host_name",
+    "check_quota",
+    "check_run_container",
+    "container",
+    "host",
+    "require_running",
+    "unique_name",
+    "volume",
+]

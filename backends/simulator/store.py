@@ -1,0 +1,61 @@
+"""The simulated world's tables and the change journal that feeds ``updates()``.
+
+Every mutation goes through ``upsert`` / ``delete``; ``flush`` publishes what changed since
+the last flush as one ``ChangeBatch`` with the next sequence number. ``snapshot`` copies the
+dicts (the values are immutable), which stays cheap at 100,000 containers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..contract import KIND_NAMES, Change, ChangeBatch, Inventory
+from ..models import KINDS
+from ..poller import Broadcast
+from .clock import Clock
+
+_KIND_OF_TYPE = {model: kind for kind, model in KINDS.items()}
+
+
+class Store:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.tables: dict[str, dict[str, Any]] = {kind: {} for kind in KIND_NAMES}
+        self.seq = 0
+        self.broadcast = Broadcast()
+        self._pending: dict[tuple[str, str], Change] = {}
+        # While partitioned, batches are held back and delivered once the partition heals.
+        self.held: list[ChangeBatch] | None = None
+
+    def __getattr__(self, kind: str) -> dict[str, Any]:
+        try:
+            return self.__dict__["tables"][kind]
+        except KeyError:
+            raise AttributeError(kind) from None
+
+    def upsert(self, item: Any) -> Any:
+        kind = _KIND_OF_TYPE[type(item)]
+        self.tables[kind][item.id] = item
+        self._pending[(kind, item.id)] = Change(kind, "upsert", item.id, item)
+        self.clock.activity += 1
+        return item
+
+    def delete(self, kind: str, item_id: str) -> None:
+        if self.tables[kind].pop(item_id, None) is not None:
+            self._pending[(kind, item_id)] = Change(kind, "delete", item_id)
+            self.clock.activity += 1
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        self.seq += 1
+        batch = ChangeBatch(self.seq, tuple(self._pending.values()))
+        self._pending.clear()
+        if self.held is not None:
+            self.held.append(batch)
+        else:
+            self.broadcast.publish(batch)
+
+    def snapshot(self) -> Inventory:
+        self.flush()
+        return Inventory(seq=self.seq, **{kind: dict(self.tables[kind]) for kind in KIND_NAMES})
