@@ -1,0 +1,328 @@
+"""Real daemons for tests: a private dockerd and a private OpenSSH sshd, each in a temp dir.
+
+Nothing here mocks anything: ``DockerDaemon`` runs Debian's ``dockerd`` with a config that
+works without network privileges (no bridge, no iptables, vfs storage, low ulimits), and
+``SSHDaemon`` runs ``/usr/sbin/sshd`` on 127.0.0.1 with generated keys. Missing binaries skip
+the tests with a clear reason, unless ``NTNX_CONSOLE_REQUIRE_DAEMONS=1`` (CI), which fails.
+
+Fixtures (import them into a conftest): ``dockerd`` (session) and ``sshd`` (session).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TEST_IMAGE = "ntnx-test-busybox:latest"
+BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "true", "false", "printf", "env", "touch", "rm", "mkdir", "ps")
+
+
+def require(binary: str, package: str) -> str:
+    """The binary's path, or skip (fail under NTNX_CONSOLE_REQUIRE_DAEMONS=1)."""
+    path = shutil.which(binary) or next(
+        (p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}", f"/bin/{binary}") if os.access(p, os.X_OK)), None
+    )
+    if path:
+        return path
+    reason = f"{binary} not found: install Debian's {package} (apt-get install -y {package})"
+    if os.environ.get("NTNX_CONSOLE_REQUIRE_DAEMONS") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, *, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            break
+        if check():
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    raise RuntimeError(f"{what} did not come up within {timeout}s\n{tail}")
+
+
+def _unix_ping(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(path)
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return b" 200 " in s.recv(64)
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# dockerd
+
+
+@dataclass
+class DockerDaemon:
+    """A private dockerd; ``url`` is its ``unix://`` endpoint."""
+
+    root: Path
+    dockerd: str
+    docker: str
+    proc: subprocess.Popen | None = None
+    image: str = TEST_IMAGE
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def socket_path(self) -> str:
+        return str(self.root / "d.sock")
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        config = {
+            "bridge": "none",
+            "iptables": False,
+            "ip-forward": False,
+            "ip-masq": False,
+            "storage-driver": "vfs",
+            "default-ulimits": {
+                "nofile": {"Name": "nofile", "Hard": 1024, "Soft": 1024},
+                "nproc": {"Name": "nproc", "Hard": 1024, "Soft": 1024},
+            },
+        }
+        (self.root / "daemon.json").write_text(json.dumps(config))
+        log = self.root / "dockerd.log"
+        self.proc = subprocess.Popen(
+            [
+                self.dockerd,
+                "--config-file", str(self.root / "daemon.json"),
+                "--data-root", str(self.root / "data"),
+                "--exec-root", str(self.root / "exec"),
+                "--pidfile", str(self.root / "dockerd.pid"),
+                "-H", self.url,
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait(lambda: _unix_ping(self.socket_path), timeout=timeout, what="dockerd", proc=self.proc, log=log)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+
+    def kill(self) -> None:
+        """Kill dockerd abruptly (a fault, not a shutdown); its containers' shims live on."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60.0, input: bytes | None = None) -> str:
+        """Run the real ``docker`` CLI against this daemon."""
+        done = subprocess.run(
+            [self.docker, "-H", self.url, *args],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            input=input,
+            env={**os.environ, "DOCKER_CONFIG": str(self.root / "cli")},
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {done.stderr.decode(errors='replace').strip()}")
+        return done.stdout.decode()
+
+    def ps_json(self) -> list[dict]:
+        """``docker ps -a --format json`` (one JSON object per line), parsed."""
+        out = self.cli("ps", "-a", "--no-trunc", "--format", "{{json .}}")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def import_busybox_image(self) -> None:
+        """Make the tiny test image: a root filesystem with busybox-static and its applets."""
+        busybox = require("busybox", "busybox-static")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for d in ("bin", "tmp", "data", "etc"):
+                info = tarfile.TarInfo(d)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+                tar.addfile(info)
+            info = tar.gettarinfo(busybox, "bin/busybox")
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            with open(busybox, "rb") as f:
+                tar.addfile(info, f)
+            for applet in BUSYBOX_APPLETS:
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        self.cli("import", "-c", "CMD [\"sh\"]", "-", self.image, input=buf.getvalue())
+
+    def remove_all_containers(self) -> None:
+        ids = self.cli("ps", "-aq").split()
+        if ids:
+            self.cli("rm", "-f", *ids, check=False)
+
+
+def start_dockerd(tmp_root: Path | None = None) -> DockerDaemon:
+    dockerd = require("dockerd", "docker.io")
+    docker = require("docker", "docker.io")
+    # Unix socket paths are limited to 107 bytes: keep the directory short.
+    root = Path(tempfile.mkdtemp(prefix="ntd", dir=str(tmp_root) if tmp_root else "/tmp"))
+    daemon = DockerDaemon(root, dockerd, docker)
+    try:
+        daemon.start()
+        daemon.import_busybox_image()
+    except BaseException:
+        daemon.kill()
+        raise
+    return daemon
+
+
+def cleanup_dockerd(daemon: DockerDaemon) -> None:
+    try:
+        if daemon.proc is not None:
+            daemon.remove_all_containers()
+    finally:
+        daemon.stop()
+        # Containers left by a killed daemon leave vfs layers and mounts behind; best effort.
+        subprocess.run(["umount", "-R", str(daemon.root / "exec")], capture_output=True, check=False)
+        shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# sshd
+
+
+@dataclass
+class SSHDaemon:
+    """A private OpenSSH server on 127.0.0.1; log in as ``user`` with ``client_key``."""
+
+    root: Path
+    port: int
+    user: str
+    client_key: Path
+    known_hosts: Path
+    host_key: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.user}@127.0.0.1:{self.port}"
+
+    def ssh_url(self, socket_path: str) -> str:
+        """An ``ssh://`` engine URL that tunnels to ``socket_path`` on the remote side."""
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{urllib.parse.quote(socket_path)}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, capture_output=True)
+
+
+def start_sshd() -> SSHDaemon:
+    sshd = require("sshd", "openssh-server")
+    require("ssh-keygen", "openssh-client")
+    root = Path(tempfile.mkdtemp(prefix="nts", dir="/tmp"))
+    host_key, client_key = root / "host_ed25519", root / "client_ed25519"
+    _keygen(host_key)
+    _keygen(client_key)
+    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    port = free_port()
+    config = root / "sshd_config"
+    config.write_text(
+        "\n".join(
+            [
+                "ListenAddress 127.0.0.1",
+                f"Port {port}",
+                f"HostKey {host_key}",
+                f"PidFile {root / 'sshd.pid'}",
+                f"AuthorizedKeysFile {client_key}.pub",
+                "UsePAM no",
+                "StrictModes no",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "PermitRootLogin prohibit-password",
+                "AllowStreamLocalForwarding yes",
+                "AllowTcpForwarding yes",
+                "LogLevel ERROR",
+                "",
+            ]
+        )
+    )
+    known_hosts = root / "known_hosts"
+    key_type, key_data = (host_key.with_suffix(".pub").read_text().split()[:2])
+    known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key_data}\n")
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    log = root / "sshd.log"
+    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    daemon = SSHDaemon(root, port, user, client_key, known_hosts, host_key, proc)
+
+    def listening() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                return s.recv(4) == b"SSH-"
+        except OSError:
+            return False
+
+    try:
+        _wait(listening, timeout=20, what="sshd", proc=proc, log=log)
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+# ---------------------------------------------------------------------------------------------
+# pytest fixtures
+
+
+@pytest.fixture(scope="session")
+def dockerd():
+    daemon = start_dockerd()
+    try:
+        yield daemon
+    finally:
+        cleanup_dockerd(daemon)
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    daemon = start_sshd()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        shutil.rmtree(daemon.root, ignore_errors=True)
