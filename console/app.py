@@ -1,0 +1,290 @@
+"""The Textual application: owns the backend, the inventory store and the action plumbing.
+
+Workers only talk to the backend and post messages (or feed the store, which holds no
+widgets); the UI changes on the message handlers and on the drain timer, never in a worker.
+A backend error becomes one notification line (``BackendError.one_line()``), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from typing import Any, Awaitable, Callable
+
+from textual.app import App, SuspendNotSupported
+from textual.message import Message
+
+from backends.contract import Backend, ConnectionChanged, ConnectionState, ShellCommand
+from backends.errors import BackendError
+from backends.factory import open_backend
+from backends.models import Severity, Task
+from backends.settings import Settings
+
+from . import keymap
+from .commands import ConsoleCommands
+from .render import task_outcome
+from .store import DRAIN_INTERVAL, Drained, InventoryStore
+
+RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down
+EVENT_NOTICES_PER_DRAIN = 3  # warnings and errors from the backend shown as notifications
+
+
+def one_line(err: BaseException) -> str:
+    if isinstance(err, BackendError):
+        return err.one_line()
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"Error: {text}"
+
+
+class ActionStarted(Message):
+    def __init__(self, task: Task, on_started: Callable[[Task], None] | None) -> None:
+        super().__init__()
+        self.task = task
+        self.on_started = on_started
+
+
+class ActionFailed(Message):
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__()
+        self.what = what
+        self.reason = reason
+
+
+class ShellReady(Message):
+    def __init__(self, command: ShellCommand) -> None:
+        super().__init__()
+        self.command = command
+
+
+class NtnxConsoleApp(App):
+    CSS_PATH = "styles/console.tcss"
+    TITLE = "ntnx-console"
+    BINDINGS = keymap.APP_BINDINGS
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    def __init__(self, settings: Settings, config: Any = None, *, backend: Backend | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.config = config
+        self.backend = backend if backend is not None else open_backend(settings)
+        self._owns_backend = backend is None
+        clock = getattr(self.backend, "clock", None)
+        self.store = InventoryStore(clock=(lambda: clock.now) if clock is not None else time.time)
+        self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
+        self.project_ref: str | None = getattr(config, "project", None)
+        self._my_tasks: set[str] = set()
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from .screens.dashboard import DashboardScreen
+
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
+        self.push_screen(DashboardScreen())
+        self.run_worker(self._feed(), name="feed", group="feed", exit_on_error=False)
+        self.set_interval(DRAIN_INTERVAL, self._drain)
+        self.set_interval(1.0, self._refresh_age)
+
+    async def on_unmount(self) -> None:
+        if self._owns_backend:
+            try:
+                await self.backend.close()
+            except Exception:  # closing a broken backend must not stop the terminal restore
+                pass
+
+    async def _feed(self) -> None:
+        """Connect, load a snapshot, then follow the change stream; after any failure keep
+        retrying with backoff, so the console recovers by itself when the backend returns."""
+        delay = 1.0
+        connected = False
+        while True:
+            try:
+                if not connected:
+                    await self.backend.connect()
+                    connected = True
+                stream = self.backend.updates()
+                self.store.load(await self.backend.snapshot())
+                delay = 1.0
+                async for update in stream:
+                    was_stale = self.store.stale
+                    self.store.ingest(update)
+                    if isinstance(update, ConnectionChanged) and update.state is not ConnectionState.UNREACHABLE and was_stale:
+                        # Changes made while we could not see them: take the whole picture again.
+                        self.store.load(await self.backend.snapshot())
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                self.store.unreachable(one_line(err))
+            await asyncio.sleep(delay)
+            delay = min(RECONNECT_MAX, delay * 2)
+
+    # -- applying changes -------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        drained = self.store.drain()
+        if not drained:
+            return
+        with self.batch_update():
+            for screen in self.screen_stack:
+                apply = getattr(screen, "apply_changes", None)
+                if apply is not None:
+                    apply(drained)
+        self._announce(drained)
+
+    def _announce(self, drained: Drained) -> None:
+        for task in drained.finished_tasks:
+            self._notify_done(task)
+        notable = [e for e in drained.new_events if e.severity is not Severity.INFO]
+        for event in sorted(notable, key=lambda e: e.time)[-EVENT_NOTICES_PER_DRAIN:]:
+            self.notify(
+                f"{event.target}: {event.message}",
+                severity="error" if event.severity is Severity.ERROR else "warning",
+            )
+
+    def _notify_done(self, task: Task) -> None:
+        if task.id not in self._my_tasks:
+            return
+        self._my_tasks.discard(task.id)
+        message, severity = task_outcome(task)
+        self.notify(message, severity=severity, timeout=6)
+
+    def _refresh_age(self) -> None:
+        if self.store.stale:
+            for screen in self.screen_stack:
+                refresh = getattr(screen, "refresh_status", None)
+                if refresh is not None:
+                    refresh()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def start_action(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[Task]],
+        on_started: Callable[[Task], None] | None = None,
+    ) -> None:
+        """Run one backend action in a worker; it shows in the Tasks strip and ends with a
+        notification saying what happened. ``on_started`` gets the task, on the UI's side."""
+
+        async def run() -> None:
+            try:
+                task = await call()
+            except Exception as err:
+                self.post_message(ActionFailed(what, one_line(err)))
+                return
+            self.post_message(ActionStarted(task, on_started))
+
+        self.run_worker(run(), group="actions", exit_on_error=False)
+
+    def on_action_started(self, message: ActionStarted) -> None:
+        task = message.task
+        self._my_tasks.add(task.id)
+        self.notify(f"{task.kind.replace('_', ' ')} {task.target}: started", timeout=3)
+        if message.on_started is not None:
+            message.on_started(task)
+        latest = self.store.inventory.tasks.get(task.id, task)
+        if latest.done:
+            self._notify_done(latest)
+
+    def on_action_failed(self, message: ActionFailed) -> None:
+        self.notify(f"{message.what}: {message.reason}", severity="error", timeout=8)
+
+    def control_task(self, task_id: str, verb: str) -> None:
+        """Pause, resume or abort a running task."""
+        method = {"pause": self.backend.pause_task, "resume": self.backend.resume_task, "abort": self.backend.abort_task}[verb]
+
+        async def run() -> None:
+            try:
+                await method(task_id)
+            except Exception as err:
+                self.post_message(ActionFailed(verb, one_line(err)))
+
+        self.run_worker(run(), group="actions", exit_on_error=False)
+
+    def open_shell(self, kind: str, target_id: str) -> None:
+        async def run() -> None:
+            try:
+                command = await self.backend.shell(kind, target_id)  # type: ignore[arg-type]
+            except Exception as err:
+                self.post_message(ActionFailed("shell", one_line(err)))
+                return
+            self.post_message(ShellReady(command))
+
+        self.run_worker(run(), group="actions", exit_on_error=False)
+
+    def on_shell_ready(self, message: ShellReady) -> None:
+        command = message.command
+        env = {**os.environ, **dict(command.env)}
+        try:
+            with self.suspend():
+                subprocess.run(command.argv, env=env, check=False)
+        except SuspendNotSupported:
+            self.notify(f"shell: this terminal cannot be handed over; run {' '.join(command.argv)}", severity="warning")
+            return
+        except OSError as err:
+            self.notify(f"shell: {one_line(err)}", severity="error")
+            return
+        self.notify(f"shell closed: {command.description or ' '.join(command.argv)}", timeout=3)
+
+    # -- app-wide keys ----------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        open_prompt = getattr(self.screen, "open_command_line", None)
+        if open_prompt is not None:
+            open_prompt()
+
+    def run_command(self, text: str) -> None:
+        """A `:` command: :hosts :containers :volumes :tasks :events :quit."""
+        from .screens.dashboard import DashboardScreen
+        from .screens.lists import EventsScreen, TasksScreen
+
+        word = text.strip().lstrip(":").strip().lower()
+        if word in ("q", "quit", "exit"):
+            self.exit()
+            return
+        if word in ("tasks", "events"):
+            self.push_screen(TasksScreen() if word == "tasks" else EventsScreen())
+            return
+        if word in ("hosts", "containers", "volumes"):
+            while not isinstance(self.screen, DashboardScreen):
+                self.pop_screen()
+            self.screen.show_pane(word)
+            return
+        self.notify(f"unknown command :{word} (try :hosts :containers :volumes :tasks :events :quit)", severity="warning")
+
+    def open_details(self, kind: str, item_id: str) -> None:
+        from .screens.details import DETAILS
+
+        if item_id in self.store.inventory.of(kind):
+            self.push_screen(DETAILS[kind](item_id))
+
+    def open_logs(self, container_id: str) -> None:
+        from .screens.logs import LogsScreen
+
+        self.push_screen(LogsScreen(container_id))
+
+    def delete_items(self, kind: str, items: list) -> None:
+        backend = self.backend
+        calls = {
+            "hosts": lambda item: backend.delete_host(item.id),
+            "containers": lambda item: backend.remove_container(item.id, force=True),
+            "volumes": lambda item: backend.delete_volume(item.id),
+        }
+        for item in items:
+            self.start_action(f"delete {item.name}", lambda item=item: calls[kind](item))
+
+def run_app(settings: Settings, config: Any = None) -> int:
+    """Run the console until the user quits; the terminal is restored on every way out."""
+    app = NtnxConsoleApp(settings, config)
+    app.run()
+    return app.return_code or 0

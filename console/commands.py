@@ -1,0 +1,48 @@
+"""The command palette (ctrl+p): the `:` commands, and every host, container and volume by
+name (opening its details)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+COMMANDS = {
+    "hosts": "Show the Hosts pane",
+    "containers": "Show the Containers pane",
+    "volumes": "Show the Volumes pane",
+    "tasks": "List every task",
+    "events": "List recent events",
+    "quit": "Quit the console",
+}
+ITEM_HITS = 200  # at most this many items are scored per search, to stay quick at scale
+
+
+class ConsoleCommands(Provider):
+    def _commands(self):
+        app = self.app
+        for word, help_text in COMMANDS.items():
+            yield f":{word}", partial(app.run_command, word), help_text
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+        inventory = self.app.store.inventory
+        scored = 0
+        for kind in ("hosts", "containers", "volumes"):
+            for item in inventory.of(kind).values():
+                title = f"{kind[:-1]} {item.name}"
+                score = matcher.match(title)
+                if score <= 0:
+                    continue
+                yield Hit(score, matcher.highlight(title), partial(self.app.open_details, kind, item.id), help=f"open {kind[:-1]} details")
+                scored += 1
+                if scored >= ITEM_HITS:
+                    return

@@ -1,0 +1,1 @@
+"""The console's screens: the dashboard, details, forms, help, logs and lists."""

@@ -1,0 +1,52 @@
+"""The confirmation before anything is deleted: it names how many and which."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+SHOWN_NAMES = 12  # names listed in full; the rest are counted
+
+
+def question(kind: str, names: list[str]) -> str:
+    noun = kind if len(names) != 1 else kind[:-1]
+    verb = "Remove" if kind == "containers" else "Delete"
+    listed = ", ".join(names[:SHOWN_NAMES])
+    if len(names) > SHOWN_NAMES:
+        listed += f" and {len(names) - SHOWN_NAMES} more"
+    return f"{verb} {len(names)} {noun}: {listed}?"
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("escape,n", "cancel", "Cancel", id="confirm.cancel"),
+        Binding("y", "confirm", "Delete", id="confirm.yes"),
+    ]
+
+    def __init__(self, kind: str, names: list[str]) -> None:
+        super().__init__(classes="form-screen")
+        self.kind = kind
+        self.names = names
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="form", id="confirm"):
+            yield Static(question(self.kind, self.names), classes="form-title", id="question")
+            yield Static("This cannot be undone.", classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Delete", id="delete", variant="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "delete")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)

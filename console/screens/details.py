@@ -1,0 +1,299 @@
+"""Details of one host, container or volume; they follow the live inventory."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Sparkline, Static
+
+from backends.contract import Capability
+from widgets.log_view import LogView
+from widgets.resource_table import ResourceTable
+
+from ..render import clock_text, container_columns, event_columns, gib, state, volume_columns
+from ..store import Drained
+from .status import StatusHeader
+
+DETAIL_LOG_TAIL = 50  # log lines shown on a container's details screen
+
+
+def facts(rows: list[tuple[str, object]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value if isinstance(value, Text) else Text(str(value if value not in (None, "") else "-")))
+    return table
+
+
+class DetailsScreen(Screen):
+    KIND = ""
+    BINDINGS = [Binding("escape", "back", "Back", id="details.back")]
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(classes="details")
+        self.item_id = item_id
+
+    @property
+    def item(self):
+        return self.app.store.inventory.of(self.KIND).get(self.item_id)
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def apply_changes(self, drained: Drained) -> None:
+        self.redraw()
+        self.query_one(StatusHeader).refresh_status()
+
+    def refresh_status(self) -> None:
+        self.query_one(StatusHeader).refresh_status()
+
+    def redraw(self) -> None:
+        raise NotImplementedError
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
+        kind = message.table.id
+        if kind in ("containers", "volumes"):
+            self.app.open_details(kind, message.row_id)
+
+    def gone(self) -> bool:
+        if self.item is None:
+            self.query_one("#facts", Static).update(Text(f"{self.KIND[:-1]} {self.item_id} is gone", style="bold red"))
+            return True
+        return False
+
+
+class HostDetails(DetailsScreen):
+    KIND = "hosts"
+    BINDINGS = DetailsScreen.BINDINGS + [Binding("s", "shell", "Shell", id="details.shell")]
+
+    def compose(self) -> ComposeResult:
+        host_name = self.app.store.host_name
+        yield StatusHeader()
+        with Horizontal(classes="facts"):
+            yield Static(id="facts")
+            with Vertical():
+                yield Static("CPU", classes="spark-label", id="cpu-label")
+                yield Sparkline([], id="cpu")
+                yield Static("Memory", classes="spark-label", id="memory-label")
+                yield Sparkline([], id="memory")
+        with Horizontal():
+            with Vertical(classes="section", id="host-containers"):
+                yield ResourceTable(container_columns(host_name), id="containers", empty_text="No containers")
+            with Vertical(classes="section", id="host-volumes"):
+                yield ResourceTable(volume_columns(host_name), id="volumes", empty_text="No volumes")
+        with Vertical(classes="section", id="host-events"):
+            yield ResourceTable(event_columns(), id="events", empty_text="No recent events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#host-containers").border_title = "Containers"
+        self.query_one("#host-volumes").border_title = "Volumes"
+        self.query_one("#host-events").border_title = "Recent events"
+        super().on_mount()
+        self.query_one("#containers").focus()
+
+    def redraw(self) -> None:
+        if self.gone():
+            return
+        store, host = self.app.store, self.item
+        inv = store.inventory
+        node = inv.nodes.get(host.node_id or "")
+        project = inv.projects.get(host.project_id or "")
+        image = inv.images.get(host.image_id or "")
+        network = inv.networks.get(host.network_id or "")
+        self.query_one("#facts", Static).update(
+            facts(
+                [
+                    ("Host", Text(host.name, style="bold")),
+                    ("State", state(host.state)),
+                    ("Why", host.reason),
+                    ("IP", host.ip),
+                    ("Size", f"{host.cores} cores, {gib(host.memory_mib)} memory, {host.storage_gib:g} GiB disk"),
+                    ("Docker Engine", host.engine_version),
+                    ("OS", host.os),
+                    ("Node", node.name if node else host.node_id),
+                    ("Project", project.name if project else host.project_id),
+                    ("Image", image.name if image else host.image_id),
+                    ("Network", network.name if network else host.network_id),
+                    ("Created", clock_text(host.created_at)),
+                ]
+            )
+        )
+        cpu = list(store.cpu_history.get(host.id, ()))
+        memory = list(store.memory_history.get(host.id, ()))
+        self.query_one("#cpu", Sparkline).data = cpu
+        self.query_one("#memory", Sparkline).data = memory
+        self.query_one("#cpu-label", Static).update(f"CPU {host.cpu_percent / max(1, host.cores):.1f}% of {host.cores} cores")
+        self.query_one("#memory-label", Static).update(f"Memory {gib(host.memory_used_mib)} of {gib(host.memory_mib)}")
+        containers = store.containers_on(host.id)
+        self.query_one("#containers", ResourceTable).set_rows(containers)
+        self.query_one("#volumes", ResourceTable).set_rows(store.volumes_on(host.id))
+        self.query_one("#events", ResourceTable).set_rows(store.events_about({host.id} | {c.id for c in containers}))
+
+    def action_shell(self) -> None:
+        if self.app.backend.supports(Capability.HOSTS_SHELL):
+            self.app.open_shell("host", self.item_id)
+
+
+class InspectLoaded(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class LogTail(Message):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+class ContainerDetails(DetailsScreen):
+    KIND = "containers"
+    BINDINGS = DetailsScreen.BINDINGS + [
+        Binding("l", "logs", "Logs", id="details.logs"),
+        Binding("s", "shell", "Shell", id="details.container_shell"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with Horizontal():
+            with VerticalScroll(classes="section", id="container-facts"):
+                yield Static(id="facts")
+            with VerticalScroll(classes="section", id="container-inspect"):
+                yield Static("…", id="inspect")
+        with Vertical(classes="section", id="container-logs"):
+            yield LogView(id="log", max_lines=DETAIL_LOG_TAIL * 20)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#container-facts").border_title = "Container"
+        self.query_one("#container-inspect").border_title = "Inspect"
+        self.query_one("#container-logs").border_title = "Logs (l: full screen)"
+        super().on_mount()
+        backend = self.app.backend
+        if backend.supports(Capability.CONTAINERS_INSPECT):
+            self.run_worker(self._inspect(), exit_on_error=False)
+        else:
+            self.query_one("#inspect", Static).update("this backend cannot inspect containers")
+        if backend.supports(Capability.CONTAINERS_LOGS):
+            self.run_worker(self._tail(), exit_on_error=False)
+
+    async def _inspect(self) -> None:
+        from ..app import one_line
+
+        try:
+            data = await self.app.backend.inspect_container(self.item_id)
+            text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        except Exception as err:
+            text = one_line(err)
+        self.post_message(InspectLoaded(text))
+
+    async def _tail(self) -> None:
+        from ..app import one_line
+
+        try:
+            lines = []
+            async for line in self.app.backend.logs(self.item_id, tail=DETAIL_LOG_TAIL):
+                lines.append(line.text)
+            self.post_message(LogTail(lines))
+        except Exception as err:
+            self.post_message(LogTail([one_line(err)]))
+
+    def on_inspect_loaded(self, message: InspectLoaded) -> None:
+        self.query_one("#inspect", Static).update(Text(message.text))
+
+    def on_log_tail(self, message: LogTail) -> None:
+        self.query_one(LogView).append(message.lines)
+
+    def redraw(self) -> None:
+        if self.gone():
+            return
+        store, c = self.app.store, self.item
+        volumes = store.inventory.volumes
+        ports = ", ".join(
+            f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}" if p.host_port else f"{p.container_port}/{p.protocol}"
+            for p in c.ports
+        )
+        mounts = "\n".join(
+            f"{volumes[m.source].name if m.source in volumes else m.source} -> {m.path}{' (ro)' if m.read_only else ''}"
+            for m in c.mounts
+        )
+        self.query_one("#facts", Static).update(
+            facts(
+                [
+                    ("Container", Text(c.name, style="bold")),
+                    ("State", state(c.state)),
+                    ("Status", c.status),
+                    ("Image", c.image),
+                    ("Host", store.host_name(c.host_id)),
+                    ("Command", c.command),
+                    ("CPU", f"{c.cpu_percent:.1f}% of a core"),
+                    ("Memory", f"{c.memory_mib:.0f} MiB" + (f" of {c.memory_limit_mib:.0f}" if c.memory_limit_mib else "")),
+                    ("Ports", ports),
+                    ("Mounts", mounts),
+                    ("Restart", c.restart_policy),
+                    ("Exit code", c.exit_code),
+                    ("Started", clock_text(c.started_at)),
+                ]
+            )
+        )
+
+    def action_logs(self) -> None:
+        if self.app.backend.supports(Capability.CONTAINERS_LOGS):
+            self.app.open_logs(self.item_id)
+
+    def action_shell(self) -> None:
+        if self.app.backend.supports(Capability.CONTAINERS_SHELL):
+            self.app.open_shell("container", self.item_id)
+
+
+class VolumeDetails(DetailsScreen):
+    KIND = "volumes"
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with Vertical(classes="facts"):
+            yield Static(id="facts")
+        with Vertical(classes="section", id="volume-containers"):
+            yield ResourceTable(container_columns(self.app.store.host_name), id="containers", empty_text="No container uses it")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#volume-containers").border_title = "Used by"
+        super().on_mount()
+        self.query_one("#containers").focus()
+
+    def redraw(self) -> None:
+        if self.gone():
+            return
+        store, v = self.app.store, self.item
+        self.query_one("#facts", Static).update(
+            facts(
+                [
+                    ("Volume", Text(v.name, style="bold")),
+                    ("State", state(v.state)),
+                    ("Size", f"{v.size_gib:g} GiB"),
+                    ("Attached to", store.host_name(v.host_id) if v.host_id else "no host"),
+                    ("Driver", v.driver),
+                    ("Storage container", v.storage_container),
+                    ("Mount point", v.mount_point),
+                    ("Created", clock_text(v.created_at)),
+                ]
+            )
+        )
+        containers = store.inventory.containers
+        self.query_one("#containers", ResourceTable).set_rows(containers[i] for i in v.container_ids if i in containers)
+
+
+DETAILS = {"hosts": HostDetails, "containers": ContainerDetails, "volumes": VolumeDetails}

@@ -1,0 +1,504 @@
+"""Actions as forms: modal screens that validate as you type and say what is wrong before
+anything is sent. Create host, attach volume, run container."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from backends.contract import ContainerSpec, HostSpec, MountSpec, VolumeSpec
+from backends.models import HostState, Project, TaskStatus, VolumeState
+from backends.waves import parse_version
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[0-9a-f]{64})?$")
+MAX_VOLUME_GIB = 16384
+
+
+# -- checks (pure: each returns the reason, or None when the value is fine) -------------------
+
+
+def host_name_problem(name: str, taken: set[str]) -> str | None:
+    if not name:
+        return "a name is needed"
+    if len(name) > 63:
+        return f"at most 63 characters (this has {len(name)})"
+    if not DNS_LABEL.match(name):
+        bad = sorted({ch for ch in name if not (ch.islower() or ch.isdigit() or ch == "-")})
+        shown = " ".join(repr(ch) for ch in bad)
+        if bad:
+            return f"not a DNS label: {shown} not allowed (use a-z, 0-9 and '-', e.g. {suggest_dns_label(name)})"
+        return "not a DNS label: it must start and end with a letter or digit"
+    if name in taken:
+        return f"a host named {name} already exists"
+    return None
+
+
+def suggest_dns_label(name: str) -> str:
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return label[:63] or "web-01"
+
+
+def whole_number_problem(text: str, what: str, low: int, high: int | None, why_high: str) -> str | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return f"{what} must be a whole number"
+    if value < low:
+        return f"{what} must be at least {low}"
+    if high is not None and value > high:
+        return f"{what} {value} is more than {high}, {why_high}"
+    return None
+
+
+def size_problem(text: str, what: str, high: float | None, why_high: str) -> str | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return f"{what} must be a number"
+    if value <= 0:
+        return f"{what} must be more than 0"
+    if high is not None and value > high:
+        return f"{what} {value:g} is more than {high:g}, {why_high}"
+    return None
+
+
+def mount_path_problem(path: str) -> str | None:
+    if not path:
+        return "a mount path is needed"
+    if not path.startswith("/"):
+        return "the mount path must be absolute (start with /)"
+    if path == "/" or "//" in path or any(part in (".", "..") for part in path.split("/")):
+        return "the mount path must be a plain directory such as /data"
+    return None
+
+
+def quota_left(project: Project | None) -> dict[str, float | None]:
+    """What a project may still use; None means unlimited."""
+    if project is None:
+        return {"vcpus": None, "memory_gib": None, "vms": None, "storage_gib": None}
+    q, u = project.quota, project.used
+
+    def left(limit, used):
+        return None if limit is None else max(0, limit - (used or 0))
+
+    memory = left(q.memory_mib, u.memory_mib)
+    return {
+        "vcpus": left(q.vcpus, u.vcpus),
+        "memory_gib": None if memory is None else memory / 1024,
+        "vms": left(q.vms, u.vms),
+        "storage_gib": left(q.storage_gib, u.storage_gib),
+    }
+
+
+def quota_text(project: Project | None) -> str:
+    if project is None:
+        return "no project: only the cluster's capacity limits this machine"
+    left = quota_left(project)
+
+    def show(value, unit=""):
+        return "unlimited" if value is None else f"{value:g}{unit}"
+
+    return (
+        f"quota left in {project.name}: {show(left['vcpus'])} vCPU, "
+        f"{show(left['memory_gib'], ' GiB')} memory, {show(left['vms'])} VMs"
+    )
+
+
+# -- the form machinery -----------------------------------------------------------------------
+
+
+class FormScreen(ModalScreen[None]):
+    """A modal form. Subclasses give ``fields()``, ``problems()`` and ``send()``."""
+
+    HEADING = ""
+    SUBMIT = "Create"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="form-screen")
+
+    @property
+    def inventory(self):
+        return self.app.store.inventory
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="form", id="form"):
+            yield Static(self.HEADING, classes="form-title")
+            yield from self.fields()
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self.SUBMIT, id="submit", variant="primary")
+
+    def fields(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def problems(self) -> dict[str, str]:
+        """Field id -> what is wrong with it, for every field that is wrong now."""
+        raise NotImplementedError
+
+    def send(self) -> None:
+        """Start the action (the form is valid)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def field(label: str, widget: Widget, hint: str = "") -> list[Widget]:
+        widgets: list[Widget] = [Label(label, classes="field"), widget]
+        if hint:
+            widgets.append(Static(hint, classes="hint", id=f"{widget.id}-hint"))
+        widgets.append(Static("", classes="error", id=f"{widget.id}-error"))
+        return widgets
+
+    def value(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value.strip()
+
+    def choice(self, field_id: str) -> Any:
+        value = self.query_one(f"#{field_id}", Select).value
+        return None if value is Select.NULL else value
+
+    def on_mount(self) -> None:
+        self.revalidate()
+        first = self.query("Input, Select").first()
+        first.focus()
+
+    def revalidate(self) -> dict[str, str]:
+        problems = self.problems()
+        for error in self.query(".error"):
+            field_id = (error.id or "").removesuffix("-error")
+            error.update(f"✗ {problems[field_id]}" if field_id in problems else "")
+        self.query_one("#submit", Button).disabled = bool(problems)
+        return problems
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.revalidate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.revalidate()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss()
+        elif event.button.id == "submit":
+            self.action_submit()
+
+    def action_cancel(self) -> None:
+        self.dismiss()
+
+    def action_submit(self) -> None:
+        problems = self.revalidate()
+        if problems:
+            self.notify(f"not sent: {next(iter(problems.values()))}", severity="warning", timeout=4)
+            return
+        self.send()
+        self.dismiss()
+
+    def running_hosts(self):
+        hosts = [h for h in self.inventory.hosts.values() if h.state is HostState.RUNNING]
+        return sorted(hosts, key=lambda h: h.name)
+
+
+# -- create host ------------------------------------------------------------------------------
+
+
+class CreateHostForm(FormScreen):
+    HEADING = "Create a container host"
+
+    def fields(self) -> ComposeResult:
+        inv = self.inventory
+        images = sorted(
+            (i for i in inv.images.values() if i.engine_version),
+            key=lambda i: parse_version(i.engine_version or "0"),
+            reverse=True,
+        )
+        networks = sorted(inv.networks.values(), key=lambda n: n.name)
+        projects = sorted(inv.projects.values(), key=lambda p: p.name)
+        current = self.app.store.project(self.app.project_ref)
+        yield from self.field("Name", Input(placeholder="web-01", id="name", compact=True), "a DNS label: a-z, 0-9 and '-'")
+        yield from self.field(
+            "Image",
+            Select(
+                [(f"{i.name}  (Docker {i.engine_version})", i.id) for i in images],
+                value=images[0].id if images else Select.NULL,
+                id="image",
+                compact=True,
+            ),
+        )
+        yield from self.field("Cores", Input("2", id="cores", compact=True))
+        yield from self.field("Memory (GiB)", Input("4", id="memory", compact=True))
+        yield from self.field(
+            "Network",
+            Select([(n.name, n.id) for n in networks], value=networks[0].id if networks else Select.NULL, id="network", compact=True),
+        )
+        if projects:
+            yield from self.field(
+                "Project",
+                Select([(p.name, p.id) for p in projects], value=(current or projects[0]).id, id="project", compact=True),
+            )
+            yield Static(quota_text(current or projects[0]), id="quota", classes="hint")
+
+    def project(self) -> Project | None:
+        if not self.query("#project"):
+            return None
+        return self.inventory.projects.get(self.choice("project"))
+
+    def problems(self) -> dict[str, str]:
+        project = self.project()
+        left = quota_left(project)
+        where = f"the quota left in {project.name}" if project else "the limit"
+        problems: dict[str, str] = {}
+        taken = {h.name for h in self.inventory.hosts.values()}
+        if (p := host_name_problem(self.value("name"), taken)):
+            problems["name"] = p
+        if self.choice("image") is None:
+            problems["image"] = "choose an image"
+        vcpus = left["vcpus"]
+        if (p := whole_number_problem(self.value("cores"), "cores", 1, None if vcpus is None else int(vcpus), where)):
+            problems["cores"] = p
+        if (p := size_problem(self.value("memory"), "memory", left["memory_gib"], where)):
+            problems["memory"] = p
+        if self.choice("network") is None:
+            problems["network"] = "choose a network"
+        if project is not None and left["vms"] is not None and left["vms"] < 1:
+            problems["project"] = f"{project.name} may not have another VM (quota {project.quota.vms} reached)"
+        return problems
+
+    def revalidate(self) -> dict[str, str]:
+        if self.query("#quota"):
+            self.query_one("#quota", Static).update(quota_text(self.project()))
+        return super().revalidate()
+
+    def send(self) -> None:
+        project = self.project()
+        spec = HostSpec(
+            name=self.value("name"),
+            image=self.choice("image"),
+            cores=int(self.value("cores")),
+            memory_mib=int(float(self.value("memory")) * 1024),
+            network=self.choice("network"),
+            project=project.id if project else None,
+        )
+        backend = self.app.backend
+        self.app.start_action(f"create host {spec.name}", lambda: backend.create_host(spec))
+
+
+# -- attach volume ----------------------------------------------------------------------------
+
+
+class AttachVolumeForm(FormScreen):
+    HEADING = "Attach a volume to a host"
+    SUBMIT = "Attach"
+
+    def __init__(self, host_id: str | None = None, volume_id: str | None = None) -> None:
+        super().__init__()
+        self.host_id = host_id
+        self.volume_id = volume_id
+
+    def fields(self) -> ComposeResult:
+        hosts = self.running_hosts()
+        host_ids = {h.id for h in hosts}
+        existing = self._free_volumes()
+        start_existing = self.volume_id is not None and any(v.id == self.volume_id for v in existing)
+        yield from self.field(
+            "Volume",
+            Select(
+                [("a new volume", "new"), ("an existing volume", "existing")],
+                value="existing" if start_existing else "new",
+                allow_blank=False,
+                id="mode",
+                compact=True,
+            ),
+        )
+        yield from self.field("New volume name", Input(placeholder="data-01", id="volname", compact=True))
+        yield from self.field("Size (GiB)", Input("10", id="size", compact=True))
+        yield from self.field(
+            "Existing volume",
+            Select(
+                [(f"{v.name}  ({v.size_gib:g} GiB)", v.id) for v in existing],
+                value=self.volume_id if start_existing else Select.NULL,
+                id="volume",
+                compact=True,
+            ),
+        )
+        yield from self.field(
+            "Host",
+            Select(
+                [(h.name, h.id) for h in hosts],
+                value=self.host_id if self.host_id in host_ids else Select.NULL,
+                id="host",
+                compact=True,
+            ),
+        )
+        yield from self.field(
+            "Container (optional)",
+            Select([], id="container", compact=True, prompt="none: attach to the host only"),
+            "mount it into one of the host's containers",
+        )
+        yield from self.field("Mount path", Input("/data", id="path", compact=True))
+
+    def _free_volumes(self):
+        free = [v for v in self.inventory.volumes.values() if v.state is VolumeState.AVAILABLE]
+        return sorted(free, key=lambda v: v.name)
+
+    def on_mount(self) -> None:
+        self._fill_containers()
+        self._show_mode()
+        super().on_mount()
+
+    def _fill_containers(self) -> None:
+        host_id = self.choice("host")
+        containers = sorted(self.app.store.containers_on(host_id) if host_id else [], key=lambda c: c.name)
+        self.query_one("#container", Select).set_options([(c.name, c.id) for c in containers])
+
+    def _show_mode(self) -> None:
+        new = self.choice("mode") == "new"
+        for field_id, shown in (("volname", new), ("size", new), ("volume", not new)):
+            widget = self.query_one(f"#{field_id}")
+            index = list(widget.parent.children).index(widget)
+            for sibling in list(widget.parent.children)[index - 1 : index + 2]:
+                sibling.display = shown
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "host":
+            self._fill_containers()
+        if event.select.id == "mode":
+            self._show_mode()
+        self.revalidate()
+
+    def problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if self.choice("mode") == "new":
+            name = self.value("volname")
+            taken = {v.name for v in self.inventory.volumes.values()}
+            if not name:
+                problems["volname"] = "a name is needed"
+            elif not VOLUME_NAME.match(name):
+                problems["volname"] = "use a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+            elif name in taken:
+                problems["volname"] = f"a volume named {name} already exists"
+            if (p := size_problem(self.value("size"), "size", MAX_VOLUME_GIB, "the largest volume")):
+                problems["size"] = p
+        elif self.choice("volume") is None:
+            problems["volume"] = "choose a volume that is not attached anywhere"
+        if self.choice("host") is None:
+            problems["host"] = "choose a running host"
+        if self.choice("container") is not None and (p := mount_path_problem(self.value("path"))):
+            problems["path"] = p
+        return problems
+
+    def send(self) -> None:
+        backend = self.app.backend
+        host_id = self.choice("host")
+        container_id = self.choice("container")
+        path = self.value("path") if container_id else None
+        if self.choice("mode") == "existing":
+            volume_id = self.choice("volume")
+            name = self.inventory.volumes[volume_id].name
+            self.app.start_action(
+                f"attach {name}", lambda: backend.attach_volume(volume_id, host_id, container_id=container_id, mount_path=path)
+            )
+            return
+        name, size = self.value("volname"), float(self.value("size"))
+        if container_id is None:
+            spec = VolumeSpec(name=name, size_gib=size, host=host_id)
+            self.app.start_action(f"create volume {name}", lambda: backend.create_volume(spec))
+            return
+
+        async def create_then_mount():
+            created = await backend.wait_task((await backend.create_volume(VolumeSpec(name=name, size_gib=size))).id)
+            if created.status is not TaskStatus.SUCCEEDED or not created.result_id:
+                return created
+            return await backend.attach_volume(created.result_id, host_id, container_id=container_id, mount_path=path)
+
+        self.app.start_action(f"create volume {name}", create_then_mount)
+
+
+# -- run container ----------------------------------------------------------------------------
+
+
+class RunContainerForm(FormScreen):
+    HEADING = "Run a container"
+    SUBMIT = "Run"
+
+    def __init__(self, host_id: str | None = None) -> None:
+        super().__init__()
+        self.host_id = host_id
+
+    def fields(self) -> ComposeResult:
+        hosts = self.running_hosts()
+        host_ids = {h.id for h in hosts}
+        yield from self.field("Image", Input(placeholder="nginx:1.27", id="image", compact=True))
+        yield from self.field("Name (optional)", Input(placeholder="web", id="name", compact=True))
+        yield from self.field(
+            "Host",
+            Select([(h.name, h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
+        )
+        yield from self.field(
+            "Volume (optional)",
+            Select([], id="volume", compact=True, prompt="none"),
+            "a volume attached to the host, or one attached nowhere",
+        )
+        yield from self.field("Mount path", Input("/data", id="path", compact=True))
+
+    def on_mount(self) -> None:
+        self._fill_volumes()
+        super().on_mount()
+
+    def _fill_volumes(self) -> None:
+        host_id = self.choice("host")
+        volumes = [
+            v
+            for v in self.inventory.volumes.values()
+            if v.state is VolumeState.AVAILABLE or (host_id is not None and v.host_id == host_id)
+        ]
+        self.query_one("#volume", Select).set_options([(v.name, v.id) for v in sorted(volumes, key=lambda v: v.name)])
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "host":
+            self._fill_volumes()
+        self.revalidate()
+
+    def problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        image = self.value("image")
+        if not image:
+            problems["image"] = "an image is needed, e.g. nginx:1.27"
+        elif not IMAGE_REF.match(image):
+            problems["image"] = "not an image reference (lower case name, optional :tag)"
+        name = self.value("name")
+        taken = {c.name for c in self.inventory.containers.values() if c.host_id == self.choice("host")}
+        if name and not CONTAINER_NAME.match(name):
+            problems["name"] = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+        elif name in taken:
+            problems["name"] = f"a container named {name} already runs on that host"
+        if self.choice("host") is None:
+            problems["host"] = "choose a running host"
+        if self.choice("volume") is not None and (p := mount_path_problem(self.value("path"))):
+            problems["path"] = p
+        return problems
+
+    def send(self) -> None:
+        volume = self.choice("volume")
+        spec = ContainerSpec(
+            image=self.value("image"),
+            host=self.choice("host"),
+            name=self.value("name") or None,
+            mounts=(MountSpec(volume, self.value("path")),) if volume else (),
+        )
+        backend = self.app.backend
+        self.app.start_action(f"run {spec.name or spec.image}", lambda: backend.run_container(spec))
+

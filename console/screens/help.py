@@ -1,0 +1,47 @@
+"""`?`: every binding, generated from the Binding objects themselves (with the user's remaps)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from widgets.resource_table import ResourceTable
+
+from .. import keymap
+
+
+def all_bindings() -> list[Binding]:
+    """Every binding a user can press on the dashboard, in groups."""
+    table_bindings = [b for b in ResourceTable.BINDINGS if isinstance(b, Binding)]
+    return list(keymap.APP_BINDINGS) + list(keymap.DASHBOARD_BINDINGS) + table_bindings
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="form", id="help"):
+            yield Static("Keys  (remap any of them in the config file's [keymap] by id)", classes="form-title")
+            yield Static(self._table(), id="help-table")
+
+    def on_mount(self) -> None:
+        self.add_class("form-screen")
+
+    def _table(self) -> Table:
+        rows = keymap.help_rows(all_bindings(), self.app.keymap_overrides, self.app.get_key_display)
+        table = Table(box=None, expand=True, pad_edge=False)
+        table.add_column("Group", style="bold", width=12)
+        table.add_column("Keys", style="bold cyan", width=16)
+        table.add_column("Does")
+        table.add_column("Id", style="dim")
+        previous = None
+        for row in rows:
+            table.add_row(row.group if row.group != previous else "", row.keys, row.description, Text(row.binding_id))
+            previous = row.group
+        return table
+

@@ -1,0 +1,73 @@
+"""The header: backend and context (loud for the simulator and read-only), the connection
+state with the data's age when stale, cluster capacity in use and the project's quota use."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from backends.contract import ConnectionState
+
+from ..render import age_text
+
+
+def _ratio(used: float, total: float | None, unit: str = "") -> str:
+    if total is None:
+        return f"{used:g}{unit}/∞"
+    share = f" {100 * used / total:.0f}%" if total else ""
+    return f"{used:g}/{total:g}{unit}{share}"
+
+
+class StatusHeader(Static):
+    DEFAULT_CSS = """
+    StatusHeader { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.update(self.status_text())
+
+    def status_text(self) -> Text:
+        app = self.app
+        store, backend, settings = app.store, app.backend, app.settings
+        line = Text()
+        line.append("ntnx-console ", style="bold")
+        if backend.simulated:
+            line.append(" SIMULATOR ", style="bold black on yellow")
+        else:
+            line.append(f" {backend.kind.upper()} ", style="bold reverse")
+        line.append(f"  {backend.label}")
+        if settings.context:
+            line.append(f"  context {settings.context}", style="bold")
+        if backend.read_only:
+            line.append("  ")
+            line.append(" READ-ONLY ", style="bold white on red")
+        line.append("   ")
+        if store.state is ConnectionState.CONNECTED:
+            line.append("● connected", style="green")
+        elif store.state is ConnectionState.DEGRADED:
+            line.append(f"◐ degraded: {store.reason}", style="yellow")
+        else:
+            age = store.age()
+            line.append(" ● UNREACHABLE ", style="bold white on red")
+            if age is not None:
+                line.append(f" data {age_text(age)} old", style="bold red")
+            if store.reason:
+                line.append(f"  {store.reason}", style="red")
+        line.append("\n")
+        cap = store.capacity()
+        line.append("cluster ", style="bold")
+        line.append(f"cores {_ratio(cap.cores_used, cap.cores_total)}  ")
+        line.append(f"memory {_ratio(round(cap.memory_used_mib / 1024), round(cap.memory_total_mib / 1024), 'G')}")
+        project = store.project(app.project_ref)
+        if project is not None:
+            q, u = project.quota, project.used
+            line.append("   project ", style="bold")
+            line.append(f"{project.name}: ")
+            line.append(f"vCPU {_ratio(u.vcpus or 0, q.vcpus)}  ")
+            memory_quota = None if q.memory_mib is None else round(q.memory_mib / 1024)
+            line.append(f"memory {_ratio(round((u.memory_mib or 0) / 1024), memory_quota, 'G')}  ")
+            line.append(f"VMs {_ratio(u.vms or 0, q.vms)}")
+        return line

@@ -1,0 +1,222 @@
+"""`u`: upgrade machines. A form with a preview of the plan in waves (the very plan the backend
+runs, from ``backends.waves.plan_waves``), then live per-host progress with pause, resume
+and abort. The run stops after a failed wave unless told to go on."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Select, Static
+
+from backends.contract import Capability, UpgradeSpec
+from backends.errors import BackendError
+from backends.models import Task, TaskStatus
+from backends.waves import UpgradePlan, parse_version, plan_waves
+
+from ..render import state
+from ..store import Drained
+from .forms import FormScreen, whole_number_problem
+
+BAR = 16  # cells of a host's progress bar
+
+
+def plan_text(plan: UpgradePlan) -> Text:
+    text = Text()
+    text.append(f"{plan.host_count} hosts in {len(plan.waves)} waves to Docker {plan.target_version}\n", style="bold")
+    for wave in plan.waves:
+        names = ", ".join(f"{h.name} ({h.from_version or '?'})" for h in wave.hosts)
+        text.append(f"  wave {wave.number}: ", style="bold")
+        text.append(f"{names}\n")
+    for host in plan.skipped:
+        text.append(f"  skip {host.name}: {host.skip_reason}\n", style="dim")
+    return text
+
+
+def bar(progress: int) -> str:
+    filled = round(BAR * max(0, min(100, progress)) / 100)
+    return "█" * filled + "░" * (BAR - filled)
+
+
+class VersionsLoaded(Message):
+    def __init__(self, versions: list[str]) -> None:
+        super().__init__()
+        self.versions = versions
+
+
+class UpgradeScreen(FormScreen):
+    HEADING = "Upgrade Docker Engine on container hosts"
+    SUBMIT = "Start upgrade"
+    BINDINGS = FormScreen.BINDINGS + [
+        Binding("p", "control('pause')", "Pause", id="upgrade.pause"),
+        Binding("r", "control('resume')", "Resume", id="upgrade.resume"),
+        Binding("x", "control('abort')", "Abort", id="upgrade.abort"),
+    ]
+
+    def __init__(self, marked: list[str]) -> None:
+        super().__init__()
+        self.marked = marked
+        self.task_id: str | None = None
+        self.plan: UpgradePlan | None = None
+
+    def fields(self) -> ComposeResult:
+        total = len(self.inventory.hosts)
+        scopes = [(f"all {total} hosts", "all")]
+        if self.marked:
+            scopes.insert(0, (f"the {len(self.marked)} marked hosts", "marked"))
+        yield from self.field("Hosts", Select(scopes, value=scopes[0][1], allow_blank=False, id="scope", compact=True))
+        yield from self.field("Target version", Select(self._image_versions(), id="version", compact=True, prompt="choose a version"))
+        yield from self.field("Batch size (hosts per wave)", Input("2", id="batch", compact=True))
+        yield Checkbox("go on after a failed wave", id="continue", compact=True)
+        yield Static("", id="plan", classes="hint")
+        yield Static("", id="plan-error", classes="error")
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        with VerticalScroll(classes="form", id="progress"):
+            yield Static("", classes="form-title", id="progress-title")
+            yield Static("", id="progress-table")
+            yield Static("p pause · r resume · x abort · escape close (the upgrade goes on)", classes="hint")
+
+    def _image_versions(self) -> list[tuple[str, str]]:
+        versions = {i.engine_version for i in self.inventory.images.values() if i.engine_version}
+        return [(v, v) for v in sorted(versions, key=parse_version, reverse=True)]
+
+    def on_mount(self) -> None:
+        self.query_one("#progress").display = False
+        super().on_mount()
+        self.run_worker(self._versions(), exit_on_error=False)
+
+    async def _versions(self) -> None:
+        try:
+            versions = await self.app.backend.upgrade_versions()
+        except BackendError:
+            return  # the images' versions stay on offer
+        if versions:
+            self.post_message(VersionsLoaded(versions))
+
+    def on_versions_loaded(self, message: VersionsLoaded) -> None:
+        select = self.query_one("#version", Select)
+        current = select.value
+        select.set_options([(v, v) for v in message.versions])
+        if current in message.versions:
+            select.value = current
+        self.revalidate()
+
+    def hosts(self):
+        hosts = self.inventory.hosts
+        if self.choice("scope") == "marked":
+            return [hosts[i] for i in self.marked if i in hosts]
+        return list(hosts.values())
+
+    def problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        self.plan = None
+        version = self.choice("version")
+        if version is None:
+            problems["version"] = "choose the version to upgrade to"
+        if (p := whole_number_problem(self.value("batch"), "batch size", 1, None, "")):
+            problems["batch"] = p
+        if not problems:
+            try:
+                self.plan = plan_waves(self.hosts(), version, int(self.value("batch")))
+            except BackendError as err:
+                problems["plan"] = err.one_line()
+            else:
+                if not self.plan.waves:
+                    problems["plan"] = f"nothing to do: every host is already at {version}"
+        self.query_one("#plan", Static).update(plan_text(self.plan) if self.plan else "")
+        return problems
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.revalidate()
+
+    def action_submit(self) -> None:
+        if self.task_id is not None:
+            return
+        problems = self.revalidate()
+        if problems or self.plan is None:
+            self.notify(f"not started: {next(iter(problems.values()), 'no plan')}", severity="warning", timeout=4)
+            return
+        plan = self.plan
+        spec = UpgradeSpec(
+            host_ids=tuple(h.host_id for w in plan.waves for h in w.hosts),
+            target_version=plan.target_version,
+            batch_size=int(self.value("batch")),
+            continue_on_failure=self.query_one("#continue", Checkbox).value,
+        )
+        backend = self.app.backend
+        self.app.start_action(f"upgrade {plan.host_count} hosts", lambda: backend.upgrade_hosts(spec), self._started)
+
+    def _started(self, task: Task) -> None:
+        self.task_id = task.id
+        self.query_one("#form").display = False
+        self.query_one("#progress").display = True
+        self.redraw_progress()
+        self.refresh_bindings()
+
+    def apply_changes(self, drained: Drained) -> None:
+        if self.task_id is not None and (drained.touched("tasks") or drained.touched("hosts")):
+            self.redraw_progress()
+            self.refresh_bindings()
+
+    def redraw_progress(self) -> None:
+        inv = self.inventory
+        task = inv.tasks.get(self.task_id or "")
+        plan = self.plan
+        if task is None or plan is None:
+            self.query_one("#progress-title", Static).update("upgrade starting…")
+            return
+        title = Text(f"Upgrade to Docker {plan.target_version}: ")
+        title.append_text(state(task.status))
+        title.append(f"  {bar(task.progress)} {task.progress}%  {task.error or task.message}")
+        self.query_one("#progress-title", Static).update(title)
+        children: dict[str, Task] = {}
+        for child in inv.tasks.values():
+            if child.parent_id == task.id:
+                children[child.target_id or child.target] = child
+        table = Table(expand=True, box=None)
+        for column in ("Wave", "Host", "From", "Now", "Status", "Progress", "Step"):
+            table.add_column(column, no_wrap=True)
+        for wave in plan.waves:
+            for planned in wave.hosts:
+                child = children.get(planned.host_id) or children.get(planned.name)
+                host = inv.hosts.get(planned.host_id)
+                if child is not None:
+                    status, progress, step = state(child.status), child.progress, child.error or child.message
+                elif task.done:
+                    status, progress, step = Text("not started", style="dim"), 0, ""
+                else:
+                    status, progress, step = Text("waiting", style="dim"), 0, ""
+                table.add_row(
+                    str(wave.number),
+                    planned.name,
+                    planned.from_version or "?",
+                    host.engine_version if host else "gone",
+                    status,
+                    bar(progress),
+                    step,
+                )
+        self.query_one("#progress-table", Static).update(table)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "control":
+            task = self.inventory.tasks.get(self.task_id or "")
+            if task is None or task.done or not self.app.backend.supports(Capability.TASKS_CONTROL):
+                return False
+            verb = parameters[0] if parameters else ""
+            if verb == "pause":
+                return task.status is TaskStatus.RUNNING
+            if verb == "resume":
+                return task.status is TaskStatus.PAUSED
+            return True
+        if action == "submit":
+            return self.task_id is None
+        return True
+
+    def action_control(self, verb: str) -> None:
+        if self.task_id is not None:
+            self.app.control_task(self.task_id, verb)

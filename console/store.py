@@ -1,0 +1,201 @@
+"""The console's copy of the inventory, fed by the backend's change stream.
+
+The store holds no widgets. A worker feeds it every update as it arrives (``ingest``); the
+app drains the accumulated changes on a timer (``drain``), at most a few times a second,
+and applies them to the panes inside one ``batch_update``. Many batches about the same
+item between two drains collapse into one change, so a busy backend costs one redraw per
+drain, not one per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from backends.contract import (
+    KIND_NAMES,
+    ChangeBatch,
+    ConnectionChanged,
+    ConnectionState,
+    Inventory,
+    Update,
+)
+from backends.models import Event, HostState, Project, Task
+
+DRAIN_INTERVAL = 0.25  # seconds: at most four UI updates a second
+HISTORY = 60  # samples of CPU / memory kept per host for the sparklines
+RECENT_EVENTS = 500  # events kept; older ones are dropped so memory stays bounded
+
+
+@dataclass(slots=True)
+class Drained:
+    """What changed since the previous drain: per kind, upserted items and deleted ids."""
+
+    upserts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deletes: dict[str, set[str]] = field(default_factory=dict)
+    finished_tasks: list[Task] = field(default_factory=list)  # tasks that reached an end state
+    new_events: list[Event] = field(default_factory=list)
+    connection_changed: bool = False
+    resynced: bool = False  # the whole inventory was replaced: redraw everything
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes or self.connection_changed or self.resynced)
+
+    def touched(self, kind: str) -> bool:
+        return self.resynced or kind in self.upserts or kind in self.deletes
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    cores_used: int
+    cores_total: int
+    memory_used_mib: int
+    memory_total_mib: int
+
+
+class InventoryStore:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.inventory = Inventory()
+        self.state = ConnectionState.UNREACHABLE
+        self.reason = "connecting"
+        self.fresh_at: float | None = None  # when the data was last known good (clock time)
+        self.loaded = False
+        self.cpu_history: dict[str, deque[float]] = {}
+        self.memory_history: dict[str, deque[float]] = {}
+        self._pending = Drained()
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def load(self, inventory: Inventory) -> None:
+        """Replace everything with a fresh snapshot (at start, and after a reconnection)."""
+        previous_tasks = self.inventory.tasks
+        self.inventory = inventory
+        self._trim_events()
+        for task in inventory.tasks.values():
+            old = previous_tasks.get(task.id)
+            if old is not None and task.done and not old.done:
+                self._pending.finished_tasks.append(task)
+        self.loaded = True
+        self._pending.resynced = True
+        self._mark_fresh(ConnectionState.CONNECTED, "")
+        self._sample_hosts(inventory.hosts.values())
+
+    def ingest(self, update: Update) -> None:
+        if isinstance(update, ConnectionChanged):
+            self._set_state(update.state, update.reason)
+            return
+        if not isinstance(update, ChangeBatch) or update.seq <= self.inventory.seq:
+            return
+        pending = self._pending
+        tables = {kind: self.inventory.of(kind) for kind in KIND_NAMES}
+        for change in update.changes:
+            table = tables[change.kind]
+            if change.op == "delete":
+                table.pop(change.id, None)
+                pending.upserts.get(change.kind, {}).pop(change.id, None)
+                pending.deletes.setdefault(change.kind, set()).add(change.id)
+                continue
+            old = table.get(change.id)
+            table[change.id] = change.item
+            pending.deletes.get(change.kind, set()).discard(change.id)
+            pending.upserts.setdefault(change.kind, {})[change.id] = change.item
+            if change.kind == "tasks" and change.item.done and (old is None or not old.done):
+                pending.finished_tasks.append(change.item)
+            elif change.kind == "events" and old is None:
+                pending.new_events.append(change.item)
+            elif change.kind == "hosts":
+                self._sample_hosts((change.item,))
+        self.inventory.seq = update.seq
+        self._trim_events()
+        if self.state is ConnectionState.UNREACHABLE:
+            self._set_state(ConnectionState.CONNECTED, "")
+        else:
+            self.fresh_at = self.clock()
+
+    def unreachable(self, reason: str) -> None:
+        self._set_state(ConnectionState.UNREACHABLE, reason)
+
+    def drain(self) -> Drained:
+        drained, self._pending = self._pending, Drained()
+        return drained
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def stale(self) -> bool:
+        return self.state is ConnectionState.UNREACHABLE
+
+    def age(self) -> float | None:
+        """Seconds since the data was last known good; None before the first load."""
+        if self.fresh_at is None:
+            return None
+        return max(0.0, self.clock() - self.fresh_at)
+
+    def capacity(self) -> Capacity:
+        """Cluster capacity in use: machines' cores and memory against the nodes that are up."""
+        nodes = [n for n in self.inventory.nodes.values() if n.up]
+        hosts = [h for h in self.inventory.hosts.values() if h.state is not HostState.DELETING]
+        return Capacity(
+            cores_used=sum(h.cores for h in hosts),
+            cores_total=sum(n.cpu_cores for n in nodes),
+            memory_used_mib=sum(h.memory_mib for h in hosts),
+            memory_total_mib=sum(n.memory_mib for n in nodes),
+        )
+
+    def project(self, ref: str | None) -> Project | None:
+        """The project named or id'd ``ref``; without one, the first by name."""
+        projects = sorted(self.inventory.projects.values(), key=lambda p: p.name)
+        for project in projects:
+            if ref in (project.id, project.name):
+                return project
+        return projects[0] if projects else None
+
+    def node_name(self, node_id: str | None) -> str:
+        node = self.inventory.nodes.get(node_id or "")
+        return node.name if node else (node_id or "-")
+
+    def containers_on(self, host_id: str) -> list:
+        return [c for c in self.inventory.containers.values() if c.host_id == host_id]
+
+    def volumes_on(self, host_id: str) -> list:
+        return [v for v in self.inventory.volumes.values() if v.host_id == host_id]
+
+    def events_about(self, target_ids: set[str], limit: int = 20) -> list[Event]:
+        events = [e for e in self.inventory.events.values() if e.target_id in target_ids]
+        return sorted(events, key=lambda e: e.time, reverse=True)[:limit]
+
+    def host_name(self, host_id: str | None) -> str:
+        host = self.inventory.hosts.get(host_id or "")
+        return host.name if host else (host_id or "-")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _set_state(self, state: ConnectionState, reason: str) -> None:
+        if state is self.state and reason == self.reason:
+            return
+        was_unreachable = self.state is ConnectionState.UNREACHABLE
+        self.state, self.reason = state, reason
+        self._pending.connection_changed = True
+        if state is not ConnectionState.UNREACHABLE and (was_unreachable or self.fresh_at is None):
+            self.fresh_at = self.clock()
+
+    def _mark_fresh(self, state: ConnectionState, reason: str) -> None:
+        self._set_state(state, reason)
+        self.fresh_at = self.clock()
+
+    def _sample_hosts(self, hosts) -> None:
+        for host in hosts:
+            cpu = self.cpu_history.setdefault(host.id, deque(maxlen=HISTORY))
+            mem = self.memory_history.setdefault(host.id, deque(maxlen=HISTORY))
+            cpu.append(host.cpu_percent)
+            mem.append(float(host.memory_used_mib))
+
+    def _trim_events(self) -> None:
+        events = self.inventory.events
+        if len(events) > RECENT_EVENTS:
+            for event in sorted(events.values(), key=lambda e: e.time)[: len(events) - RECENT_EVENTS]:
+                del events[event.id]
+
