@@ -190,6 +190,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self.row_key = row_key
         self.empty_text = empty_text
         self._widths: list[int] = [c.width or cell_len(c.title) + 1 for c in self.columns]  # +1: sort arrow
+        self._pending_widths: dict[int, int] = {}  # column index -> width seen while drawing
         self._rows: dict[str, Row] = {}
         self._seq: dict[str, int] = {}  # insertion order: the order when nothing is sorted
         self._next_seq = 0
@@ -276,7 +277,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._next_seq = len(self._seq)
         self._search = {}
         self._loading = None
-        self._grow_widths(self._sample(self._rows.values()))
+        self._grow_widths(self._sample(list(self._rows.values())))
         self._drop_gone_marks()
         self._resort()
         self.call_later(self._start_search_warmup)
@@ -579,13 +580,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
 
     # ----------------------------------------------------------------------------- geometry
 
-    def _sample(self, rows: Iterable[Row]) -> list[Row]:
-        sample: list[Row] = []
-        for row in rows:
-            sample.append(row)
-            if len(sample) >= AUTO_WIDTH_SAMPLE:
-                break
-        return sample
+    def _sample(self, rows: list[Row]) -> list[Row]:
+        """Rows spread evenly over ``rows`` (the longest values are often the last ones)."""
+        step = max(1, len(rows) // AUTO_WIDTH_SAMPLE)
+        return rows[::step] + rows[-1:]
 
     def _grow_widths(self, sample: list[Row]) -> None:
         """Widen auto-sized columns to fit a sample of rows; never shrink (no jitter)."""
@@ -602,6 +600,21 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
                 grew = True
         if grew:
             self._update_virtual_size()
+
+    def _widen_later(self, index: int, cell: str | Text) -> None:
+        """A visible cell wider than its auto-sized column widens it for the next frame."""
+        length = cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+        if length > self._widths[index] and length > self._pending_widths.get(index, 0):
+            if not self._pending_widths:
+                self.call_after_refresh(self._after_widen)
+            self._pending_widths[index] = min(length, AUTO_WIDTH_MAX)
+
+    def _after_widen(self) -> None:
+        for index, width in self._pending_widths.items():
+            self._widths[index] = max(self._widths[index], width)
+        self._pending_widths.clear()
+        self._update_virtual_size()
+        self.refresh()
 
     @property
     def _top(self) -> int:
@@ -697,6 +710,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
                 segments.append(Segment(SEPARATOR))
             cell = column.cell(row)
             width = self._widths[n]
+            if column.width is None and width < AUTO_WIDTH_MAX:
+                self._widen_later(n, cell)
             if isinstance(cell, Text):
                 cell = cell.copy()
                 cell.truncate(width, overflow="ellipsis")

@@ -1,0 +1,89 @@
+"""LogView: a bounded ring buffer, follow and pause, and search with n / N."""
+
+from __future__ import annotations
+
+from widgets import LogView
+
+from .hosts import LogApp
+
+
+def screen_text(log: LogView) -> list[str]:
+    return [log.render_line(y).text.rstrip() for y in range(log.size.height)]
+
+
+async def test_ring_buffer_keeps_only_the_last_lines():
+    app = LogApp(max_lines=100)
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(LogView)
+        for batch in range(10):
+            log.append(f"line {batch * 50 + n}" for n in range(50))
+        assert log.line_count == 100
+        assert log.lines[0] == "line 400" and log.lines[-1] == "line 499"
+        await pilot.pause()
+        assert screen_text(log)[-1] == "line 499"  # following: the newest line shows
+
+
+async def test_scrolling_up_pauses_follow_and_end_resumes():
+    app = LogApp(max_lines=1_000)
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(LogView)
+        log.append(f"line {n}" for n in range(200))
+        await pilot.pause()
+        assert log.follow
+        await pilot.press("k", "k", "k")
+        await pilot.pause()
+        assert not log.follow
+        shown = screen_text(log)
+        log.append(f"more {n}" for n in range(50))
+        await pilot.pause()
+        assert screen_text(log) == shown  # paused: the view does not move
+        await pilot.press("end")
+        await pilot.pause()
+        assert log.follow and screen_text(log)[-1] == "more 49"
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert not log.follow
+        await pilot.press("f")
+        await pilot.pause()
+        assert log.follow and screen_text(log)[-1] == "more 49"
+
+
+async def test_paused_view_stays_on_its_lines_while_old_ones_drop():
+    app = LogApp(max_lines=100)
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(LogView)
+        log.append(f"line {n}" for n in range(100))
+        await pilot.pause()
+        await pilot.press("home")
+        await pilot.press("j", "j", "j", "j", "j", "j", "j", "j", "j", "j")
+        await pilot.pause()
+        assert not log.follow
+        top = screen_text(log)[0]
+        log.append(f"line {n}" for n in range(100, 105))
+        await pilot.pause()
+        assert screen_text(log)[0] == top
+
+
+async def test_search_highlights_and_n_N_step_through_matches():
+    app = LogApp(max_lines=1_000)
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(LogView)
+        log.append(f"{'ERROR' if n % 40 == 0 else 'info'} request {n}" for n in range(200))
+        assert log.search("error") == 5
+        await pilot.pause()
+        assert not log.follow
+        assert log.lines[log.current_match_line] == "ERROR request 0"
+        await pilot.press("n")
+        assert log.lines[log.current_match_line] == "ERROR request 40"
+        await pilot.pause()
+        assert "ERROR request 40" in screen_text(log)
+        await pilot.press("N", "N")
+        assert log.lines[log.current_match_line] == "ERROR request 160"  # wraps around
+        # The match is highlighted: its segment carries the match style, other text does not.
+        y = screen_text(log).index("ERROR request 160")
+        segments = list(log.render_line(y))
+        highlighted = [s.text for s in segments if s.style and s.style.bgcolor != log.rich_style.bgcolor]
+        assert highlighted == ["ERROR"]
+        log.append(["ERROR late"])
+        assert log.match_count == 6
+        assert log.search("") == 0
