@@ -354,19 +354,18 @@ class SimulatorBackend(Backend):
 
     async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
         await self.faults.gate("upgrade hosts")
+        if not spec.host_ids:
+            raise InvalidInput("name at least one host to upgrade")
+        hosts = [rules.host(self.world, ref) for ref in spec.host_ids]
+        plan = plan_waves(hosts, spec.target_version, spec.batch_size)  # refuses older versions
         versions = await self.upgrade_versions()
-        parse_version(spec.target_version)
         if spec.target_version not in versions:
             raise InvalidInput(
                 f"no container-host image carries Docker {spec.target_version}: choose one of {', '.join(versions)}"
             )
-        if not spec.host_ids:
-            raise InvalidInput("name at least one host to upgrade")
-        hosts = [rules.host(self.world, ref) for ref in spec.host_ids]
         for host in hosts:
             if host.state is not HostState.RUNNING:
                 raise Conflict(f"host {host.name!r} is {host.state.value}: only running hosts can be upgraded")
-        plan = plan_waves(hosts, spec.target_version, spec.batch_size)  # refuses older versions
         if plan.host_count == 0:
             raise Conflict(f"every host named already runs Docker {spec.target_version}")
         target = hosts[0].name if len(hosts) == 1 else f"{len(hosts)} hosts"
