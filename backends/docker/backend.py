@@ -116,7 +116,10 @@ class DockerBackend(Backend):
         await asyncio.wait([asyncio.create_task(e.first_attempt.wait()) for e in engines], timeout=CONNECT_TIMEOUT)
         if not any(e.reachable for e in engines):
             reasons = "; ".join(e.reason or "no answer" for e in engines)
+            errors = [e.last_error for e in engines]
             await self.close()
+            if len(errors) == 1 and errors[0] is not None:
+                raise errors[0]
             raise Unavailable(reasons)
         self._flush()
 

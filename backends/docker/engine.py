@@ -44,6 +44,7 @@ class Engine:
         self.info: dict[str, Any] = {}
         self.reachable = False
         self.reason: str | None = "connecting"
+        self.last_error: BackendError | None = None
         self.observed_at = 0.0
         self.display_name: str | None = None  # the name given at create host, if any
         self.state_override: HostState | None = None  # PROVISIONING / UPGRADING while a task runs
@@ -113,6 +114,7 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except BackendError as err:
+                self.last_error = err
                 self._set_unreachable(err.one_line())
             except Exception as err:  # a bug or an odd peer must not end supervision
                 self._set_unreachable(f"{type(err).__name__}: {err}")
