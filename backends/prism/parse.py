@@ -200,7 +200,8 @@ def host(entity: dict[str, Any], *, images: dict[str, Image] | None = None, obse
         state = HostState.DELETING
     elif state_text == "ERROR":
         state = HostState.CRASHED
-    elif not status.get("resources"):
+    elif not status.get("resources") or (state_text == "PENDING" and str(res.get("power_state", "")).upper() != "ON"):
+        # Being made: Prism has no observed resources yet, or has them but not yet powered on.
         state = HostState.PROVISIONING
     else:
         state = _POWER.get(str(res.get("power_state", "")).upper(), HostState.STOPPED)
