@@ -1,0 +1,202 @@
+"""The benchmark: ``python -m console.bench [--scales 1000,10000,100000] [--idle-seconds 30] [--quick]``.
+
+For each scale it starts a fresh process running the real console against the simulator,
+and in the same run an empty Textual app as the baseline, then prints a Markdown table and
+the budgets. Each process runs in a pseudo-terminal of 160x48 (the real terminal driver,
+writing real escape sequences), or with ``--headless`` without a terminal. What each figure
+means:
+
+- first frame: from spawning the process to the first frame that shows container rows
+  (Python start, imports, building the simulated world, the snapshot, layout, paint);
+- 5% tick: applying a change batch that touches 5% of the containers (store + screens), and
+  until the frame that shows it;
+- keystroke to frame: a cursor move, and one character typed into the live filter;
+- RSS: resident memory after the steps above; idle CPU: process CPU time / wall time while
+  nothing happens (no input, a quiet simulator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import pty
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+TERMINAL_SIZE = (160, 48)
+EMPTY_RUNS = 3
+CHILD_TIMEOUT = 600.0
+
+BUDGET_FIRST_FRAME_RATIO = 1.5
+BUDGET_TICK_MS = 16.0
+BUDGET_IDLE_CPU_PERCENT = 2.0
+BUDGET_RSS_MIB = 150.0
+BUDGET_SCALE = 10_000
+
+
+def run_child(target: str, *, scale: int, idle_seconds: float, headless: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ntnx-bench-") as tmp:
+        results = Path(tmp) / "results.json"
+        command = [
+            sys.executable, "-m", "console.bench_child", "--target", target,
+            "--scale", str(scale), "--idle-seconds", str(idle_seconds),
+            "--results", str(results),
+        ]  # fmt: skip
+        if headless:
+            command.append("--headless")
+        env = dict(os.environ, TEXTUAL_ANIMATIONS="none")
+        spawned_at = time.monotonic()
+        command += ["--spawned-at", repr(spawned_at)]
+        if headless:
+            completed = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT
+            )
+            returncode, output = completed.returncode, completed.stderr
+        else:
+            returncode, output = _run_in_pty(command, env)
+        if returncode != 0 or not results.exists():
+            last = (output.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{target} at scale {scale} failed (exit {returncode}): {last}")
+        return json.loads(results.read_text())
+
+
+def _run_in_pty(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run under a pseudo-terminal of TERMINAL_SIZE; the parent reads (and drops) the screen."""
+    master, slave = pty.openpty()
+    columns, rows = TERMINAL_SIZE
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = dict(env, TERM="xterm-256color", COLUMNS=str(columns), LINES=str(rows))
+    process = subprocess.Popen(
+        command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    tail = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            tail.extend(chunk)
+            del tail[:-4096]
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        returncode = process.wait(timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        returncode = process.wait()
+    reader.join(timeout=2)
+    os.close(master)
+    return returncode, tail.decode(errors="replace")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from importlib.metadata import version
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, Textual {version('textual')}"
+    )
+
+
+def report(empty: list[dict[str, Any]], runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    baseline = statistics.median(r["first_frame_s"] for r in empty) * 1000
+    mode = "headless (no terminal)" if args.headless else f"a pseudo-terminal {TERMINAL_SIZE[0]}x{TERMINAL_SIZE[1]}"
+    lines = [
+        f"Machine: {machine()}.",
+        f"Command: `python -m console.bench --scales {args.scales} --idle-seconds {args.idle_seconds:g}"
+        f"{' --headless' if args.headless else ''}`; each process runs in {mode}.",
+        f"Empty Textual app, start to first frame: {baseline:.0f} ms (median of {len(empty)}).",
+        "",
+        "| containers | first frame with data | vs empty app | 5% tick applied | 5% tick to frame "
+        "| cursor key to frame | filter key to frame | RSS | idle CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        if "error" in r:
+            lines.append(f"| {r['scale']:,} | failed: {r['error']} |||||||| ")
+            continue
+        first = r["first_frame_s"] * 1000
+        lines.append(
+            f"| {r['scale']:,} | {first:.0f} ms | {first / baseline:.1f}x "
+            f"| {r['tick_apply_ms']:.1f} ms ({r['tick_changes']:,} rows) | {r['tick_frame_ms']:.1f} ms "
+            f"| {r['cursor_ms']:.1f} ms (max {r['cursor_max_ms']:.1f}) "
+            f"| {r['filter_ms']:.1f} ms (max {r['filter_max_ms']:.1f}) "
+            f"| {r['rss_mib']:.0f} MiB | {r['idle_cpu_percent']:.2f}% over {r['idle_seconds']:.0f} s |"
+        )
+    lines += ["", "Budgets:", ""]
+    for r in runs:
+        if "error" in r:
+            continue
+        ratio = r["first_frame_s"] * 1000 / baseline
+        lines.append(_verdict(f"first frame at {r['scale']:,}: {ratio:.1f}x the empty app", ratio <= BUDGET_FIRST_FRAME_RATIO, f"<= {BUDGET_FIRST_FRAME_RATIO}x"))
+    for r in runs:
+        if r.get("scale") != BUDGET_SCALE or "error" in r:
+            continue
+        lines.append(_verdict(f"5% tick at {BUDGET_SCALE:,}: {r['tick_apply_ms']:.1f} ms", r["tick_apply_ms"] <= BUDGET_TICK_MS, f"<= {BUDGET_TICK_MS:g} ms"))
+        lines.append(_verdict(f"idle CPU at {BUDGET_SCALE:,}: {r['idle_cpu_percent']:.2f}% of one core", r["idle_cpu_percent"] < BUDGET_IDLE_CPU_PERCENT, f"< {BUDGET_IDLE_CPU_PERCENT:g}%"))
+        lines.append(_verdict(f"RSS at {BUDGET_SCALE:,}: {r['rss_mib']:.0f} MiB", r["rss_mib"] < BUDGET_RSS_MIB, f"< {BUDGET_RSS_MIB:g} MiB"))
+    return "\n".join(lines)
+
+
+def _verdict(what: str, ok: bool, budget: str) -> str:
+    return f"- {'PASS' if ok else 'FAIL'}: {what} (budget {budget})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", default="1000,10000,100000", help="container counts, comma separated")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--quick", action="store_true", help="scales 1000,10000 and a 5 s idle")
+    parser.add_argument("--headless", action="store_true", help="no terminal (Textual's headless mode)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.scales, args.idle_seconds = "1000,10000", 5.0
+    try:
+        scales = [int(s.replace("_", "")) for s in args.scales.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--scales: not a list of numbers: {args.scales!r}")
+    try:
+        empty = []
+        for _ in range(EMPTY_RUNS):
+            empty.append(run_child("empty", scale=0, idle_seconds=0, headless=args.headless))
+        runs = []
+        for scale in scales:
+            print(f"measuring {scale:,} containers...", file=sys.stderr, flush=True)
+            try:
+                runs.append(run_child("app", scale=scale, idle_seconds=args.idle_seconds, headless=args.headless))
+            except RuntimeError as exc:
+                runs.append({"scale": scale, "error": str(exc)})
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    print(report(empty, runs, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

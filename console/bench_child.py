@@ -1,0 +1,239 @@
+"""The measured process of ``python -m console.bench``: one app, started fresh, probed from inside.
+
+``--target app`` runs the real console (``NtnxConsoleApp``) against the simulator at a scale;
+``--target empty`` runs an empty Textual app, the baseline. A probe wraps ``App._display``
+(called once per frame the compositor renders) to time frames; the measurements are driven
+from inside the app's own event loop, with events posted as the terminal driver posts them.
+Results go to a JSON file; the parent (``console.bench``) prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.widgets import Label
+
+CURSOR_PRESSES = 20
+TICKS = 5
+TICK_FRACTION = 0.05
+FRAME_TIMEOUT = 10.0
+
+
+class FrameProbe:
+    """Wakes waiters on the first frame displayed after a condition holds."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+
+    def install(self, app: App, on_frame: Callable[[float], None] | None = None) -> None:
+        display = app._display
+
+        def probed(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is None or app._batch_count:
+                return
+            now = time.monotonic()
+            self.frames += 1
+            if on_frame is not None:
+                on_frame(now)
+            for waiter in list(self._waiters):
+                condition, future = waiter
+                if not future.done() and condition():
+                    future.set_result(now)
+                    self._waiters.remove(waiter)
+
+        app._display = probed  # type: ignore[method-assign]
+
+    async def next_frame(self, condition: Callable[[], bool] = lambda: True) -> float:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters.append((condition, future))
+        return await asyncio.wait_for(future, FRAME_TIMEOUT)
+
+
+def rss_mib() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MiB, from /proc."""
+    values = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, kib, _ = line.split()
+                values[name] = int(kib) / 1024
+    return values.get("VmRSS:", 0.0), values.get("VmHWM:", 0.0)
+
+
+def press(app: App, key: str, character: str | None = None) -> None:
+    """A key as the terminal driver delivers it."""
+    app.post_message(events.Key(key, character))
+
+
+class EmptyApp(App):
+    def compose(self) -> ComposeResult:
+        yield Label("empty")
+
+
+def run_empty(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    app = EmptyApp()
+    probe = FrameProbe()
+
+    def on_frame(now: float) -> None:
+        if "first_frame_s" not in result:
+            result["first_frame_s"] = now - args.spawned_at
+            app.call_later(app.exit)
+
+    probe.install(app, on_frame)
+    app.run(headless=args.headless)
+    return result
+
+
+def run_console(args: argparse.Namespace) -> dict[str, Any]:
+    from backends.models import Container
+    from backends.contract import Change, ChangeBatch
+    from backends.settings import Settings, SimulatorSettings
+    from console.app import NtnxConsoleApp
+    from widgets.resource_table import ResourceTable
+
+    # A quiet simulator (no clock driver, no activity): idle means nothing changes.
+    settings = Settings(
+        simulator=SimulatorSettings(seed=7, scale=args.scale, speed=0.0, activity=False)
+    )
+    app = NtnxConsoleApp(settings, None)
+    probe = FrameProbe()
+    result: dict[str, Any] = {"scale": args.scale}
+    imported_at = time.monotonic()
+    result["imports_s"] = imported_at - args.spawned_at
+
+    def containers() -> ResourceTable | None:
+        try:
+            return app.screen.query_one("#containers", ResourceTable)
+        except Exception:
+            return None
+
+    def on_frame(now: float) -> None:
+        if "first_frame_s" in result:
+            return
+        table = containers()
+        if table is not None and table.row_count > 0:
+            result["first_frame_s"] = now - args.spawned_at
+            result["rows_at_first_frame"] = table.row_count
+            app.run_worker(measure(), name="bench", exit_on_error=True)
+
+    async def measure() -> None:
+        try:
+            await measure_steps()
+        except Exception as exc:  # reported, never a traceback on the terminal
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        app.exit()
+
+    async def measure_steps() -> None:
+        table = containers()
+        assert table is not None
+        table.focus()
+        table.refresh()
+        await probe.next_frame()
+
+        # A tick that changes 5% of the containers, through the app's own path:
+        # the store ingests a change batch, the drain applies it to the screens.
+        apply_ms, frame_ms = [], []
+        for tick in range(TICKS):
+            rows: list[Container] = list(table.rows_by_id.values())
+            step = max(1, round(1 / TICK_FRACTION))
+            changes = tuple(
+                Change(
+                    "containers",
+                    "upsert",
+                    c.id,
+                    replace(c, cpu_percent=(c.cpu_percent + 7.0 + tick) % 100.0),
+                )
+                for c in rows[tick % step :: step]
+            )
+            batch = ChangeBatch(app.store.inventory.seq + 1, changes)
+            started = time.monotonic()
+            app.store.ingest(batch)
+            app._drain()
+            applied = time.monotonic()
+            shown = await probe.next_frame()
+            apply_ms.append((applied - started) * 1000)
+            frame_ms.append((shown - started) * 1000)
+        result["tick_changes"] = len(changes)
+        result["tick_apply_ms"] = statistics.median(apply_ms)
+        result["tick_apply_max_ms"] = max(apply_ms)
+        result["tick_frame_ms"] = statistics.median(frame_ms)
+
+        # Keystroke to frame: cursor moves.
+        cursor_ms = []
+        for n in range(CURSOR_PRESSES):
+            before = table.cursor_id
+            started = time.monotonic()
+            press(app, "down" if n % 4 != 3 else "up")
+            shown = await probe.next_frame(lambda: table.cursor_id != before)
+            cursor_ms.append((shown - started) * 1000)
+        result["cursor_ms"] = statistics.median(cursor_ms)
+        result["cursor_max_ms"] = max(cursor_ms)
+
+        # Keystroke to frame: typing a filter (each character filters live).
+        first = table.rows_by_id[table.visible_ids[0]]
+        text = first.name[:5]
+        press(app, "slash", "/")
+        await probe.next_frame(lambda: app.focused is not table)
+        filter_ms = []
+        for n, character in enumerate(text):
+            started = time.monotonic()
+            press(app, character, character)
+            typed = text[: n + 1]
+            shown = await probe.next_frame(lambda: table.filter_text == typed)
+            filter_ms.append((shown - started) * 1000)
+        result["filter_text"] = text
+        result["filter_visible"] = table.visible_count
+        result["filter_ms"] = statistics.median(filter_ms)
+        result["filter_max_ms"] = max(filter_ms)
+        press(app, "escape")
+        await probe.next_frame(lambda: table.filter_text == "")
+        press(app, "escape")
+
+        result["rss_mib"], result["peak_rss_mib"] = rss_mib()
+
+        # Idle: no input and no backend changes; what the console itself costs.
+        cpu_before, wall_before = time.process_time(), time.monotonic()
+        await asyncio.sleep(args.idle_seconds)
+        cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
+        result["idle_seconds"] = wall
+        result["idle_cpu_percent"] = 100 * cpu / wall
+        result["idle_frames"] = probe.frames
+
+    probe.install(app, on_frame)
+    app.run(headless=args.headless)
+    result["world_rows"] = len(app.store.inventory.containers)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console.bench_child")
+    parser.add_argument("--target", choices=["app", "empty"], required=True)
+    parser.add_argument("--spawned-at", type=float, required=True)  # parent's time.monotonic()
+    parser.add_argument("--scale", type=int, default=1000)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--headless", action="store_true")
+    parser.add_argument("--results", required=True)
+    args = parser.parse_args(argv)
+    if args.target == "empty":
+        result = run_empty(args)
+    else:
+        result = run_console(args)
+    with open(args.results, "w") as out:
+        json.dump(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
