@@ -100,6 +100,7 @@ class SimulatorBackend(Backend):
         else:
             self.world.build(self.scale)
         self._connected = True
+        await self.clock.settle()  # resumed tasks reach their first wait on the clock
         if catch_up > 0:
             # Between CLI calls the cluster kept working: unfinished tasks move on.
             await self.advance(catch_up)

@@ -38,7 +38,7 @@ def _stamp(t: float) -> str:
 
 def _line(seed: int, c: Container, i: int, start: float, gap: float) -> LogLine:
     rng = random.Random(f"{seed}:{c.id}:{i}")
-    t = start + i * gap + rng.random() * 0.9
+    t = start + (i + rng.random() * 0.9) * gap  # line i falls within its own slot of the gap
     app = c.name.rsplit("-", 1)[0] if "-" in c.name else c.name
     image = c.image
     when = _time.strftime("%d/%b/%Y:%H:%M:%S +0000", _time.gmtime(t))
@@ -74,14 +74,12 @@ def log_lines(seed: int, c: Container, now: float, *, tail: int | None, since: f
     """The retained lines up to ``now``, optionally only the last ``tail`` or those after ``since``."""
     start, end = _span(c, now)
     gap = _gap(c)
-    count = max(0, int((end - start) // gap))
-    first = max(0, count - RETAINED_LINES)
+    lines = list(lines_between(seed, c, max(start, end - RETAINED_LINES * gap) - 1, end))[-RETAINED_LINES:]
     if since is not None:
-        first = max(first, int((since - start) // gap) + 1)
+        lines = [line for line in lines if line.time is not None and line.time > since]
     if tail is not None:
-        first = max(first, count - max(0, tail))
-    for i in range(first, count):
-        yield _line(seed, c, i, start, gap)
+        lines = lines[len(lines) - max(0, tail):] if tail > 0 else []
+    return iter(lines)
 
 
 def lines_between(seed: int, c: Container, after: float, until: float) -> Iterator[LogLine]:
@@ -89,8 +87,7 @@ def lines_between(seed: int, c: Container, after: float, until: float) -> Iterat
     start, end = _span(c, until)
     gap = _gap(c)
     first = max(0, int((after - start) // gap))
-    last = int((end - start) // gap)
-    for i in range(first, last):
+    for i in range(first, max(first, int((end - start) // gap) + 1)):
         line = _line(seed, c, i, start, gap)
-        if line.time is not None and after < start + (i + 1) * gap <= end:
+        if line.time is not None and after < line.time <= end:
             yield line
