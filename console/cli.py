@@ -526,14 +526,19 @@ async def _host_action(backend: "Backend", args: argparse.Namespace) -> int:
 
 async def _upgrade_hosts(backend: "Backend", args: argparse.Namespace) -> int:
     from backends.contract import UpgradeSpec, resolve
+    from backends.models import HostState
 
     if args.all == bool(args.hosts):
         raise UsageError("name the hosts to upgrade, or give --all (not both)")
     inv = await backend.snapshot()
     if args.all:
-        hosts = [h for h in inv.hosts.values() if h.role == "container-machine"]
+        machines = sorted((h for h in inv.hosts.values() if h.role == "container-machine"), key=lambda h: h.name)
+        hosts = [h for h in machines if h.state is HostState.RUNNING]
+        for h in machines:
+            if h.state is not HostState.RUNNING:
+                _err(f"skipping {h.name}: {h.state.value}")
         if not hosts:
-            raise InvalidInput("there are no container machines to upgrade")
+            raise InvalidInput("there are no running container machines to upgrade")
     else:
         hosts = [resolve(inv.hosts.values(), ref, "host") for ref in args.hosts]
     spec = UpgradeSpec(
