@@ -176,6 +176,9 @@ class PrismBackend(Backend):
         inv.hosts = {h.id: h for h in (parse.host(e, images=inv.images, observed_at=now) for e in vms)}
         inv.networks = {n.id: n for n in map(parse.network, subnets)}
         inv.projects = {p.id: p for p in map(parse.project, projects)}
+        for ref in parse.project_references(vms):
+            # A project the user cannot list is still named by its VMs' references.
+            inv.projects.setdefault(ref.id, ref)
         inv.nodes = {n.id: n for n in map(parse.node, nodes)}
         inv.tasks = {t.id: t for t in map(parse.task_v3, tasks)}
         inv.tasks.update(self._book.all())

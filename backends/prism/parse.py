@@ -152,6 +152,16 @@ def project(entity: dict[str, Any]) -> Project:
     )
 
 
+def project_references(vms: Iterable[dict[str, Any]]) -> list[Project]:
+    """Projects as VMs name them (``metadata.project_reference``): no quota known."""
+    seen: dict[str, Project] = {}
+    for entity in vms:
+        ref = (entity.get("metadata") or {}).get("project_reference") or {}
+        if ref.get("uuid") and ref["uuid"] not in seen:
+            seen[ref["uuid"]] = Project(id=str(ref["uuid"]), name=str(ref.get("name") or ref["uuid"]))
+    return list(seen.values())
+
+
 # ---------------------------------------------------------------------------------------------
 # VMs
 

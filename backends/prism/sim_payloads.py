@@ -6,6 +6,7 @@ simulator exactly as it reads the real thing."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -69,10 +70,12 @@ _POWER = {
 }
 
 
-def vm_resources(host: Host, volume_ids: Iterable[str], storage_container: str) -> dict[str, Any]:
+def vm_resources(host: Host, volume_ids: Iterable[str], storage_container: str, subnet_name: str = "") -> dict[str, Any]:
     disks: list[dict[str, Any]] = [
         {
             "uuid": stable_uuid(f"disk:{host.id}"),
+            "is_encryption_in_progress": False,
+            "is_migration_in_progress": False,
             "disk_size_bytes": int(host.storage_gib * GIB),
             "storage_config": {
                 "flash_mode": "DISABLED",
@@ -98,14 +101,17 @@ def vm_resources(host: Host, volume_ids: Iterable[str], storage_container: str) 
     nic = {
         "nic_type": "NORMAL_NIC",
         "vlan_mode": "ACCESS",
+        "num_queues": 1,
         "uuid": stable_uuid(f"nic:{host.id}"),
         "ip_endpoint_list": [{"ip": host.ip, "type": "ASSIGNED"}] if host.ip else [],
         "mac_address": _mac(host.id),
-        "subnet_reference": {"kind": "subnet", "uuid": host.network_id or ""},
+        "subnet_reference": {"kind": "subnet", "name": subnet_name, "uuid": host.network_id or ""},
         "is_connected": True,
         "trunked_vlan_list": [],
     }
     return {
+        "apc_config": {"enabled": False},
+        "vtpm_config": {"vtpm_enabled": False, "version": ""},
         "power_state": _POWER.get(host.state, "OFF"),
         "power_state_mechanism": {
             "guest_transition_config": {"should_fail_on_script_failure": False, "enable_script_exec": False},
@@ -156,11 +162,16 @@ def vm(
     spec_version: int,
     task_uuid: str | None,
     storage_container: str,
+    subnet_name: str = "",
 ) -> dict[str, Any]:
-    resources = vm_resources(host, volume_ids, storage_container)
+    resources = vm_resources(host, volume_ids, storage_container, subnet_name)
     if resources["host_reference"] is None:
         del resources["host_reference"]
     spec_resources = {k: v for k, v in resources.items() if k not in _STATUS_ONLY}
+    spec_resources["vtpm_config"] = {"vtpm_enabled": False}
+    spec_resources["disk_list"] = [
+        {k: v for k, v in disk.items() if k not in _STATUS_ONLY_DISK} for disk in resources["disk_list"]
+    ]
     categories: dict[str, str] = {}
     if host.role == ROLE_VALUE:
         categories[ROLE_CATEGORY] = ROLE_VALUE
@@ -195,6 +206,7 @@ def vm(
 
 
 # Read-only facts Prism reports in ``status`` but never takes in a ``spec``.
+_STATUS_ONLY_DISK = frozenset({"is_encryption_in_progress", "is_migration_in_progress"})
 _STATUS_ONLY = frozenset({"protection_type", "hypervisor_type", "generation_uuid", "bios_uuid", "storage_config", "host_reference"})
 
 
@@ -233,41 +245,97 @@ def subnet(net: Network, created: float) -> dict[str, Any]:
     if net.cidr:
         network = ipaddress.ip_network(net.cidr, strict=False)
         first, last = network.network_address, network.broadcast_address
+        pool = f"{first + 10} {last - 1}"
+        size = max(0, network.num_addresses - 11)
         resources["ip_config"] = {
-            "pool_list": [{"range": f"{first + 10} {last - 1}"}] if network.num_addresses > 16 else [],
+            "pool_list": [{"range": pool}],
             "default_gateway_ip": str(first + 1),
             "prefix_length": network.prefixlen,
             "subnet_ip": str(network.network_address),
+            "dhcp_options": {"domain_name_server_list": [str(first + 2)]},
+            "dhcp_server_address": {"ip": str(last - 1)},
+        }
+        status_extra = {
+            "ip_usage_stats": {
+                "num_macs": 0,
+                "num_free_ips": size,
+                "num_assigned_ips": 0,
+                "ip_pools_stats": [{"range": pool, "num_free_ips": size, "num_total_ips": size}],
+            }
         }
     ref = cluster_ref(net.cluster) if net.cluster else None
     status: dict[str, Any] = {"name": net.name}
+    status_resources = {**resources, **(status_extra if net.cidr else {})}
     spec: dict[str, Any] = {}
     if ref:
         status["cluster_reference"] = ref
         spec["cluster_reference"] = dict(ref)
-    status.update({"resources": resources, "state": "COMPLETE", "execution_context": {"task_uuid": [stable_uuid(f"subnet-task:{net.id}")]}})
-    spec.update({"resources": dict(resources), "name": net.name})
+    status.update({"resources": status_resources, "state": "COMPLETE", "execution_context": {"task_uuid": [stable_uuid(f"subnet-task:{net.id}")]}})
+    spec.update({"resources": json.loads(json.dumps(resources)), "name": net.name})
     return {"status": status, "metadata": _metadata("subnet", net.id, created, spec_version=1), "spec": spec}
 
 
 def cluster(name: str, created: float, *, prism_central: bool, node_ips: list[str]) -> dict[str, Any]:
-    config = {
-        "software_map": {"NOS": {"software_type": "NOS", "status": "INSTALLED", "version": "pc.2024.3" if prism_central else "6.8"}},
-        "service_list": ["PRISM_CENTRAL"] if prism_central else ["AOS"],
+    """Prism Central's clusters list holds the AOS clusters and Prism Central itself, whose
+    ``service_list`` is ["PRISM_CENTRAL"]; the console never places machines on it."""
+    version = "pc.2024.3" if prism_central else "6.8.1"
+    software = {
+        "NOS": {"software_type": "NOS", "status": "INSTALLED", "version": version},
+        "NCC": {"software_type": "NCC", "status": "INSTALLED", "version": "ncc-5.0.1"},
+    }
+    settable = {
+        "software_map": software,
+        "encryption_status": "NOT_SUPPORTED",
         "redundancy_factor": 2,
-        "is_available": True,
+        "domain_awareness_level": "NODE",
+        "enabled_feature_list": [],
         "timezone": "UTC",
-        "cluster_arch": "X86_64",
         "operation_mode": "NORMAL",
     }
-    resources: dict[str, Any] = {"config": config, "network": {"external_ip": "127.0.0.1"}}
     if not prism_central:
+        settable["supported_information_verbosity"] = "BASIC_PLUS_CORE_DUMP"
+        settable["authorized_public_key_list"] = []
+    config = {
+        **settable,
+        "ssl_key": {
+            "key_type": "ECDSA_256",
+            "expire_datetime": rfc3339(created + 30 * 86400),
+            "signing_info": {k: "" for k in ("country_code", "state", "city", "organization", "common_name", "email_address")},
+        },
+        "service_list": ["PRISM_CENTRAL"] if prism_central else ["AOS"],
+        "is_available": True,
+        "cluster_arch": "X86_64",
+        "build": {
+            "build_type": "release",
+            "version": "pc" if prism_central else version,
+            "full_version": f"el8.5-release-{version}-simulated",
+            "commit_id": "0" * 40,
+            "short_commit_id": "000000",
+            "is_long_term_support": not prism_central,
+            **({"commit_date": rfc3339(created)} if prism_central else {}),
+        },
+    }
+    network = {
+        "external_ip": "127.0.0.1",
+        "ntp_server_ip_list": ["127.0.0.1"],
+        "external_subnet": "127.0.0.0/255.0.0.0",
+        "name_server_ip_list": ["127.0.0.53"],
+        "internal_subnet": "127.0.0.0/255.0.0.0",
+    }
+    if prism_central:
+        network["fully_qualified_domain_name"] = "localhost"
+    else:
+        network["external_data_services_ip"] = "127.0.0.2"
+    resources: dict[str, Any] = {"config": config, "network": network}
+    if prism_central:
+        resources["runtime_status_list"] = ["SSP_CONFIG_OWNER"]
+    else:
         resources["nodes"] = {"hypervisor_server_list": [{"ip": ip, "type": "AHV", "version": "el8.nutanix.20230302"} for ip in node_ips]}
     ref = cluster_ref(name)
     return {
         "status": {"resources": resources, "name": name, "state": "COMPLETE"},
         "metadata": {k: v for k, v in _metadata("cluster", ref["uuid"], created).items() if k != "owner_reference"},
-        "spec": {"name": name, "resources": {"config": {k: v for k, v in config.items() if k in ("software_map", "redundancy_factor", "timezone", "operation_mode")}, "network": {"external_ip": "127.0.0.1"}}},
+        "spec": {"name": name, "resources": {"config": json.loads(json.dumps(settable)), "network": dict(network)}},
     }
 
 
@@ -340,7 +408,7 @@ def entity_kind(task: Task) -> str:
 
 
 def task_v3(task: Task, *, cluster: str) -> dict[str, Any]:
-    refs = [{"kind": entity_kind(task), "uuid": task.target_id, "name": task.target}] if task.target_id else []
+    refs = [{"kind": entity_kind(task), "uuid": task.target_id}] if task.target_id else []
     body: dict[str, Any] = {
         "status": _V3_STATUS.get(task.status, task.status.value),
         "last_update_time": rfc3339(task.finished_at or task.started_at or task.created_at),

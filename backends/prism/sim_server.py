@@ -101,6 +101,7 @@ class PrismFacade:
                     spec_version=self.spec_versions.get(h.id, 0),
                     task_uuid=self.vm_tasks.get(h.id),
                     storage_container=STORAGE_CONTAINER,
+                    subnet_name=inv.networks[h.network_id].name if h.network_id in inv.networks else "",
                 )
                 for h in inv.hosts.values()
             ]
@@ -472,6 +473,8 @@ def main(args: argparse.Namespace) -> int:
         scale=getattr(args, "scale", None),
         speed=speed,
         faults=getattr(args, "faults", None),
+        activity=getattr(args, "activity", True),
+        state_path=getattr(args, "state_path", None),
     )
     password = os.environ.get("NTNX_PASSWORD")
     generated = not password
