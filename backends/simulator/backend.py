@@ -7,7 +7,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from typing import Any, AsyncIterator, Callable, Literal
 
 from ..contract import (
@@ -23,7 +22,7 @@ from ..contract import (
     VolumeSpec,
 )
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
-from ..models import ContainerState, HostState, Task, TaskStatus, VolumeState
+from ..models import ContainerState, HostState, Task, TaskStatus
 from ..settings import Settings
 from ..waves import parse_version, plan_waves
 from . import activity, processes, rules
@@ -355,6 +354,11 @@ class SimulatorBackend(Backend):
 
     async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
         await self.faults.gate("upgrade hosts")
+        return await self.start_upgrade(spec)
+
+    async def start_upgrade(self, spec: UpgradeSpec) -> Task:
+        """The upgrade itself, without the API gate or read-only check: the demo story's
+        scripted upgrade is the cluster's own doing and uses this directly."""
         if not spec.host_ids:
             raise InvalidInput("name at least one host to upgrade")
         hosts = [rules.host(self.world, ref) for ref in spec.host_ids]
@@ -364,15 +368,18 @@ class SimulatorBackend(Backend):
             raise InvalidInput(
                 f"no container-host image carries Docker {spec.target_version}: choose one of {', '.join(versions)}"
             )
-        for host in hosts:
-            if host.state is not HostState.RUNNING:
-                raise Conflict(f"host {host.name!r} is {host.state.value}: only running hosts can be upgraded")
-        if plan.host_count == 0:
+        # Only running machines can be upgraded; the others are left out (and said so).
+        todo = {p.host_id for w in plan.waves for p in w.hosts}
+        running = [h for h in hosts if h.id in todo and h.state is HostState.RUNNING]
+        left_out = sorted(h.name for h in hosts if h.id in todo and h.state is not HostState.RUNNING)
+        if not running:
+            if left_out:
+                raise Conflict(f"no host to upgrade is running ({', '.join(left_out)} not running)")
             raise Conflict(f"every host named already runs Docker {spec.target_version}")
-        target = hosts[0].name if len(hosts) == 1 else f"{len(hosts)} hosts"
-        args = dict(host_ids=[h.id for h in hosts], target_version=spec.target_version,
-                    batch_size=spec.batch_size, continue_on_failure=spec.continue_on_failure)
-        return await self._start("upgrade_hosts", target, hosts[0].id if len(hosts) == 1 else None, args)
+        target = running[0].name if len(running) == 1 else f"{len(running)} hosts"
+        args = dict(host_ids=[h.id for h in running], target_version=spec.target_version,
+                    batch_size=spec.batch_size, continue_on_failure=spec.continue_on_failure, left_out=left_out)
+        return await self._start("upgrade_hosts", target, running[0].id if len(running) == 1 else None, args)
 
     async def upgrade_versions(self) -> list[str]:
         versions = {i.engine_version for i in self.store.images.values() if i.engine_version}

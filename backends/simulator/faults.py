@@ -242,7 +242,6 @@ class Faults:
             return
         spec = UpgradeSpec(tuple(h.id for h in lagging), versions[0], batch_size=2)
         try:
-            # The story is the cluster's own doing: it runs even when the console is read-only.
-            await type(backend).upgrade_hosts.__wrapped__(backend, spec)  # type: ignore[attr-defined]
+            await backend.start_upgrade(spec)
         except BackendError as err:
             self.world.event(Severity.WARNING, "story", f"scripted upgrade skipped: {err}", "story.skipped")

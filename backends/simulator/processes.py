@@ -1,7 +1,7 @@
 """What each action does over simulated time: the steps a real cluster goes through.
 
 Every process takes plain JSON args (ids and pre-drawn durations) and is written so that a
-step's effects can run again when a saved task resumes (``ctx.resuming``).
+step's effects can run again when a saved task resumes at the step it had reached.
 """
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
 from .activity import fresh_usage
 from .tasks import Aborted, StepFailed, TaskContext, TaskRunner
 from .world import HOST_DISK_GIB, CLUSTER, World, human_status
+
+
+def revert(world: World, kind: str, item_id: str, **fields: Any) -> None:
+    """Put back fields of an item an aborted task had changed, if it still exists."""
+    item = world.store.tables[kind].get(item_id)
+    if item is not None:
+        world.store.upsert(replace(item, **fields))
 
 
 def durations(world: World, *ranges: tuple[float, float]) -> list[float]:
@@ -30,17 +37,27 @@ async def create_host(ctx: TaskContext, host_id: str, name: str, image_id: str, 
     world = ctx.world
     store = world.store
     image = store.images[image_id]
-    await ctx.step("placing on node", durations[0], 10)
+    # The machine exists from the request on, so its name and quota are taken at once.
     if host_id not in store.hosts:
-        node = world.place(cores, memory_mib)
-        if node is None:
-            raise StepFailed(f"no node has {cores} vCPUs and {memory_mib} MiB free")
         store.upsert(Host(
             id=host_id, name=name, state=HostState.PROVISIONING, cores=cores, memory_mib=memory_mib,
-            os=image.os, node_id=node.id, project_id=project_id, image_id=image_id, network_id=network_id,
+            os=image.os, project_id=project_id, image_id=image_id, network_id=network_id,
             cluster=CLUSTER, storage_gib=HOST_DISK_GIB, created_at=store.clock.now, observed_at=store.clock.now,
         ))
         world.recount_projects()
+
+    def undo() -> None:
+        store.delete("hosts", host_id)
+        world.recount_projects()
+
+    ctx.on_abort(undo)
+    await ctx.step("placing on node", durations[0], 10)
+    if store.hosts[host_id].node_id is None:
+        node = world.place(cores, memory_mib)
+        if node is None:
+            undo()
+            raise StepFailed(f"no node has {cores} vCPUs and {memory_mib} MiB free")
+        store.upsert(replace(store.hosts[host_id], node_id=node.id))
     await ctx.step(f"cloning image {image.name}", durations[1], 40)
     await ctx.step("powering on", durations[2], 55)
     await ctx.step("waiting for IP", durations[3], 75)
@@ -60,6 +77,7 @@ async def delete_host(ctx: TaskContext, host_id: str, durations: list[float]) ->
     store = ctx.world.store
     host = store.hosts[host_id]
     store.upsert(replace(host, state=HostState.DELETING))
+    ctx.on_abort(lambda: revert(ctx.world, "hosts", host_id, state=host.state))
     await ctx.step("stopping containers", durations[0], 30)
     for c in [c for c in store.containers.values() if c.host_id == host_id]:
         store.delete("containers", c.id)
@@ -131,7 +149,7 @@ UPGRADE_HOST_STEPS = ((3, 8), (2, 5), (10, 25), (3, 8), (4, 10))
 
 
 async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: str, batch_size: int,
-                        continue_on_failure: bool) -> None:
+                        continue_on_failure: bool, left_out: list[str]) -> None:
     world = ctx.world
     store = world.store
     runner: TaskRunner = ctx.runner
@@ -141,7 +159,8 @@ async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: s
     done: list[str] = []
     wave_count = len(plan.waves)
     control: WaveControl = ctx.control
-    ctx.update(message=f"{plan.host_count} host(s) in {wave_count} wave(s) to Docker {target_version}")
+    note = f" ({', '.join(left_out)} left out: not running)" if left_out else ""
+    ctx.update(message=f"{plan.host_count} host(s) in {wave_count} wave(s) to Docker {target_version}{note}")
 
     async def upgrade_one(planned: PlannedHost) -> None:
         child = runner.new_task("upgrade_host", planned.name, planned.host_id, parent_id=ctx.task_id)
@@ -160,9 +179,10 @@ async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: s
 
     def on_wave(wave) -> None:
         names = ", ".join(h.name for h in wave.hosts)
-        ctx.update(message=f"wave {wave.number}/{wave_count}: upgrading {names}")
+        ctx.update(message=f"wave {wave.number}/{wave_count}: upgrading {names}{note}")
 
-    outcome = await run_waves(plan, upgrade_one, control=control, continue_on_failure=continue_on_failure)
+    outcome = await run_waves(plan, upgrade_one, control=control, continue_on_failure=continue_on_failure,
+                              on_wave=on_wave)
     if outcome.aborted:
         raise Aborted()
     if outcome.failed:
@@ -214,6 +234,7 @@ async def create_volume(ctx: TaskContext, volume_id: str, name: str, size_gib: f
     if volume_id not in store.volumes:
         store.upsert(Volume(volume_id, name, size_gib, VolumeState.CREATING, driver=driver,
                             storage_container=storage_container, created_at=store.clock.now))
+    ctx.on_abort(lambda: store.delete("volumes", volume_id))
     await ctx.step("formatting ext4", durations[1], 70 if host_id else 95)
     vol = store.upsert(replace(store.volumes[volume_id], state=VolumeState.AVAILABLE))
     if host_id:
@@ -265,6 +286,7 @@ async def detach_volume(ctx: TaskContext, volume_id: str, durations: list[float]
     store = ctx.world.store
     vol = store.volumes[volume_id]
     store.upsert(replace(vol, state=VolumeState.DETACHING))
+    ctx.on_abort(lambda: revert(ctx.world, "volumes", volume_id, state=vol.state))
     await ctx.step("unmounting file system", durations[0], 40)
     await ctx.step("detaching volume group", durations[1], 95)
     detach_now(ctx.world, volume_id)
@@ -276,6 +298,7 @@ async def delete_volume(ctx: TaskContext, volume_id: str, durations: list[float]
     store = ctx.world.store
     vol = store.volumes[volume_id]
     store.upsert(replace(vol, state=VolumeState.DELETING))
+    ctx.on_abort(lambda: revert(ctx.world, "volumes", volume_id, state=vol.state))
     await ctx.step("deleting volume group", durations[0], 95)
     store.delete("volumes", volume_id)
     ctx.world.event(Severity.INFO, vol.name, "Volume deleted", "volume.deleted", volume_id)

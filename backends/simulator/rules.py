@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ..contract import ContainerSpec, HostSpec, VolumeSpec, resolve
-from ..errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from ..errors import Conflict, InvalidInput, QuotaExceeded
 from ..models import Container, Host, HostState, Image, Network, Project, Volume, VolumeState
 from .world import HOST_DISK_GIB, World
 
@@ -158,20 +158,3 @@ def check_run_container(world: World, spec: ContainerSpec) -> tuple[Host, list[V
         vols.append(vol)
     return target, vols
 
-
-__all__ = [
-    "NotFound",
-    "check_attach",
-    "check_create_host",
-    "check_create_volume",
-    "check_delete_volume",
-    "check_docker_name",
-    "check_host_name",
-    "check_quota",
-    "check_run_container",
-    "container",
-    "host",
-    "require_running",
-    "unique_name",
-    "volume",
-]

@@ -44,15 +44,19 @@ class TaskContext:
         self.resume_step = resume_step
         self.resume_elapsed = resume_elapsed
         self.step_started_at = runner.world.store.clock.now
+        self._undo: list[Callable[[], None]] = []
 
     @property
     def task(self) -> Task:
         return self.runner.world.store.tasks[self.task_id]
 
-    @property
-    def resuming(self) -> bool:
-        """True while replaying steps already done before a save (effects must be idempotent)."""
-        return self.step_index < self.resume_step
+    def on_abort(self, undo: Callable[[], None]) -> None:
+        """Register what puts things back if the task is aborted (run newest first)."""
+        self._undo.append(undo)
+
+    def undo(self) -> None:
+        for action in reversed(self._undo):
+            action()
 
     async def checkpoint(self) -> None:
         if self.control.paused:
@@ -122,6 +126,7 @@ class TaskRunner:
         try:
             result_id = await self.processes[process](ctx, **args)
         except Aborted:
+            ctx.undo()
             self.finish(ctx.task_id, TaskStatus.ABORTED, error="aborted by user")
         except (StepFailed, BackendError) as err:
             self.finish(ctx.task_id, TaskStatus.FAILED, error=str(err))
