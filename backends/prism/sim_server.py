@@ -215,12 +215,17 @@ class PrismFacade:
         }
 
     async def delete_vm(self, vm_uuid: str) -> dict[str, Any]:
+        inv = await self.inventory()
+        host = inv.hosts.get(vm_uuid)
+        project = inv.projects.get(host.project_id or "") if host else None
         task = await self.sim.delete_host(vm_uuid)
+        # As Prism answers: the project shows as a category of the VM being deleted.
+        categories = {"Project": project.name} if project else {}
         return {
             "status": {"state": "DELETE_PENDING", "execution_context": {"task_uuid": task.id}},
             "spec": "",
             "api_version": "3.1",
-            "metadata": {"kind": "vm", "categories": {}},
+            "metadata": {"kind": "vm", "categories": categories},
         }
 
     # -- volume groups ---------------------------------------------------------------------------
