@@ -233,7 +233,8 @@ async def recreate_with_mount(
             f"{name} runs image {info.get('Image', '')[:19]} but {image_ref!r} now names another image: "
             "re-creating it would change its software"
         )
-    changes = await api.get(f"/containers/{cid}/changes") or []
+    mount_points = {m.get("Destination", "") for m in info.get("Mounts") or ()}
+    changes = _data_changes(await api.get(f"/containers/{cid}/changes") or [], mount_points)
     if changes:
         listed = ", ".join(c.get("Path", "?") for c in changes[:3])
         raise Conflict(
@@ -246,7 +247,7 @@ async def recreate_with_mount(
         progress(20, f"stopping {name}")
         await stop(api, cid)
         # Files written until the very moment it stopped count too.
-        if await api.get(f"/containers/{cid}/changes"):
+        if _data_changes(await api.get(f"/containers/{cid}/changes") or [], mount_points):
             await start(api, cid)
             raise Conflict(f"{name} wrote files into its writable layer while stopping: re-creating it would lose them")
 
@@ -283,6 +284,25 @@ async def recreate_with_mount(
     progress(90, f"removing the old {name}")
     await remove(api, cid)
     return new_id
+
+
+# Files the engine itself puts in every container's layer: mount points and its /etc files.
+_ENGINE_FILES = frozenset({"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"})
+
+
+def _data_changes(changes: list[dict[str, Any]], mount_points: set[str]) -> list[dict[str, Any]]:
+    """The changes of ``GET /containers/ID/changes`` that are the container's own data: not the
+    mount points and files the engine made, nor directories changed only because of those."""
+    made = _ENGINE_FILES | mount_points
+    ancestors = {p.rsplit("/", i)[0] or "/" for p in made for i in range(1, p.count("/") + 1)}
+    own = [c for c in changes if c.get("Path") not in made]
+    own_paths = {c.get("Path", "") for c in own}
+    return [
+        c
+        for c in own
+        # a directory that only changed because the engine made something in it
+        if not (c.get("Kind") == 0 and c.get("Path") in ancestors and not any(p.startswith(c["Path"].rstrip("/") + "/") for p in own_paths))
+    ]
 
 
 def _anonymous(mount: dict[str, Any], host_config: dict[str, Any]) -> bool:
