@@ -15,7 +15,7 @@ from collections import Counter
 from typing import IO, Any, Callable, Iterable
 
 from backends.contract import Inventory
-from backends.models import Container, Event, Host, Image, Network, Node, Project, Quota, Task, Volume
+from backends.models import Container, Event, Host, Image, Mount, Network, Node, Project, Quota, Task, Volume
 
 Row = dict[str, Any]
 
@@ -63,12 +63,14 @@ def host_row(h: Host, inv: Inventory, container_counts: Counter[str]) -> Row:
     }
 
 
-def container_row(c: Container, inv: Inventory) -> Row:
+def container_row(c: Container, inv: Inventory, host_names: dict[str, str] | None = None) -> Row:
+    # ``host_names`` is given when listing: at 100,000 rows every lookup counts.
+    host = (host_names or {}).get(c.host_id) if host_names is not None else _name(inv.hosts, c.host_id)
     return {
         "id": c.id,
         "name": c.name,
         "image": c.image,
-        "host": _name(inv.hosts, c.host_id),
+        "host": host or c.host_id,
         "host_id": c.host_id,
         "state": c.state.value,
         "status": c.status,
@@ -76,21 +78,23 @@ def container_row(c: Container, inv: Inventory) -> Row:
         "cpu_percent": c.cpu_percent,
         "memory_mib": c.memory_mib,
         "memory_limit_mib": c.memory_limit_mib,
-        "ports": [_port(p.container_port, p.protocol, p.host_port, p.host_ip) for p in c.ports],
-        "mounts": [
-            {
-                "kind": m.kind,
-                "source": _name(inv.volumes, m.source) if m.kind == "volume" else m.source,
-                "source_id": m.source if m.kind == "volume" else None,
-                "path": m.path,
-                "read_only": m.read_only,
-            }
-            for m in c.mounts
-        ],
+        "ports": [_port(p.container_port, p.protocol, p.host_port, p.host_ip) for p in c.ports] if c.ports else [],
+        "mounts": [_mount(m, inv) for m in c.mounts] if c.mounts else [],
         "restart_policy": c.restart_policy,
         "exit_code": c.exit_code,
         "created_at": c.created_at,
         "started_at": c.started_at,
+    }
+
+
+def _mount(m: Mount, inv: Inventory) -> Row:
+    volume = m.kind == "volume"
+    return {
+        "kind": m.kind,
+        "source": _name(inv.volumes, m.source) if volume else m.source,
+        "source_id": m.source if volume else None,
+        "path": m.path,
+        "read_only": m.read_only,
     }
 
 
@@ -192,7 +196,8 @@ def rows(kind: str, inv: Inventory) -> list[Row]:
         counts = Counter(c.host_id for c in inv.containers.values())
         return [host_row(h, inv, counts) for h in _by_name(inv.hosts.values())]
     if kind == "containers":
-        return [container_row(c, inv) for c in _by_name(inv.containers.values())]
+        host_names = {h.id: h.name for h in inv.hosts.values()}
+        return [container_row(c, inv, host_names) for c in _by_name(inv.containers.values())]
     if kind == "volumes":
         return [volume_row(v, inv) for v in _by_name(inv.volumes.values())]
     if kind == "tasks":

@@ -170,8 +170,10 @@ class FormScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.revalidate()
-        first = self.query("Input, Select").first()
-        first.focus()
+        self.first_field().focus()
+
+    def first_field(self) -> Widget:
+        return self.query("Input, Select").first()
 
     def revalidate(self) -> dict[str, str]:
         problems = self.problems()
@@ -358,6 +360,9 @@ class AttachVolumeForm(FormScreen):
         self._fill_containers()
         self._show_mode()
         super().on_mount()
+
+    def first_field(self) -> Widget:
+        return self.query_one("#volname" if self.choice("mode") == "new" else "#host")
 
     def _fill_containers(self) -> None:
         host_id = self.choice("host")

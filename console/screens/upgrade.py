@@ -68,7 +68,11 @@ class UpgradeScreen(FormScreen):
         if self.marked:
             scopes.insert(0, (f"the {len(self.marked)} marked hosts", "marked"))
         yield from self.field("Hosts", Select(scopes, value=scopes[0][1], allow_blank=False, id="scope", compact=True))
-        yield from self.field("Target version", Select(self._image_versions(), id="version", compact=True, prompt="choose a version"))
+        versions = self._image_versions()
+        yield from self.field(
+            "Target version",
+            Select(versions, value=versions[0][1] if versions else Select.NULL, id="version", compact=True, prompt="choose a version"),
+        )
         yield from self.field("Batch size (hosts per wave)", Input("2", id="batch", compact=True))
         yield Checkbox("go on after a failed wave", id="continue", compact=True)
         yield Static("", id="plan", classes="hint")
@@ -102,8 +106,7 @@ class UpgradeScreen(FormScreen):
         select = self.query_one("#version", Select)
         current = select.value
         select.set_options([(v, v) for v in message.versions])
-        if current in message.versions:
-            select.value = current
+        select.value = current if current in message.versions else message.versions[0]
         self.revalidate()
 
     def hosts(self):
@@ -174,33 +177,36 @@ class UpgradeScreen(FormScreen):
         title.append_text(state(task.status))
         title.append(f"  {bar(task.progress)} {task.progress}%  {task.error or task.message}")
         self.query_one("#progress-title", Static).update(title)
+        table = Table(expand=True, box=None)
+        for column in ("Wave", "Host", "From", "Now", "Status", "Progress", "Step"):
+            table.add_column(column, no_wrap=True)
+        for row in self.progress_rows():
+            table.add_row(*row[:5], bar(row[5]), row[6])
+        self.query_one("#progress-table", Static).update(table)
+
+    def progress_rows(self) -> list[tuple[str, str, str, str, Text, int, str]]:
+        """One row per planned host: wave, host, from, now, status, progress, current step."""
+        inv = self.inventory
+        task = inv.tasks.get(self.task_id or "")
+        if task is None or self.plan is None:
+            return []
         children: dict[str, Task] = {}
         for child in inv.tasks.values():
             if child.parent_id == task.id:
                 children[child.target_id or child.target] = child
-        table = Table(expand=True, box=None)
-        for column in ("Wave", "Host", "From", "Now", "Status", "Progress", "Step"):
-            table.add_column(column, no_wrap=True)
-        for wave in plan.waves:
+        rows = []
+        for wave in self.plan.waves:
             for planned in wave.hosts:
                 child = children.get(planned.host_id) or children.get(planned.name)
                 host = inv.hosts.get(planned.host_id)
                 if child is not None:
                     status, progress, step = state(child.status), child.progress, child.error or child.message
-                elif task.done:
-                    status, progress, step = Text("not started", style="dim"), 0, ""
                 else:
-                    status, progress, step = Text("waiting", style="dim"), 0, ""
-                table.add_row(
-                    str(wave.number),
-                    planned.name,
-                    planned.from_version or "?",
-                    host.engine_version if host else "gone",
-                    status,
-                    bar(progress),
-                    step,
+                    status, progress, step = Text("not started" if task.done else "waiting", style="dim"), 0, ""
+                rows.append(
+                    (str(wave.number), planned.name, planned.from_version or "?", host.engine_version or "?" if host else "gone", status, progress, step)
                 )
-        self.query_one("#progress-table", Static).update(table)
+        return rows
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "control":

@@ -1,0 +1,218 @@
+"""Every action flow, driven by keys as a user would, against the simulator."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, Static
+
+from backends.models import ContainerState, HostState, TaskStatus, VolumeState
+from console.screens.confirm import ConfirmDelete
+from console.screens.dashboard import DashboardScreen
+from console.screens.forms import AttachVolumeForm, CreateHostForm, RunContainerForm
+from console.screens.logs import LogsScreen
+from console.screens.upgrade import UpgradeScreen
+from widgets.log_view import LogView
+
+
+def error_of(console, field_id: str) -> str:
+    return str(console.screen.query_one(f"#{field_id}-error", Static).render())
+
+
+async def test_dashboard_fills_the_three_panes_from_the_backend(console):
+    inventory = await console.sim.snapshot()
+    assert console.table("hosts").row_count == len(inventory.hosts) > 0
+    assert console.table("containers").row_count == len(inventory.containers) > 0
+    assert console.table("volumes").row_count == len(inventory.volumes) > 0
+    header = str(console.screen.query_one("#status", Static).render())
+    assert "SIMULATOR" in header and "connected" in header and "cluster cores" in header and "project" in header
+
+
+async def test_create_host_rejects_a_bad_name_then_creates_web_01(console):
+    await console.press("c")
+    await console.on(CreateHostForm)
+    await console.type("Web_01!")
+    error = error_of(console, "name")
+    assert "not a DNS label" in error and "'!'" in error and "'_'" in error and "'W'" in error
+    assert console.screen.query_one("#submit", Button).disabled
+    await console.press("enter")  # refused: nothing is sent, the form stays
+    assert isinstance(console.screen, CreateHostForm)
+    assert not any(t.kind == "create_host" for t in console.app.store.inventory.tasks.values())
+    await console.press(*["backspace"] * 7)
+    await console.type("web-77")
+    assert error_of(console, "name") == "" and not console.screen.query_one("#submit", Button).disabled
+    assert "quota left in" in str(console.screen.query_one("#quota", Static).render())
+    await console.press("enter")
+    await console.on(DashboardScreen)
+    await console.until(lambda: any(t.kind == "create_host" for t in console.app.store.inventory.tasks.values()), "the task")
+    await console.until(lambda: any(t.target == "web-77" for t in console.screen.query_one("#tasks").shown), "the task in the strip")
+    await console.finish()
+    await console.until(lambda: "web-77" in console.names("hosts"), "web-77 in Hosts")
+    await console.notice("create host web-77: done")
+    assert console.find("hosts", "web-77").state is HostState.RUNNING
+
+
+async def test_create_host_explains_the_quota_left(console):
+    await console.press("c")
+    await console.on(CreateHostForm)
+    await console.type("big-01")
+    cores = console.screen.query_one("#cores")
+    cores.value = "999"
+    await console.pilot.pause()
+    assert "more than" in error_of(console, "cores") and "quota left" in error_of(console, "cores")
+    await console.press("escape")
+    await console.on(DashboardScreen)
+
+
+async def test_attach_a_new_volume_to_the_host_under_the_cursor(console):
+    host_id = console.table("hosts").cursor_id
+    await console.press("a")
+    await console.on(AttachVolumeForm)
+    assert console.screen.choice("host") == host_id
+    await console.type("data-77")
+    console.screen.query_one("#size").value = "5"
+    await console.pilot.pause()
+    assert not console.screen.query_one("#submit", Button).disabled
+    await console.press("ctrl+s")
+    await console.on(DashboardScreen)
+    await console.finish()
+    await console.until(lambda: "data-77" in console.names("volumes"), "data-77 in Volumes")
+    volume = console.find("volumes", "data-77")
+    assert volume.host_id == host_id and volume.state is VolumeState.ATTACHED
+    await console.notice("data-77")
+
+
+async def test_run_a_container_on_the_host_under_the_cursor(console):
+    host_id = console.table("hosts").cursor_id
+    await console.press("r")
+    await console.on(RunContainerForm)
+    await console.type("NGINX")
+    assert "not an image reference" in error_of(console, "image")
+    await console.press(*["backspace"] * 5)
+    await console.type("nginx:1.27")
+    await console.press("tab")
+    await console.type("web-test")
+    await console.press("ctrl+s")
+    await console.on(DashboardScreen)
+    await console.finish()
+    await console.until(lambda: console.find("containers", "web-test") is not None, "web-test")
+    assert console.find("containers", "web-test").host_id == host_id
+    await console.notice("web-test")
+
+
+async def _container_cursor_on(console, state: ContainerState):
+    await console.press("tab")  # Hosts -> Containers
+    table = console.table("containers")
+    target = next(table.rows_by_id[i] for i in table.visible_ids if table.rows_by_id[i].state is state)
+    assert table.move_cursor(target.id)
+    return target
+
+
+async def test_start_stop_restart_a_container(console):
+    target = await _container_cursor_on(console, ContainerState.EXITED)
+
+    def now():
+        return console.app.store.inventory.containers[target.id]
+
+    await console.press("t")
+    await console.finish()
+    await console.until(lambda: now().state is ContainerState.RUNNING, "started")
+    await console.notice(f"start container {target.name}: done")
+    await console.press("x")
+    await console.finish()
+    await console.until(lambda: now().state is ContainerState.EXITED, "stopped")
+    await console.notice(f"stop container {target.name}: done")
+    await console.press("R")
+    await console.finish()
+    await console.until(lambda: now().state is ContainerState.RUNNING, "restarted")
+    await console.notice(f"restart container {target.name}: done")
+
+
+async def test_delete_names_how_many_and_which_and_cancel_keeps_them(console):
+    await console.press("tab")
+    table = console.table("containers")
+    first, second = (table.rows_by_id[i] for i in table.visible_ids[:2])
+    await console.press("space", "j", "space")
+    assert table.marked == {first.id, second.id}
+    await console.press("ctrl+d")
+    await console.on(ConfirmDelete)
+    names = sorted([first.name, second.name])
+    assert str(console.screen.query_one("#question", Static).render()) == f"Remove 2 containers: {names[0]}, {names[1]}?"
+    await console.press("escape")
+    await console.on(DashboardScreen)
+    assert table.marked == {first.id, second.id}
+    await console.press("ctrl+d")
+    await console.on(ConfirmDelete)
+    await console.press("y")
+    await console.on(DashboardScreen)
+    await console.finish()
+    await console.until(lambda: first.name not in console.names("containers") and second.name not in console.names("containers"), "both removed")
+    await console.notice(f"remove container {first.name}: done")
+
+
+async def _upgrade_three(console) -> UpgradeScreen:
+    await console.press("slash")
+    await console.type("/24\\.0|25\\.0/")
+    await console.press("enter")
+    await console.until(lambda: console.table("hosts").visible_count >= 3, "older hosts")
+    await console.press("space", "j", "space", "j", "space")
+    assert len(console.table("hosts").marked) == 3
+    await console.press("u")
+    await console.on(UpgradeScreen)
+    screen = console.screen
+    await console.until(lambda: screen.plan is not None, "a plan")
+    screen.query_one("#batch").value = "1"
+    await console.pilot.pause()
+    assert [len(w.hosts) for w in screen.plan.waves] == [1, 1, 1]
+    preview = str(screen.query_one("#plan", Static).render())
+    assert "3 hosts in 3 waves" in preview and "wave 3:" in preview
+    await console.press("ctrl+s")
+    await console.until(lambda: screen.task_id is not None, "the upgrade started")
+    return screen
+
+
+async def test_upgrade_previews_waves_then_runs_with_pause_and_resume(console):
+    screen = await _upgrade_three(console)
+    await console.press("p")
+    await console.until(lambda: console.app.store.inventory.tasks[screen.task_id].status is TaskStatus.PAUSED, "paused")
+    await console.until(lambda: "PAUSED" in str(screen.query_one("#progress-title", Static).render()), "PAUSED shown")
+    await console.press("r")
+    await console.until(lambda: console.app.store.inventory.tasks[screen.task_id].status is TaskStatus.RUNNING, "resumed")
+    await console.sim.advance(3600)
+    await console.until(lambda: console.app.store.inventory.tasks[screen.task_id].status is TaskStatus.SUCCEEDED, "upgraded")
+    rows = screen.progress_rows()
+    assert [(r[0], r[4].plain, r[5]) for r in rows] == [("1", "SUCCEEDED", 100), ("2", "SUCCEEDED", 100), ("3", "SUCCEEDED", 100)]
+    assert {r[3] for r in rows} == {screen.plan.target_version}
+    await console.notice("upgrade hosts")
+    await console.press("escape")
+    await console.on(DashboardScreen)
+
+
+async def test_upgrade_abort_stops_before_the_next_wave(console):
+    screen = await _upgrade_three(console)
+    await console.press("x")
+    await console.sim.advance(3600)
+    await console.until(lambda: console.app.store.inventory.tasks[screen.task_id].done, "ended")
+    task = console.app.store.inventory.tasks[screen.task_id]
+    assert task.status is TaskStatus.ABORTED
+    await console.notice("aborted")
+
+
+async def test_logs_stream_pause_and_search(console):
+    await _container_cursor_on(console, ContainerState.RUNNING)
+    await console.press("l")
+    await console.on(LogsScreen)
+    log = console.screen.query_one(LogView)
+    await console.until(lambda: log.line_count > 0, "log lines")
+    await console.press("p")
+    before = log.line_count
+    await console.sim.advance(60)
+    await console.pilot.pause(0.3)
+    assert log.line_count == before  # paused: nothing moves on screen
+    await console.press("p")
+    await console.until(lambda: log.line_count > before, "lines after resume")
+    await console.press("slash")
+    word = log.lines[-1].split()[-1]
+    await console.type(word)
+    await console.press("enter")
+    assert log.match_count > 0
+    await console.press("escape")
+    await console.on(DashboardScreen)
