@@ -214,11 +214,12 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
 
         # Idle: no input and no backend changes; what the console itself costs.
         cpu_before, wall_before = time.process_time(), time.monotonic()
+        frames_before = probe.frames
         await asyncio.sleep(args.idle_seconds)
         cpu, wall = time.process_time() - cpu_before, time.monotonic() - wall_before
         result["idle_seconds"] = wall
         result["idle_cpu_percent"] = 100 * cpu / wall
-        result["idle_frames"] = probe.frames
+        result["idle_frames"] = probe.frames - frames_before
 
     probe.install(app, on_frame)
     app.run(headless=args.headless)

@@ -31,7 +31,7 @@ MARKER_WIDTH = 2  # the marker column: "● " on marked rows
 AUTO_WIDTH_SAMPLE = 500  # rows sampled to size a column whose width is not given
 AUTO_WIDTH_MAX = 48
 SEPARATOR = " "
-SEARCH_WARMUP_SLICE = 1000  # rows per slice when filling the filter's text cache
+SEARCH_WARMUP_SLICE = 250  # rows per slice when filling the filter's text cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +210,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._reported_cursor: str | None = None
         self._marked: set[str] = set()
         self._loading: str | None = None
+        self._search_warm = True
 
     # ----------------------------------------------------------------------------- read access
 
@@ -277,6 +278,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._next_seq = len(self._seq)
         self._search = {}
         self._loading = None
+        self._search_warm = not self._rows
         self._grow_widths(self._sample(list(self._rows.values())))
         self._drop_gone_marks()
         self._resort()
@@ -543,6 +545,12 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
                 if row_id in self._rows:
                     search_text(row_id)
             await asyncio.sleep(0)
+        self._search_warm = True
+
+    @property
+    def filter_ready(self) -> bool:
+        """The filter's text of every row is cached (set after ``set_rows``, in the background)."""
+        return self._search_warm
 
     def _after_change(self) -> None:
         """Put the cursor back on its item, resize, and refresh once."""

@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 from rich.cells import cell_len, set_cell_size
 from rich.console import Group
 from rich.text import Text
+from textual.timer import Timer
 from textual.widget import Widget
 
 from backends.models import Task, TaskStatus
@@ -79,7 +80,8 @@ class TaskStrip(Widget):
         self._clock = clock
         self._tasks: dict[str, Task] = {}
         self._finished_seen: dict[str, float] = {}  # task id -> clock time first seen finished
-        self._fade_timer = None
+        self._fade_timer: Timer | None = None
+        self._height = 1
 
     @property
     def shown(self) -> list[Task]:
@@ -107,21 +109,30 @@ class TaskStrip(Widget):
             if now - seen >= self.linger:
                 del self._finished_seen[task_id]
                 self._tasks.pop(task_id, None)
-        self._ensure_fade_timer()
-        self.refresh(layout=True)
+        self._schedule_fade(now)
+        height = max(1, len(self.shown))
+        self.refresh(layout=height != self._height)
+        self._height = height
 
-    def _ensure_fade_timer(self) -> None:
-        # A timer only while finished tasks are on show: an idle console costs no CPU.
-        if self._finished_seen and self._fade_timer is None and self.is_mounted:
-            self._fade_timer = self.set_interval(1.0, self._tick)
-        elif not self._finished_seen and self._fade_timer is not None:
+    def _schedule_fade(self, now: float) -> None:
+        """One timer for the next finished task to dim or leave: an idle strip costs nothing."""
+        if self._fade_timer is not None:
             self._fade_timer.stop()
             self._fade_timer = None
+        upcoming = [
+            seen + delay - now
+            for seen in self._finished_seen.values()
+            for delay in (self.fade_after, self.linger)
+            if seen + delay > now
+        ]
+        if upcoming and self.is_mounted:
+            self._fade_timer = self.set_timer(min(upcoming) + 0.05, self._tick)
 
     def on_mount(self) -> None:
-        self._ensure_fade_timer()
+        self._schedule_fade(self._clock())
 
     def _tick(self) -> None:
+        self._fade_timer = None
         self.update_tasks(())
 
     def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[override]
