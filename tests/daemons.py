@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 TEST_IMAGE = "ntnx-test-busybox:latest"
+DEFAULT_COMMAND = "echo ready; trap 'exit 0' TERM; sleep 3600 & wait"
 BUSYBOX_APPLETS = ("sh", "sleep", "echo", "cat", "ls", "true", "false", "printf", "env", "touch", "rm", "mkdir", "ps")
 
 
@@ -179,7 +180,8 @@ class DockerDaemon:
                 link = tarfile.TarInfo(f"bin/{applet}")
                 link.type, link.linkname = tarfile.SYMTYPE, "busybox"
                 tar.addfile(link)
-        self.cli("import", "-c", "CMD [\"sh\"]", "-", self.image, input=buf.getvalue())
+        # The default command says it is ready, then waits, and stops at once on SIGTERM.
+        self.cli("import", "-c", f"CMD {json.dumps(['sh', '-c', DEFAULT_COMMAND])}", "-", self.image, input=buf.getvalue())
 
     def remove_all_containers(self) -> None:
         ids = self.cli("ps", "-aq").split()

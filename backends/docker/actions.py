@@ -205,20 +205,48 @@ async def recreate_with_mount(
     read_only: bool = False,
     progress: Callable[[int, str], None] = lambda p, m: None,
 ) -> str:
-    """Re-create ``cid`` with its configuration intact plus a volume mount; the new id.
+    """Re-create ``cid`` with its configuration intact plus a volume mount; the new id."""
+    info = await api.get(f"/containers/{cid}/json")
+    if any(m.get("Destination") == path for m in info.get("Mounts") or ()):
+        raise Conflict(f"{info['Name'].lstrip('/')} already has a mount at {path}")
+    host_config = dict(info["HostConfig"])
+    mounts = list(host_config.get("Mounts") or [])
+    mounts.append({"Type": "volume", "Source": volume, "Target": path, "ReadOnly": read_only})
+    host_config["Mounts"] = mounts
+    return await _recreate(api, info, host_config, progress, f"with {volume} at {path}")
+
+
+async def recreate_without_volume(
+    api: DockerAPI, cid: str, volume: str, *, progress: Callable[[int, str], None] = lambda p, m: None
+) -> str:
+    """Re-create ``cid`` with its configuration intact minus its mounts of ``volume``."""
+    info = await api.get(f"/containers/{cid}/json")
+    host_config = dict(info["HostConfig"])
+    host_config["Mounts"] = [
+        m for m in host_config.get("Mounts") or () if not (m.get("Type") == "volume" and m.get("Source") == volume)
+    ]
+    host_config["Binds"] = [b for b in host_config.get("Binds") or () if b.split(":", 1)[0] != volume] or None
+    return await _recreate(api, info, host_config, progress, f"without {volume}")
+
+
+async def _recreate(
+    api: DockerAPI,
+    info: dict[str, Any],
+    host_config: dict[str, Any],
+    progress: Callable[[int, str], None],
+    how: str,
+) -> str:
+    """Re-create the container ``info`` describes, with ``host_config``; the new id.
 
     Refuses, before touching anything, when the new container would not have the old one's
     data: an anonymous volume (a new, empty one would replace it), files written into the
-    container's own writable layer, an image tag that now names another image, or a mount
-    point already in use.
+    container's own writable layer, or an image tag that now names another image.
     """
-    info = await api.get(f"/containers/{cid}/json")
+    cid = info["Id"]
     name = info["Name"].lstrip("/")
-    config, host_config = dict(info["Config"]), dict(info["HostConfig"])
+    config = dict(info["Config"])
     for m in info.get("Mounts") or ():
-        if m.get("Destination") == path:
-            raise Conflict(f"{name} already has a mount at {path}")
-        if m.get("Type") == "volume" and _anonymous(m, host_config):
+        if m.get("Type") == "volume" and _anonymous(m, info["HostConfig"]):
             raise Conflict(
                 f"{name} keeps data in an anonymous volume at {m.get('Destination')}: re-creating it would "
                 "start with a new, empty one; copy the data to a named volume first"
@@ -251,9 +279,6 @@ async def recreate_with_mount(
             await start(api, cid)
             raise Conflict(f"{name} wrote files into its writable layer while stopping: re-creating it would lose them")
 
-    mounts = list(host_config.get("Mounts") or [])
-    mounts.append({"Type": "volume", "Source": volume, "Target": path, "ReadOnly": read_only})
-    host_config["Mounts"] = mounts
     for key in _DERIVED_CONFIG:
         if config.get(key) == cid[:12]:
             config.pop(key)
@@ -271,7 +296,7 @@ async def recreate_with_mount(
     progress(40, f"renaming {name} to {old_name}")
     await api.post(f"/containers/{cid}/rename", name=old_name)
     try:
-        progress(60, f"creating {name} with {volume} at {path}")
+        progress(60, f"creating {name} {how}")
         new_id = await create_container(api, body, name)
     except BackendError:
         await api.post(f"/containers/{cid}/rename", name=name)

@@ -29,7 +29,7 @@ from ..contract import (
     VolumeSpec,
     resolve,
 )
-from ..errors import BackendError, InvalidInput, NotFound, TaskFailed, Unavailable
+from ..errors import BackendError, Conflict, InvalidInput, NotFound, TaskFailed, Unavailable
 from ..models import Container, Host, HostState, Task, TaskStatus, Volume
 from ..poller import Broadcast, diff
 from ..settings import Settings
@@ -336,6 +336,9 @@ class DockerBackend(Backend):
         else:
             raise InvalidInput("several engines: say on which host to create the volume")
         self._reachable(engine)
+        # Docker would hand back the existing volume: a taken name is a conflict here.
+        if spec.name in engine.inventory.volumes_raw:
+            raise Conflict(f"a volume named {spec.name} already exists on {engine.name}")
 
         async def work(task: TaskHandle) -> str:
             task.progress(20, f"creating volume {spec.name} ({spec.driver or 'local'})")
@@ -359,14 +362,16 @@ class DockerBackend(Backend):
     async def attach_volume(
         self, volume_id: str, host_id: str, *, container_id: str | None = None, mount_path: str | None = None
     ) -> Task:
+        engine, v = self._volume(volume_id)
+        if self._engine(host_id) is not engine:
+            raise InvalidInput(f"volume {v.name} lives on {engine.name}: Docker mounts it only into containers there")
         if not container_id or not mount_path:
             raise InvalidInput("Docker mounts a volume into a container: name the container and the mount path")
         if not mount_path.startswith("/"):
             raise InvalidInput(f"mount path {mount_path!r} must be absolute")
-        engine, v = self._volume(volume_id)
         c_engine, c = self._container(container_id)
-        if c_engine is not engine or self._engine(host_id) is not engine:
-            raise InvalidInput(f"volume {v.name} lives on {engine.name}; the container and host must be there too")
+        if c_engine is not engine:
+            raise InvalidInput(f"volume {v.name} lives on {engine.name}, container {c.name} on {c_engine.name}")
         self._reachable(engine)
 
         async def work(task: TaskHandle) -> str:
@@ -378,6 +383,23 @@ class DockerBackend(Backend):
             return new_id
 
         return self._tasks.start("attach_volume", f"{v.name} -> {c.name}:{mount_path}", work, target_id=c.id)
+
+    async def detach_volume(self, volume_id: str) -> Task:
+        """Unmount the volume from every container that mounts it, re-creating each one."""
+        engine, v = self._volume(volume_id)
+        self._reachable(engine)
+        users = list(v.container_ids)
+
+        async def work(task: TaskHandle) -> None:
+            for i, cid in enumerate(users):
+                step = lambda p, m, i=i: task.progress(int((i + p / 100) * 100 / len(users)), m)  # noqa: E731
+                try:
+                    await actions.recreate_without_volume(engine.api, cid, v.name, progress=step)
+                finally:
+                    await _refresh_quietly(engine, [cid])
+            await _refresh_quietly(engine, [], volumes=True)
+
+        return self._tasks.start("detach_volume", v.name, work, target_id=v.id)
 
     # -- machines -------------------------------------------------------------------------
 
