@@ -495,7 +495,10 @@ class PrismBackend(Backend):
             raise Conflict(f"volume {volume.name} is already attached to {host.name}")
         if volume.host_id:
             other = inv.hosts.get(volume.host_id)
-            raise Conflict(f"volume {volume.name} is attached to {other.name if other else volume.host_id}: detach it first")
+            raise Conflict(
+                f"volume {volume.name} is attached to {other.name if other else volume.host_id} "
+                "(a volume group is attached to one host at a time): detach it first"
+            )
         if container_id:
             raise InvalidInput(
                 "the prism backend attaches volumes to machines; run the container with the Docker volume of the same name"

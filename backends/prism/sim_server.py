@@ -16,6 +16,7 @@ task (``POLL_STEP`` simulated seconds per poll), so tests run at the speed they 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -71,8 +72,11 @@ class PrismFacade:
         self.vm_tasks: dict[str, str] = {}
         self.instant: dict[str, Task] = {}
         self.born = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        # Tests in other threads move the simulator's clock on this loop.
+        self.loop = asyncio.get_running_loop()
         await self.sim.connect()
         self.born = self.sim.clock.now
 
@@ -452,6 +456,7 @@ def build_app(facade: PrismFacade, *, user: str, password: str) -> PrismLogin:
         Route("/api/clustermgmt/v4.0/config/storage-containers", storage_containers, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.facade = facade
     return PrismLogin(app, user=user, password=password, product="pc.2024.3 (ntnx-console simulator)", simulated=True)
 
 
