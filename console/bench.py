@@ -148,6 +148,17 @@ def report(empty: list[dict[str, Any]], runs: list[dict[str, Any]], args: argpar
             f"| {r['filter_ms']:.1f} ms (max {r['filter_max_ms']:.1f}) "
             f"| {r['rss_mib']:.0f} MiB | {r['idle_cpu_percent']:.2f}% over {r['idle_seconds']:.0f} s |"
         )
+    lines += ["", "Where the first frame's time goes (seconds from spawn):", ""]
+    for r in runs:
+        if "error" in r:
+            continue
+        rest = r["first_frame_s"] - r["imports_s"] - r.get("connect_s", 0) - r.get("snapshot_s", 0)
+        lines.append(
+            f"- {r['scale']:,}: Python start and imports {r['imports_s']:.2f}, simulator world "
+            f"{r.get('connect_s', 0):.2f}, snapshot {r.get('snapshot_s', 0):.2f}, Textual start, "
+            f"tables and first paint {rest:.2f}; later, the filter cache warm-up {r['settle_s']:.2f}; "
+            f"{r['idle_frames']} frames drawn while idle"
+        )
     lines += ["", "Budgets:", ""]
     for r in runs:
         if "error" in r:

@@ -79,7 +79,7 @@ class HostDetails(DetailsScreen):
 
     def compose(self) -> ComposeResult:
         host_name = self.app.store.host_name
-        yield StatusHeader()
+        yield StatusHeader(id="status")
         with Horizontal(classes="facts"):
             yield Static(id="facts")
             with Vertical():
@@ -166,7 +166,7 @@ class ContainerDetails(DetailsScreen):
     ]
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader()
+        yield StatusHeader(id="status")
         with Horizontal():
             with VerticalScroll(classes="section", id="container-facts"):
                 yield Static(id="facts")
@@ -262,7 +262,7 @@ class VolumeDetails(DetailsScreen):
     KIND = "volumes"
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader()
+        yield StatusHeader(id="status")
         with Vertical(classes="facts"):
             yield Static(id="facts")
         with Vertical(classes="section", id="volume-containers"):

@@ -32,8 +32,12 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.add_class("form-screen")
 
+    @property
+    def rows(self) -> list[keymap.HelpRow]:
+        return keymap.help_rows(all_bindings(), self.app.keymap_overrides, self.app.get_key_display)
+
     def _table(self) -> Table:
-        rows = keymap.help_rows(all_bindings(), self.app.keymap_overrides, self.app.get_key_display)
+        rows = self.rows
         table = Table(box=None, expand=True, pad_edge=False)
         table.add_column("Group", style="bold", width=12)
         table.add_column("Keys", style="bold cyan", width=16)

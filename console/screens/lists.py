@@ -20,7 +20,7 @@ class ListScreen(Screen):
     BINDINGS = [Binding("escape", "back", "Back", id="list.back"), Binding("slash", "filter", "Filter", id="list.filter")]
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader()
+        yield StatusHeader(id="status")
         yield ResourceTable(self.columns(), id=self.KIND, empty_text=f"No {self.KIND}")
         yield Input(placeholder="filter: text or /regex/", id="prompt")
         yield Footer()

@@ -34,7 +34,7 @@ class LogsScreen(Screen):
         self.ended: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader()
+        yield StatusHeader(id="status")
         yield Static(id="logs-title")
         yield LogView(id="log")
         yield Input(placeholder="search the logs (enter: find, n/N: next/previous)", id="log-search")
