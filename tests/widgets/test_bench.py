@@ -1,0 +1,29 @@
+"""The benchmark's own plumbing: a measured child process, and the verdicts it prints."""
+
+from __future__ import annotations
+
+import argparse
+
+from console import bench
+
+
+def test_empty_app_child_reports_its_first_frame():
+    result = bench.run_child("empty", scale=0, idle_seconds=0, headless=True)
+    assert 0 < result["first_frame_s"] < 30
+
+
+def test_report_has_a_row_per_scale_and_budget_verdicts():
+    args = argparse.Namespace(scales="10000", idle_seconds=30.0, headless=True)
+    run = {
+        "scale": 10_000, "first_frame_s": 0.5, "imports_s": 0.2, "connect_s": 0.1,
+        "snapshot_s": 0.01, "settle_s": 0.3, "tick_changes": 500, "tick_apply_ms": 20.0,
+        "tick_frame_ms": 40.0, "cursor_ms": 16.0, "cursor_max_ms": 20.0, "filter_ms": 30.0,
+        "filter_max_ms": 50.0, "rss_mib": 60.0, "idle_cpu_percent": 1.0, "idle_seconds": 30.0,
+        "idle_frames": 0,
+    }  # fmt: skip
+    text = bench.report([{"first_frame_s": 0.4}], [run], args)
+    assert "| 10,000 | 500 ms | 1.2x | 20.0 ms (500 rows) |" in text
+    assert "- PASS: first frame at 10,000: 1.2x the empty app" in text
+    assert "- FAIL: 5% tick at 10,000: 20.0 ms" in text
+    assert "- PASS: idle CPU at 10,000" in text and "- PASS: RSS at 10,000: 60 MiB" in text
+    assert "headless" in text
