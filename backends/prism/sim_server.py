@@ -272,8 +272,9 @@ def _matches(entity: dict[str, Any], clause: str) -> bool:
     return name == value
 
 
-def build_app(facade: PrismFacade, *, user: str, password: str) -> PrismLogin:
-    """The ASGI app: Starlette routes behind Prism's login."""
+def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool = True) -> PrismLogin:
+    """The ASGI app: Starlette routes behind Prism's login. ``announce=False`` leaves out the
+    header that tells the backend it is simulated (tests of the paths real Prism takes)."""
 
     def v3(kind_of: Callable[[Request], str]):
         def wrap(handler: Callable[[Request], Awaitable[Response]]):
@@ -457,7 +458,7 @@ def build_app(facade: PrismFacade, *, user: str, password: str) -> PrismLogin:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.facade = facade
-    return PrismLogin(app, user=user, password=password, product="pc.2024.3 (ntnx-console simulator)", simulated=True)
+    return PrismLogin(app, user=user, password=password, product="pc.2024.3 (ntnx-console simulator)", simulated=announce)
 
 
 def sim_dir() -> Path:

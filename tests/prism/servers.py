@@ -62,10 +62,11 @@ def serve(app: PrismLogin, *, startup_timeout: float = 20.0) -> Iterator[Running
             thread.join(timeout=10)
 
 
-def sim_app(**sim_options: Any) -> PrismLogin:
+def sim_app(*, announce: bool = True, **sim_options: Any) -> PrismLogin:
     from backends.prism.sim_server import PrismFacade, build_app
     from backends.simulator import SimulatorBackend
 
     options = {"seed": 7, "speed": 0.0, "activity": False, **sim_options}
     sim = SimulatorBackend(**options)
-    return build_app(PrismFacade(sim, advance_on_poll=options["speed"] == 0), user="admin", password=PASSWORD)
+    facade = PrismFacade(sim, advance_on_poll=options["speed"] == 0)
+    return build_app(facade, user="admin", password=PASSWORD, announce=announce)
