@@ -296,6 +296,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             search.pop(row_id, None)
         moved: set[str] = set(deleted)  # ids whose place in the order must be recomputed
         shown_or_hidden: set[str] = set()  # ids that stay in place but enter or leave the filter
+        in_place: list[str] = []  # ids changed where they are
         sample: list[Row] = []
         column = self._column(self._sort_column)
         matcher, visible = self._matcher, self._visible
@@ -312,15 +313,19 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             else:
                 new_key = self._make_key(row_id, column)
                 if keys[row_id] == new_key:
+                    in_place.append(row_id)
                     if visible is not None and row_id not in moved:
                         if matcher(self._search_text(row_id)) != (row_id in visible):  # type: ignore[misc]
                             shown_or_hidden.add(row_id)
                     continue
             keys[row_id] = self._make_key(row_id, column)
             moved.add(row_id)
-        self._grow_widths(sample)
+        grew = self._grow_widths(sample)
         if deleted:
             self._drop_gone_marks()
+        if not (moved or shown_or_hidden or grew):
+            self._refresh_rows(in_place)  # the common tick: values change, the order does not
+            return
         if moved:
             self._sorted = self._merge(self._sorted, moved, rows.__contains__)
         if visible is None:
@@ -593,10 +598,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         step = max(1, len(rows) // AUTO_WIDTH_SAMPLE)
         return rows[::step] + rows[-1:]
 
-    def _grow_widths(self, sample: list[Row]) -> None:
+    def _grow_widths(self, sample: list[Row]) -> bool:
         """Widen auto-sized columns to fit a sample of rows; never shrink (no jitter)."""
         if not sample:
-            return
+            return False
         grew = False
         for index, column in enumerate(self.columns):
             if column.width is not None:
@@ -608,6 +613,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
                 grew = True
         if grew:
             self._update_virtual_size()
+        return grew
 
     def _widen_later(self, index: int, cell: str | Text) -> None:
         """A visible cell wider than its auto-sized column widens it for the next frame."""
@@ -650,6 +656,15 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
 
     def _refresh_row(self, index: int) -> None:
         self.refresh_line(index + self._top)
+
+    def _refresh_rows(self, row_ids: Iterable[str]) -> None:
+        """Redraw just the lines on screen that show these ids."""
+        top = round(self.scroll_y)
+        window = self._order[top : top + self._body_height()]
+        changed = set(row_ids)
+        for offset, row_id in enumerate(window):
+            if row_id in changed:
+                self._refresh_row(top + offset)
 
     # ----------------------------------------------------------------------------- rendering
 

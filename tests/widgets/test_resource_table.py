@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from textual.geometry import Region
+
 from backends.models import ContainerState
 from widgets import ResourceTable
 
@@ -17,6 +19,12 @@ def visible_names(table: ResourceTable) -> list[str]:
 
 def screen_text(table: ResourceTable) -> list[str]:
     return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+def painted_text(table: ResourceTable) -> list[str]:
+    """The lines as the compositor has them: cached lines stay until the table refreshes them."""
+    lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+    return [line.text.rstrip() for line in lines]
 
 
 async def test_renders_header_rows_and_only_what_fits():
@@ -205,3 +213,20 @@ async def test_loading_and_empty_text():
         table.set_rows([])
         await pilot.pause()
         assert table.empty_text in screen_text(table)[1]
+
+
+async def test_values_changed_in_place_are_repainted():
+    rows = containers(1_000)
+    app = TableApp(rows)
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(ResourceTable)
+        await pilot.pause()
+        assert "running" in painted_text(table)[1]  # app-0
+        # A tick that changes a visible row and rows far below the screen; the order stays.
+        tick = [replace(rows[0], state=ContainerState.EXITED)] + [
+            replace(r, cpu_percent=1.0) for r in rows[500:550]
+        ]
+        table.apply(tick)
+        await pilot.pause()
+        assert "exited" in painted_text(table)[1]
+        assert table.visible_ids[:2] == ["c000000", "c000001"]
