@@ -85,6 +85,7 @@ class DockerDaemon:
     dockerd: str
     docker: str
     proc: subprocess.Popen | None = None
+    containerd_proc: subprocess.Popen | None = None
     image: str = TEST_IMAGE
     env: dict[str, str] = field(default_factory=dict)
 
@@ -109,6 +110,7 @@ class DockerDaemon:
             },
         }
         (self.root / "daemon.json").write_text(json.dumps(config))
+        self._start_containerd(timeout)
         log = self.root / "dockerd.log"
         self.proc = subprocess.Popen(
             [
@@ -117,6 +119,7 @@ class DockerDaemon:
                 "--data-root", str(self.root / "data"),
                 "--exec-root", str(self.root / "exec"),
                 "--pidfile", str(self.root / "dockerd.pid"),
+                "--containerd", self.containerd_socket,
                 "-H", self.url,
             ],
             stdout=log.open("ab"),
@@ -125,19 +128,47 @@ class DockerDaemon:
         )
         _wait(lambda: _unix_ping(self.socket_path), timeout=timeout, what="dockerd", proc=self.proc, log=log)
 
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.proc is None:
+    @property
+    def containerd_socket(self) -> str:
+        return str(self.root / "cd.sock")
+
+    def _start_containerd(self, timeout: float) -> None:
+        """Our own containerd, outliving dockerd: a killed dockerd (a fault the tests inject)
+        must find it again when it restarts, as with a system containerd."""
+        if self.containerd_proc is not None and self.containerd_proc.poll() is None:
             return
-        if self.proc.poll() is None:
+        log = self.root / "containerd.log"
+        self.containerd_proc = subprocess.Popen(
+            [
+                require("containerd", "containerd"),
+                "--root", str(self.root / "cd-root"),
+                "--state", str(self.root / "cd-state"),
+                "--address", self.containerd_socket,
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait(lambda: os.path.exists(self.containerd_socket), timeout=timeout, what="containerd", proc=self.containerd_proc, log=log)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
         self.proc = None
+        if self.containerd_proc is not None and self.containerd_proc.poll() is None:
+            self.containerd_proc.terminate()
+            try:
+                self.containerd_proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.containerd_proc.kill()
+        self.containerd_proc = None
 
     def kill(self) -> None:
-        """Kill dockerd abruptly (a fault, not a shutdown); its containers' shims live on."""
+        """Kill dockerd abruptly (a fault, not a shutdown); containerd and the shims live on."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)

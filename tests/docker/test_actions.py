@@ -67,8 +67,12 @@ async def test_run_stop_start_restart_remove(backend, dockerd, image, name):
 async def test_refusals_are_typed_errors(backend, dockerd, image):
     with pytest.raises(NotFound):
         await backend.start_container("no-such-container")
-    with pytest.raises(InvalidInput):
-        await backend.attach_volume("v", "h")
+    dockerd.cli("volume", "create", "refusals")
+    host = next(iter(backend._published.hosts))
+    await wait_until(lambda: f"{host}/refusals" in backend._published.volumes, what="volume")
+    with pytest.raises(InvalidInput, match="container"):
+        await backend.attach_volume(f"{host}/refusals", host)  # Docker mounts into a container
+    dockerd.cli("volume", "rm", "refusals")
     read_only = DockerBackend([dockerd.url], read_only=True)
     with pytest.raises(PermissionDenied, match="read-only"):
         await read_only.run_container(ContainerSpec(image=image, host="x"))
