@@ -451,9 +451,7 @@ async def _session(settings: "Settings", handler: Callable[..., Awaitable[int]],
         # while a large list is turned into rows (a second saved at 100,000 containers).
         gc.freeze()
         if backend.simulated:
-            sim = settings.simulator
-            scale = f", scale {sim.scale}" if sim.scale else ""
-            _err(f"simulated data (built-in simulator, seed {sim.seed}{scale})")
+            _err(f"simulated data ({_simulated_source(settings, backend)})")
         return await handler(backend, args)
     finally:
         if connected:
@@ -463,6 +461,14 @@ async def _session(settings: "Settings", handler: Callable[..., Awaitable[int]],
                 await backend.close()
             except BackendError:
                 pass  # the connect error is the one to report
+
+
+def _simulated_source(settings: "Settings", backend: "Backend") -> str:
+    if settings.backend != "simulator":  # e.g. the prism backend talking to `sim serve`
+        return f"{backend.label}, served by the simulator"
+    sim = settings.simulator
+    scale = f", scale {sim.scale}" if sim.scale else ""
+    return f"built-in simulator, seed {sim.seed}{scale}"
 
 
 # ---------------------------------------------------------------------------------------------
