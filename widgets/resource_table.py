@@ -199,7 +199,9 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._sorted: list[str] = []  # every id, sorted
         self._visible: set[str] | None = None  # ids that pass the filter (None: no filter)
         self._order: list[str] = []  # the ids shown: ``_sorted`` filtered
-        self._search: dict[str, str] = {}  # lower-cased search text per id, filled lazily
+        # Lower-cased search text per id, with the row it was made from (rows are immutable
+        # values: a changed row is a new object), filled lazily.
+        self._search: dict[str, tuple[Row, str]] = {}
         self._filter_text = ""
         self._matcher: Callable[[str], bool] | None = None
         self._filter_error: str | None = None
@@ -276,13 +278,19 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._rows = {key(row): row for row in rows}
         self._seq = {row_id: n for n, row_id in enumerate(self._rows)}
         self._next_seq = len(self._seq)
-        self._search = {}
+        rows_now = self._rows
+        self._search = {
+            row_id: cached
+            for row_id, cached in self._search.items()
+            if rows_now.get(row_id) is cached[0]
+        }
         self._loading = None
-        self._search_warm = not self._rows
+        self._search_warm = len(self._search) == len(rows_now)
         self._grow_widths(self._sample(list(self._rows.values())))
         self._drop_gone_marks()
         self._resort()
-        self.call_later(self._start_search_warmup)
+        if not self._search_warm:
+            self.call_later(self._start_search_warmup)
 
     def apply(self, upserts: Iterable[Row], deletes: Iterable[str] = ()) -> None:
         """Patch rows in place: at most one O(n) pass over the index, one refresh."""
@@ -459,11 +467,12 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         return None
 
     def _search_text(self, row_id: str) -> str:
-        text = self._search.get(row_id)
-        if text is None:
-            row = self._rows[row_id]
-            text = "\t".join(column.plain(row) for column in self.columns).lower()
-            self._search[row_id] = text
+        row = self._rows[row_id]
+        cached = self._search.get(row_id)
+        if cached is not None and cached[0] is row:
+            return cached[1]
+        text = "\t".join(column.plain(row) for column in self.columns).lower()
+        self._search[row_id] = (row, text)
         return text
 
     def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...]:

@@ -230,3 +230,19 @@ async def test_values_changed_in_place_are_repainted():
         await pilot.pause()
         assert "exited" in painted_text(table)[1]
         assert table.visible_ids[:2] == ["c000000", "c000001"]
+
+
+async def test_filter_follows_changed_values_through_apply_and_set_rows():
+    rows = containers(30)
+    app = TableApp(rows)
+    async with app.run_test(size=(80, 20)):
+        table = app.query_one(ResourceTable)
+        table.set_filter("paused")
+        paused = {r.id for r in rows if r.state is ContainerState.PAUSED}
+        assert set(table.visible_ids) == paused
+        table.apply([replace(rows[0], state=ContainerState.PAUSED)])  # app-0 was running
+        assert set(table.visible_ids) == paused | {"c000000"}
+        # A full reload where one row changed and the others are the same objects.
+        rows[2] = replace(rows[2], state=ContainerState.RUNNING)  # app-2 was paused
+        table.set_rows(rows)
+        assert set(table.visible_ids) == paused - {"c000002"}
