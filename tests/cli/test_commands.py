@@ -226,3 +226,28 @@ def test_ctrl_c_while_following_logs_exits_130_quietly(tmp_path):
     assert code == 130
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
+
+
+def test_an_engine_that_does_not_answer_exits_3(tmp_path, config_file):
+    socket = f"unix://{tmp_path}/absent.sock"
+    result = run_command("--backend", "docker", "--docker-host", socket, "hosts", "list",
+                         env={"NTNX_CONSOLE_CONFIG": str(config_file)})
+    assert result.code == 3
+    assert result.err.strip().splitlines() == [result.err.strip()] and result.err.startswith("Unavailable:")
+    # the same through a config context
+    config_file.write_text(f'[contexts.local]\nbackend = "docker"\nhosts = ["{socket}"]\n')
+    result = run_command("--context", "local", "containers", "list", "--json", env={"NTNX_CONSOLE_CONFIG": str(config_file)})
+    assert result.code == 3 and result.out == "" and result.err.startswith("Unavailable:")
+
+
+def test_every_table_renders(cli, state: str):
+    base = ("--demo", "--demo-state", state)
+    assert cli(*base, *_create("tbl-01"), "--wait").code == 0
+    for kind, header in (("containers", "IMAGE"), ("volumes", "SIZE"), ("tasks", "PROGRESS"), ("images", "ENGINE"),
+                         ("networks", "VLAN"), ("nodes", "HOSTS"), ("events", "SEVERITY")):
+        result = cli(*base, kind, "list")
+        assert result.code == 0, result.err
+        lines = result.out.splitlines()
+        assert header in lines[0] and len(lines) >= 2, kind
+    tasks = cli(*base, "tasks", "list").out
+    assert "create_host" in tasks and "tbl-01" in tasks and "SUCCEEDED" in tasks and "100%" in tasks
