@@ -9,15 +9,17 @@ they had reached.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import tempfile
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..contract import KIND_NAMES
 from ..errors import InvalidInput
-from ..models import KINDS, HostState, TaskStatus
+from ..models import KINDS, ContainerState, HostState, Mount, PortBinding, Quota, Severity, TaskStatus, VolumeState
 
 if TYPE_CHECKING:
     from .backend import SimulatorBackend
@@ -46,7 +48,7 @@ def save(backend: "SimulatorBackend", path: str) -> None:
         "next_ip": backend.world.next_ip,
         "rng": _rng_state(backend.world.rng.getstate()),
         "partitioned": backend.faults.partitioned,
-        "tables": {kind: [v.to_dict() for v in store.tables[kind].values()] for kind in KIND_NAMES},
+        "tables": {kind: _encode_table(kind, store.tables[kind]) for kind in KIND_NAMES},
         "running": running,
     }
     directory = os.path.dirname(os.path.abspath(path))
@@ -71,8 +73,7 @@ def load(backend: "SimulatorBackend", path: str) -> float:
             raise ValueError(f"unknown format {data.get('format')!r}")
         store = backend.store
         for kind in KIND_NAMES:
-            model = KINDS[kind]
-            store.tables[kind] = {d["id"]: model.from_dict(d) for d in data["tables"][kind]}
+            store.tables[kind] = _decode_table(kind, data["tables"][kind])
         backend.clock.now = float(data["now"])
         store.seq = int(data["seq"])
         backend.world.next_ip = int(data["next_ip"])
@@ -110,6 +111,64 @@ def _resume(backend: "SimulatorBackend", running: list[dict[str, Any]]) -> None:
         if record.get("aborted"):
             ctx.control.abort()
     store.flush()
+
+
+# Tables are saved as a header of field names and one row per item: at 100,000 containers
+# this is several times faster than a dict per item, both ways.
+
+
+def _codec(type_name: str) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """(encode, decode) for a field of the given annotation; None where the value is plain JSON."""
+    name = str(type_name)
+    for enum_type in (HostState, ContainerState, VolumeState, TaskStatus, Severity):
+        if name.startswith(enum_type.__name__):
+            return (lambda v: v.value if v is not None else None), (
+                lambda v, e=enum_type: e(v) if v is not None else None)
+    if name.startswith("Quota"):
+        return (lambda q: [q.vcpus, q.memory_mib, q.storage_gib, q.vms]), (lambda v: Quota(*v))
+    for nested in (Mount, PortBinding):
+        if name.startswith(f"tuple[{nested.__name__}"):
+            names = [f.name for f in fields(nested)]
+            return (lambda items, n=names: [[getattr(i, a) for a in n] for i in items]), (
+                lambda rows, m=nested: tuple(m(*r) for r in rows))
+    if name.startswith("tuple[tuple"):
+        return (lambda v: [list(p) for p in v]), (lambda v: tuple(tuple(p) for p in v))
+    if name.startswith("tuple"):
+        return list, tuple
+    return None, None
+
+
+def _columns(kind: str) -> list[tuple[str, Any, Any]]:
+    return [(f.name, *_codec(f.type)) for f in fields(KINDS[kind])]
+
+
+def _encode_table(kind: str, table: dict[str, Any]) -> dict[str, Any]:
+    columns = _columns(kind)
+    names = [name for name, _, _ in columns]
+    get = operator.attrgetter(*names)
+    encoders = [(i, enc) for i, (_, enc, _) in enumerate(columns) if enc]
+    rows = []
+    for item in table.values():
+        row = list(get(item))
+        for i, enc in encoders:
+            row[i] = enc(row[i])
+        rows.append(row)
+    return {"fields": names, "rows": rows}
+
+
+def _decode_table(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    columns = _columns(kind)
+    if data["fields"] != [name for name, _, _ in columns]:
+        raise ValueError(f"the {kind} table was saved with other fields")
+    model = KINDS[kind]
+    decoders = [(i, dec) for i, (_, _, dec) in enumerate(columns) if dec]
+    table = {}
+    for row in data["rows"]:
+        for i, dec in decoders:
+            row[i] = dec(row[i])
+        item = model(*row)
+        table[item.id] = item
+    return table
 
 
 def _rng_state(state: tuple) -> list:

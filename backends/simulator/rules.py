@@ -93,7 +93,7 @@ def check_quota(project: Project, cores: int, memory_mib: int, storage_gib: floa
     for what, limit, used, ask, unit in asks:
         if limit is not None and (used or 0) + ask > limit:
             raise QuotaExceeded(
-                f"project {project.name!r} {what} quota exceeded: {used:g}{unit} used + {ask:g}{unit} asked > {limit:g}{unit} allowed"
+                f"project {project.name!r} {what} quota: {used:g}{unit} used + {ask:g}{unit} asked > {limit:g}{unit} allowed"
             )
 
 

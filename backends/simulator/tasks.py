@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
 from ..errors import BackendError, Conflict, NotFound
-from ..models import Task, TaskStatus
+from ..models import Severity, Task, TaskStatus
 from ..waves import WaveControl
 from .world import World
 
@@ -148,6 +148,8 @@ class TaskRunner:
             result_id=result_id or task.result_id,
             finished_at=self.world.store.clock.now,
         )
+        if status is TaskStatus.FAILED:
+            self.world.event(Severity.WARNING, task.target, f"{task.kind} failed: {error}", "task.failed", task.target_id)
 
     def context(self, task_id: str) -> TaskContext:
         task = self.world.store.tasks.get(task_id)

@@ -7,6 +7,7 @@ from the world's one ``random.Random(seed)``; machine addresses are in 127.0.0.0
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 import uuid
@@ -98,6 +99,11 @@ def human_status(state: ContainerState, now: float, since: float | None, exit_co
 
 def _ago(seconds: float) -> str:
     s = int(max(0, seconds))
+    return _ago_text(s if s < 60 else s // 60 * 60)
+
+
+@functools.lru_cache(maxsize=8192)
+def _ago_text(s: int) -> str:
     if s < 60:
         return "Less than a minute" if s >= 1 else "Less than a second"
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):

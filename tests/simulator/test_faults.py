@@ -169,3 +169,16 @@ async def test_scheduled_faults_happen_over_time():
         await sim.close()
     kinds = {e.kind for e in inv.events.values()}
     assert {"host.crashed", "node.failed"} <= kinds
+
+
+async def test_latency_slows_calls_down_on_the_wall_clock():
+    import time
+
+    sim = SimulatorBackend(seed=7, speed=0.0, faults="latency=1.0")
+    await sim.connect()
+    try:
+        started = time.monotonic()
+        await sim.snapshot()
+        assert time.monotonic() - started >= 0.2
+    finally:
+        await sim.close()
