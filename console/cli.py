@@ -127,6 +127,12 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     )
     d.add_argument("--tls-verify", action="store_true", default=default(False), help="verify the engine's TLS")
     d.add_argument("--cert-path", metavar="DIR", default=default(None), help="ca.pem, cert.pem, key.pem for tcp+TLS")
+    d.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        default=default(False),
+        help="ssh://: trust a host key seen for the first time (a changed key is still refused)",
+    )
     r = p.add_argument_group("prism (--backend prism; the password comes from NTNX_PASSWORD or a prompt)")
     r.add_argument("--prism-endpoint", metavar="URL", default=default(None), help="https://HOST:9440")
     r.add_argument("--prism-user", metavar="USER", default=default(None))
@@ -302,6 +308,8 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
         docker.tls_verify = True
     if args.cert_path is not None:
         docker.cert_path = args.cert_path
+    if args.accept_new_host_keys:
+        docker.accept_new_host_keys = True
 
     prism = settings.prism
     if args.prism_endpoint is not None:
@@ -327,7 +335,7 @@ def _given_backend_options(args: argparse.Namespace) -> dict[str, list[str]]:
 
     return {
         "simulator": given("seed", "scale", "speed", "faults", "no_activity", "demo_state"),
-        "docker": given("docker_host", "tls_verify", "cert_path"),
+        "docker": given("docker_host", "tls_verify", "cert_path", "accept_new_host_keys"),
         "prism": given("prism_endpoint", "prism_user", "insecure", "ca_bundle", "no_engine_check"),
     }
 
@@ -362,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        _err(f"Error: unexpected {type(err).__name__}: {err} (run with --debug for details)")
+        text = " ".join(str(err).split())
+        _err(f"Error: unexpected {type(err).__name__}: {text} (run with --debug for details)")
         return 1
 
 
@@ -391,13 +400,8 @@ def _err(line: str) -> None:
 
 
 def _open_console(settings: "Settings", config: "Config") -> int:
-    try:
-        from console.app import run_app
-    except ModuleNotFoundError as err:
-        if err.name != "console.app":
-            raise
-        _err(f"{PROG}: the interactive console is not in this build yet; run a command (see {PROG} --help)")
-        return 2
+    from console.app import run_app
+
     return run_app(settings, config)
 
 
@@ -411,13 +415,8 @@ def _config_path(args: argparse.Namespace) -> int:
 def _sim_serve(args: argparse.Namespace, settings: "Settings") -> int:
     if settings.backend != "simulator":
         raise UsageError("sim serve serves the simulator: it takes no --backend or non-simulator --context")
-    try:
-        from backends.prism.sim_server import main as serve
-    except ModuleNotFoundError as err:
-        if err.name not in ("backends.prism", "backends.prism.sim_server"):
-            raise
-        _err(f"{PROG}: sim serve is not in this build yet (needs backends.prism.sim_server)")
-        return 2
+    from backends.prism.sim_server import main as serve
+
     sim = settings.simulator
     return serve(
         argparse.Namespace(

@@ -50,8 +50,10 @@ def test_docker_hosts_default_to_DOCKER_HOST_then_the_local_socket(monkeypatch: 
     s = settings_of("--backend", "docker", "--tls-verify", "--cert-path", "/certs", "hosts", "list")
     assert s.docker.hosts == ["tcp://127.0.0.1:2376"]
     assert (s.docker.tls_verify, s.docker.cert_path) == (True, "/certs")
-    s = settings_of("--backend", "docker", "--docker-host", "unix:///a.sock", "--docker-host", "ssh://u@127.0.0.1", "hosts", "list")
-    assert s.docker.hosts == ["unix:///a.sock", "ssh://u@127.0.0.1"]
+    s = settings_of("--backend", "docker", "--docker-host", "unix:///a.sock", "--docker-host", "ssh://u@127.0.0.1",
+                    "--accept-new-host-keys", "hosts", "list")
+    assert s.docker.hosts == ["unix:///a.sock", "ssh://u@127.0.0.1"] and s.docker.accept_new_host_keys
+    assert not settings_of("--backend", "docker", "hosts", "list").docker.accept_new_host_keys
 
 
 def test_prism_options_fill_the_prism_settings():
