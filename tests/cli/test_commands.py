@@ -251,3 +251,48 @@ def test_every_table_renders(cli, state: str):
         assert header in lines[0] and len(lines) >= 2, kind
     tasks = cli(*base, "tasks", "list").out
     assert "create_host" in tasks and "tbl-01" in tasks and "SUCCEEDED" in tasks and "100%" in tasks
+
+
+def test_wait_draws_a_progress_bar_on_a_terminal(config_file):
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from .conftest import ROOT
+
+    # stderr is a terminal (a pty), stdout a pipe: the bar goes to the terminal, the data to the pipe.
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console", "--demo", "--speed", "30", *_create("web-21"), "--wait", "--json"],
+        stdout=subprocess.PIPE, stderr=slave, cwd=ROOT,
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "NTNX_CONSOLE_CONFIG": str(config_file)},
+    )
+    os.close(slave)
+    screen = bytearray()
+
+    def drain() -> None:  # read the terminal while the child writes, so it never blocks on it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+    os.close(master)
+    assert proc.returncode == 0
+    assert json.loads(out)["status"] == "SUCCEEDED"
+    text = bytes(screen).decode()
+    assert "━" in text and "\r" in text  # a bar, redrawn in place
+    assert "create_host web-21" in text and "100%" in text and "cloning image" in text
