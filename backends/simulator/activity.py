@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..models import Container, ContainerState, HostState
+from ..models import Container, ContainerState, HostState, Severity
 from .world import APPS_BY_IMAGE, World, human_status
 
 TICK_SECONDS = 2.0
 SHARE = 0.05
+# Now and then a container dies and its restart policy brings it back, as in any real fleet.
+DEATHS_PER_CONTAINER_TICK = 0.0002
+RESTART_DELAY_SECONDS = 5.0
 
 
 def fresh_usage(world: World, c: Container) -> tuple[float, float]:
@@ -43,6 +46,8 @@ def tick(world: World) -> None:
         store.upsert(replace(c, cpu_percent=cpu, memory_mib=mem, status=human_status(c.state, now, c.started_at, None)))
         d_cpu, d_mem = host_delta.get(c.host_id, (0.0, 0.0))
         host_delta[c.host_id] = (d_cpu + cpu - c.cpu_percent, d_mem + mem - c.memory_mib)
+    if rng.random() < DEATHS_PER_CONTAINER_TICK * len(ids):
+        _die(world, containers[rng.choice(ids)])
     hosts = store.tables["hosts"]
     for host_id, (d_cpu, d_mem) in host_delta.items():
         host = hosts.get(host_id)
@@ -53,3 +58,26 @@ def tick(world: World) -> None:
                 memory_used_mib=max(0, int(host.memory_used_mib + d_mem)),
                 observed_at=now,
             ))
+
+
+def _die(world: World, c: Container) -> None:
+    host = world.store.hosts.get(c.host_id)
+    if c.state is not ContainerState.RUNNING or host is None or host.state is not HostState.RUNNING:
+        return
+    now = world.store.clock.now
+    code = world.rng.choice((1, 137, 139))
+    world.store.upsert(replace(c, state=ContainerState.RESTARTING, exit_code=code, finished_at=now, cpu_percent=0.0,
+                               memory_mib=0.0, status=human_status(ContainerState.RESTARTING, now, now, code)))
+    world.event(Severity.WARNING, c.name, f"Container died (exit code {code}) on {host.name}; restarting",
+                "container.died", c.id)
+    world.store.clock.call_later(RESTART_DELAY_SECONDS, lambda: _revive(world, c.id))
+
+
+def _revive(world: World, container_id: str) -> None:
+    c = world.store.containers.get(container_id)
+    if c is None or c.state is not ContainerState.RESTARTING:
+        return
+    cpu, mem = fresh_usage(world, c)
+    now = world.store.clock.now
+    world.store.upsert(replace(c, state=ContainerState.RUNNING, exit_code=None, started_at=now, finished_at=None,
+                               cpu_percent=cpu, memory_mib=mem, status=human_status(ContainerState.RUNNING, now, now, None)))

@@ -354,9 +354,9 @@ class SimulatorBackend(Backend):
 
     async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
         await self.faults.gate("upgrade hosts")
-        return await self.start_upgrade(spec)
+        return await self._start_upgrade(spec)
 
-    async def start_upgrade(self, spec: UpgradeSpec) -> Task:
+    async def _start_upgrade(self, spec: UpgradeSpec) -> Task:
         """The upgrade itself, without the API gate or read-only check: the demo story's
         scripted upgrade is the cluster's own doing and uses this directly."""
         if not spec.host_ids:

@@ -242,6 +242,6 @@ class Faults:
             return
         spec = UpgradeSpec(tuple(h.id for h in lagging), versions[0], batch_size=2)
         try:
-            await backend.start_upgrade(spec)
+            await backend._start_upgrade(spec)
         except BackendError as err:
             self.world.event(Severity.WARNING, "story", f"scripted upgrade skipped: {err}", "story.skipped")

@@ -37,7 +37,7 @@ async def test_activity_moves_about_five_percent_of_containers_every_two_seconds
     for batch in batches:
         moved = [c for c in batch.changes if c.kind == "containers"]
         assert 0 < len(moved) <= 100  # 5% of 2000, running ones only
-        assert {c.kind for c in batch.changes} <= {"containers", "hosts"}
+        assert {c.kind for c in batch.changes} <= {"containers", "hosts", "events"}  # events: a container died
     assert [b.seq for b in batches] == list(range(batches[0].seq, batches[0].seq + 5))
 
 
