@@ -30,3 +30,15 @@ def test_help_loads_no_heavy_library_and_is_quick():
     assert proc.returncode == 0 and "usage: ntnx-console" in proc.stdout
     # Python itself starts in ~20 ms here; Textual alone would add ~300 ms.
     assert elapsed < 1.0, f"--help took {elapsed:.2f}s"
+
+
+def test_a_simulator_list_loads_only_what_it_uses(tmp_path):
+    code = (
+        "import os\n"
+        f"os.environ['NTNX_CONSOLE_CONFIG'] = {str(tmp_path / 'none.toml')!r}\n"
+        "import contextlib, io\n"
+        "from console.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert main(['--demo', 'hosts', 'list', '--json']) == 0\n"
+    )
+    assert _loaded_after(code) == []
