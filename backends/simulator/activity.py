@@ -81,3 +81,10 @@ def _revive(world: World, container_id: str) -> None:
     now = world.store.clock.now
     world.store.upsert(replace(c, state=ContainerState.RUNNING, exit_code=None, started_at=now, finished_at=None,
                                cpu_percent=cpu, memory_mib=mem, status=human_status(ContainerState.RUNNING, now, now, None)))
+
+
+def resume_restarts(world: World) -> None:
+    """After a load: containers that were restarting finish restarting."""
+    for c in world.store.containers.values():
+        if c.state is ContainerState.RESTARTING:
+            world.store.clock.call_later(RESTART_DELAY_SECONDS, lambda cid=c.id: _revive(world, cid))

@@ -21,7 +21,7 @@ from ..contract import (
     UpgradeSpec,
     VolumeSpec,
 )
-from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import ContainerState, HostState, Task, TaskStatus
 from ..settings import Settings
 from ..waves import parse_version, plan_waves

@@ -178,6 +178,15 @@ class Faults:
             self.store.upsert(replace(node, up=True))
             self.world.event(Severity.INFO, node.name, "Node back in service", "node.recovered", node_id)
 
+    def resume_recoveries(self) -> None:
+        """After a load: machines waiting for an HA restart get it, failed nodes get repaired."""
+        for host in self.store.hosts.values():
+            if host.state is HostState.RESTARTING or (host.state is HostState.CRASHED and "capacity" not in (host.reason or "")):
+                self.clock.call_later(self.rng.uniform(*HA_RESTART_SECONDS), lambda h=host.id: self._restart(h, None))
+        for node in self.store.nodes.values():
+            if not node.up:
+                self.clock.call_later(NODE_REPAIR_SECONDS, lambda n=node.id: self._repair_node(n))
+
     # -- scheduling ---------------------------------------------------------------------------
 
     def schedule(self) -> None:

@@ -13,13 +13,13 @@ import operator
 import os
 import tempfile
 import time
-from dataclasses import replace
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..contract import KIND_NAMES
 from ..errors import InvalidInput
 from ..models import KINDS, ContainerState, HostState, Mount, PortBinding, Quota, Severity, TaskStatus, VolumeState
+from . import activity
 
 if TYPE_CHECKING:
     from .backend import SimulatorBackend
@@ -47,7 +47,6 @@ def save(backend: "SimulatorBackend", path: str) -> None:
         "seq": store.seq,
         "next_ip": backend.world.next_ip,
         "rng": _rng_state(backend.world.rng.getstate()),
-        "partitioned": backend.faults.partitioned,
         "tables": {kind: _encode_table(kind, store.tables[kind]) for kind in KIND_NAMES},
         "running": running,
     }
@@ -80,13 +79,14 @@ def load(backend: "SimulatorBackend", path: str) -> float:
         backend.world.rng.setstate(_rng_tuple(data["rng"]))
         running = data["running"]
         saved_at = float(data["saved_at_wall"])
-        partitioned = bool(data.get("partitioned"))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise InvalidInput(f"{path} is not a simulator state file this version can read ({err})") from None
     backend.seed = int(data.get("seed", backend.seed))
     _resume(backend, running)
-    if partitioned:
-        backend.faults.set_partition(True)
+    # Recoveries that were under way (HA restarts, node repairs, container restarts) go on.
+    # A partition is not state: a new run starts connected.
+    backend.faults.resume_recoveries()
+    activity.resume_restarts(backend.world)
     if backend.speed <= 0:
         return 0.0
     return min(MAX_CATCH_UP_SECONDS, max(0.0, time.time() - saved_at) * backend.speed)

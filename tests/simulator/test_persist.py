@@ -84,3 +84,26 @@ async def test_a_bad_state_file_is_one_clear_error(tmp_path):
     sim = SimulatorBackend(state_path=str(path))
     with pytest.raises(InvalidInput, match="not a simulator state file"):
         await sim.connect()
+
+
+async def test_recoveries_under_way_go_on_after_a_load(tmp_path):
+    path = str(tmp_path / "state.json")
+    first = SimulatorBackend(seed=5, speed=0.0, state_path=path)
+    await first.connect()
+    inv = await first.snapshot()
+    host = next(h for h in inv.hosts.values() if h.state is HostState.RUNNING)
+    node = next(n for n in inv.nodes.values() if n.id != host.node_id)
+    first.crash_host(host.id)
+    first.fail_node(node.id)
+    first.set_partition(True)
+    first.set_partition(False)
+    await first.close()
+
+    second = SimulatorBackend(seed=5, speed=0.0, state_path=path)
+    await second.connect()
+    await second.snapshot()  # a new run starts connected
+    await second.advance(1000)
+    inv = await second.snapshot()
+    await second.close()
+    assert inv.hosts[host.id].state is HostState.RUNNING and inv.nodes[node.id].up
+    assert not [h.name for h in inv.hosts.values() if h.state is HostState.RESTARTING]
