@@ -96,7 +96,6 @@ async def test_recoveries_under_way_go_on_after_a_load(tmp_path):
     first.crash_host(host.id)
     first.fail_node(node.id)
     first.set_partition(True)
-    first.set_partition(False)
     await first.close()
 
     second = SimulatorBackend(seed=5, speed=0.0, state_path=path)
