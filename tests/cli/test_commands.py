@@ -296,3 +296,11 @@ def test_wait_draws_a_progress_bar_on_a_terminal(config_file):
     text = bytes(screen).decode()
     assert "━" in text and "\r" in text  # a bar, redrawn in place
     assert "create_host web-21" in text and "100%" in text and "cloning image" in text
+
+
+def test_an_api_that_fails_every_call_exits_3_and_a_bad_fault_spec_2(cli):
+    result = cli("--demo", "--faults", "api-errors=1", "hosts", "list", "--json")
+    assert result.code == 3 and result.out == ""
+    assert result.err.splitlines()[-1].startswith("Unavailable:")
+    result = cli("--demo", "--faults", "bogus", "hosts", "list")
+    assert result.code == 2 and "Invalid input: unknown fault 'bogus'" in result.err
