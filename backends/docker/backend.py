@@ -42,6 +42,7 @@ from .transport import Endpoint, default_hosts, parse_endpoint
 CONNECT_TIMEOUT = 20.0
 PUBLISH_DELAY = 0.02  # coalesce changes made in one burst into one batch
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 
 
 class DockerBackend(Backend):
@@ -311,14 +312,14 @@ class DockerBackend(Backend):
             e = engine.endpoint
             if e.scheme == "ssh":
                 # The remote docker CLI reaches its engine's socket; ssh hands over the terminal.
-                argv = (*machines.ssh_target_of(e), "-t", "docker", "-H", machines.socket_url(e), "exec", "-it", c.id, "sh")
+                argv = machines.ssh_argv(e, "docker", "-H", machines.socket_url(e), "exec", "-it", c.id, "sh")
             else:
                 argv = ("docker", *_cli_host_args(e), "exec", "-it", c.id, "sh")
             return ShellCommand(argv, description=f"sh in container {c.name} on {engine.name}")
         engine = self._engine(target_id)
         e = engine.endpoint
         if e.scheme == "ssh":
-            return ShellCommand(machines.ssh_target_of(e), description=f"ssh to {engine.name}")
+            return ShellCommand(machines.ssh_argv(e), description=f"ssh to {engine.name}")
         if e.scheme == "unix":
             shell = os.environ.get("SHELL") or "/bin/sh"
             return ShellCommand((shell,), description=f"{engine.name} is this machine: a local shell")
@@ -406,6 +407,10 @@ class DockerBackend(Backend):
     async def create_host(self, spec: HostSpec) -> Task:
         if not spec.ssh_target:
             raise InvalidInput("the Docker backend provisions a machine over SSH: give its ssh target (user@host[:port])")
+        if spec.name and not _HOST_NAME.match(spec.name):
+            raise InvalidInput(f"host name {spec.name!r}: use letters, digits, '-' and '.', starting with a letter or digit")
+        if spec.name and any(e.name == spec.name for e in self._engines.values()):
+            raise Conflict(f"a host named {spec.name} already exists")
         endpoint = machines.ssh_endpoint(spec.ssh_target)
         engine = self._add_engine(endpoint)
         engine.display_name = spec.name or None

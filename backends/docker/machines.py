@@ -137,13 +137,16 @@ def _state(engine: Engine, cid: str) -> ContainerState | None:
     return c.state if c else None
 
 
-def ssh_target_of(endpoint: Endpoint) -> tuple[str, ...]:
-    """``ssh`` CLI arguments that reach the endpoint's machine."""
+def ssh_argv(endpoint: Endpoint, *remote: str) -> tuple[str, ...]:
+    """The ``ssh`` command line to the endpoint's machine, running ``remote`` in a terminal
+    when given (OpenSSH reads the same ~/.ssh/config and known_hosts as the backend)."""
     args = ["ssh"]
     if endpoint.port:
         args += ["-p", str(endpoint.port)]
+    if remote:
+        args.append("-t")
     args.append(f"{endpoint.user + '@' if endpoint.user else ''}{endpoint.host}")
-    return tuple(args)
+    return (*args, *remote)
 
 
 def socket_url(endpoint: Endpoint) -> str:

@@ -79,3 +79,30 @@ async def test_upgrade_refuses_engines_it_cannot_reach_over_ssh(dockerd):
             await backend.upgrade_hosts(UpgradeSpec((host,), "99.0.0"))
     finally:
         await backend.close()
+
+
+async def test_shells_over_ssh_run_docker_exec_on_the_machine(dockerd, sshd, ssh_home, image, name):
+    cid = dockerd.cli("create", "--network", "none", "--name", name, image).strip()
+    backend = DockerBackend([sshd.ssh_url(dockerd.socket_path)])
+    await backend.connect()
+    try:
+        cmd = await backend.shell("container", cid)
+        assert cmd.argv == (
+            "ssh", "-p", str(sshd.port), "-t", f"{sshd.user}@127.0.0.1",
+            "docker", "-H", f"unix://{dockerd.socket_path}", "exec", "-it", cid, "sh",
+        )
+        host = await backend.shell("host", next(iter((await backend.snapshot()).hosts)))
+        assert host.argv == ("ssh", "-p", str(sshd.port), f"{sshd.user}@127.0.0.1")
+    finally:
+        await backend.close()
+        dockerd.cli("rm", cid)
+
+
+async def test_create_host_checks_the_name_first(backend, sshd):
+    from backends.errors import Conflict, InvalidInput
+
+    with pytest.raises(InvalidInput, match="Web_01!"):
+        await backend.create_host(_spec("Web_01!", sshd.target))
+    taken = next(iter((await backend.snapshot()).hosts.values())).name
+    with pytest.raises(Conflict, match=taken):
+        await backend.create_host(_spec(taken, sshd.target))
