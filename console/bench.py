@@ -148,16 +148,23 @@ def report(empty: list[dict[str, Any]], runs: list[dict[str, Any]], args: argpar
             f"| {r['filter_ms']:.1f} ms (max {r['filter_max_ms']:.1f}) "
             f"| {r['rss_mib']:.0f} MiB | {r['idle_cpu_percent']:.2f}% over {r['idle_seconds']:.0f} s |"
         )
-    lines += ["", "Where the first frame's time goes (seconds from spawn):", ""]
+    lines += ["", "Where the first frame's time goes (seconds since spawn, each step's share):", ""]
     for r in runs:
         if "error" in r:
             continue
-        rest = r["first_frame_s"] - r["imports_s"] - r.get("connect_s", 0) - r.get("snapshot_s", 0)
+        t = r["timeline"]
+        steps = [
+            ("Python start and imports", 0.0, t["imported"]),
+            ("Textual start", t["imported"], t["connecting"]),
+            ("simulator world", t["connecting"], t["connected"]),
+            ("snapshot", t["connected"], t["snapshot_taken"]),
+            ("until the tables take the rows", t["snapshot_taken"], t["rows_set"]),
+            ("layout and first paint", t["rows_set"], t["first_frame"]),
+        ]
+        shares = ", ".join(f"{name} {end - begin:.2f}" for name, begin, end in steps)
         lines.append(
-            f"- {r['scale']:,}: Python start and imports {r['imports_s']:.2f}, simulator world "
-            f"{r.get('connect_s', 0):.2f}, snapshot {r.get('snapshot_s', 0):.2f}, Textual start, "
-            f"tables and first paint {rest:.2f}; later, the filter cache warm-up {r['settle_s']:.2f}; "
-            f"{r['idle_frames']} frames drawn while idle"
+            f"- {r['scale']:,}: {shares}. Then the filter cache warm-up {r['settle_s']:.2f}; "
+            f"{r['idle_frames']} frames drawn while idle."
         )
     lines += ["", "Budgets:", ""]
     for r in runs:

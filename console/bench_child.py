@@ -77,18 +77,29 @@ def press(app: App, key: str, character: str | None = None) -> None:
     app.post_message(events.Key(key, character))
 
 
-def timed(backend: Any, method: str, result: dict[str, Any], key: str) -> None:
-    """Time the first call of a backend coroutine method (to split the first frame's time)."""
-    original = getattr(backend, method)
+class Timeline:
+    """Moments of the start, in seconds since the parent spawned this process (first only)."""
 
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.monotonic()
-        try:
-            return await original(*args, **kwargs)
-        finally:
-            result.setdefault(key, time.monotonic() - started)
+    def __init__(self, spawned_at: float, result: dict[str, Any]) -> None:
+        self.spawned_at = spawned_at
+        self.marks: dict[str, float] = result.setdefault("timeline", {})
 
-    setattr(backend, method, wrapper)
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.monotonic() - self.spawned_at)
+
+    def around(self, owner: Any, method: str, before: str | None, after: str) -> None:
+        """Mark the first call of a coroutine method: when it starts and when it returns."""
+        original = getattr(owner, method)
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if before:
+                self.mark(before)
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.mark(after)
+
+        setattr(owner, method, wrapper)
 
 
 class EmptyApp(App):
@@ -125,8 +136,8 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
     app = NtnxConsoleApp(settings, None)
     probe = FrameProbe()
     result: dict[str, Any] = {"scale": args.scale}
-    imported_at = time.monotonic()
-    result["imports_s"] = imported_at - args.spawned_at
+    timeline = Timeline(args.spawned_at, result)
+    timeline.mark("imported")
 
     def containers() -> ResourceTable | None:
         try:
@@ -140,6 +151,7 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
         table = containers()
         if table is not None and table.row_count > 0:
             result["first_frame_s"] = now - args.spawned_at
+            timeline.mark("first_frame")
             result["rows_at_first_frame"] = table.row_count
             app.run_worker(measure(), name="bench", exit_on_error=True)
 
@@ -235,8 +247,16 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
         result["idle_cpu_percent"] = 100 * cpu / wall
         result["idle_frames"] = probe.frames - frames_before
 
-    timed(app.backend, "connect", result, "connect_s")  # builds the simulated world
-    timed(app.backend, "snapshot", result, "snapshot_s")
+    timeline.around(app.backend, "connect", "connecting", "connected")  # builds the world
+    timeline.around(app.backend, "snapshot", None, "snapshot_taken")
+    set_rows = ResourceTable.set_rows
+
+    def set_rows_marked(table: ResourceTable, rows: Any) -> None:
+        set_rows(table, rows)
+        if table.id == "containers" and table.row_count:
+            timeline.mark("rows_set")
+
+    ResourceTable.set_rows = set_rows_marked  # type: ignore[method-assign]
     probe.install(app, on_frame)
     app.run(headless=args.headless)
     result["world_rows"] = len(app.store.inventory.containers)

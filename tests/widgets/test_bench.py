@@ -15,8 +15,11 @@ def test_empty_app_child_reports_its_first_frame():
 def test_report_has_a_row_per_scale_and_budget_verdicts():
     args = argparse.Namespace(scales="10000", idle_seconds=30.0, headless=True)
     run = {
-        "scale": 10_000, "first_frame_s": 0.5, "imports_s": 0.2, "connect_s": 0.1,
-        "snapshot_s": 0.01, "settle_s": 0.3, "tick_changes": 500, "tick_apply_ms": 20.0,
+        "scale": 10_000, "first_frame_s": 0.5, "settle_s": 0.3,
+        "timeline": {
+            "imported": 0.2, "connecting": 0.25, "connected": 0.35, "snapshot_taken": 0.36,
+            "rows_set": 0.4, "first_frame": 0.5,
+        }, "tick_changes": 500, "tick_apply_ms": 20.0,
         "tick_frame_ms": 40.0, "cursor_ms": 16.0, "cursor_max_ms": 20.0, "filter_ms": 30.0,
         "filter_max_ms": 50.0, "rss_mib": 60.0, "idle_cpu_percent": 1.0, "idle_seconds": 30.0,
         "idle_frames": 0,
@@ -27,3 +30,4 @@ def test_report_has_a_row_per_scale_and_budget_verdicts():
     assert "- FAIL: 5% tick at 10,000: 20.0 ms" in text
     assert "- PASS: idle CPU at 10,000" in text and "- PASS: RSS at 10,000: 60 MiB" in text
     assert "headless" in text
+    assert "simulator world 0.10" in text and "layout and first paint 0.10" in text
