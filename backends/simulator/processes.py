@@ -175,7 +175,7 @@ async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: s
             runner.finish(child.id, TaskStatus.SUCCEEDED)
         finally:
             done.append(planned.host_id)
-            ctx.update(progress=min(99, int(100 * len(done) / total)))
+            ctx.update(progress=max(ctx.task.progress, min(99, int(100 * len(done) / total))))
 
     def on_wave(wave) -> None:
         names = ", ".join(h.name for h in wave.hosts)

@@ -130,6 +130,10 @@ class TaskRunner:
             self.finish(ctx.task_id, TaskStatus.ABORTED, error="aborted by user")
         except (StepFailed, BackendError) as err:
             self.finish(ctx.task_id, TaskStatus.FAILED, error=str(err))
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a simulator bug must still end the task, with a reason
+            self.finish(ctx.task_id, TaskStatus.FAILED, error=f"simulator error: {type(err).__name__}: {err}")
         else:
             self.finish(ctx.task_id, TaskStatus.SUCCEEDED, result_id=result_id)
         finally:
