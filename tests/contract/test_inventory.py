@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from backends.contract import KIND_NAMES, Capability, ChangeBatch, ConnectionChanged, Inventory, VolumeSpec
+from backends.models import TaskStatus
 from tests.waiting import wait_until
 
 from .envs import ContractEnv
@@ -68,8 +69,9 @@ async def test_change_stream_is_ordered_and_converges_to_a_fresh_snapshot(env: C
     await recorder.started()
     try:
         inv = await env.backend.snapshot()
+        task_id = None
         if Capability.VOLUMES_CREATE in env.capabilities:
-            await succeed(env, await env.backend.create_volume(VolumeSpec("contract-stream", 2)))
+            task_id = (await succeed(env, await env.backend.create_volume(VolumeSpec("contract-stream", 2)))).id
         await env.advance(10)
 
         async def converged() -> bool:
@@ -89,5 +91,8 @@ async def test_change_stream_is_ordered_and_converges_to_a_fresh_snapshot(env: C
         if Capability.VOLUMES_CREATE in env.capabilities:
             names = {c.item.name for b in recorder.batches for c in b.changes if c.kind == "volumes" and c.item}
             assert "contract-stream" in names
+            # The task's progress streams too, ending with its final state.
+            task_states = [c.item for b in recorder.batches for c in b.changes if c.kind == "tasks" and c.id == task_id]
+            assert task_states and task_states[-1].status is TaskStatus.SUCCEEDED and task_states[-1].progress == 100
     finally:
         await recorder.stop()
