@@ -19,7 +19,7 @@ def test_report_has_a_row_per_scale_and_budget_verdicts():
         "timeline": {
             "imported": 0.2, "connecting": 0.25, "connected": 0.35, "snapshot_taken": 0.36,
             "rows_set": 0.4, "first_frame": 0.5,
-        }, "tick_changes": 500, "tick_apply_ms": 20.0,
+        }, "tick_changes": 500, "tick_table_ms": 2.0, "tick_apply_ms": 20.0,
         "tick_frame_ms": 40.0, "cursor_ms": 16.0, "cursor_max_ms": 20.0, "filter_ms": 30.0,
         "filter_max_ms": 50.0, "rss_mib": 60.0, "idle_cpu_percent": 1.0, "idle_seconds": 30.0,
         "idle_frames": 0,

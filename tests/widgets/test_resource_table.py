@@ -71,6 +71,13 @@ async def test_click_moves_cursor_and_header_click_sorts():
         await pilot.click(ResourceTable, offset=(3, 0))  # on "Name": sort by name
         assert table.sort_column == "name"
         assert table.cursor_id == "c000002"  # still on app-2, wherever it went
+        await pilot.click(ResourceTable, offset=(3, 0))  # again: the other way round
+        assert table.sort_column == "name" and table.sort_reverse
+        await pilot.press("home")
+        await pilot.double_click(ResourceTable, offset=(5, 2))
+        await pilot.pause()
+        selected = [m.row_id for m in app.messages if isinstance(m, ResourceTable.Selected)]
+        assert selected == [table.visible_ids[1]] == [table.cursor_id]
 
 
 async def test_cursor_stays_on_item_through_apply_sort_and_filter():
