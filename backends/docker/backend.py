@@ -36,7 +36,7 @@ from ..settings import Settings
 from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
 from . import actions, machines
 from .engine import Engine, host_id_for
-from .tasks import TaskHandle, TaskTable
+from .tasks import Aborted, TaskHandle, TaskTable
 from .transport import Endpoint, default_hosts, parse_endpoint
 
 CONNECT_TIMEOUT = 20.0
@@ -81,8 +81,10 @@ class DockerBackend(Backend):
             Capability.CONTAINERS_INSPECT,
             Capability.STATS,
         }
+        self._controls: dict[str, WaveControl] = {}  # rolling upgrades, by task id
         if upgrade_command:
-            caps.add(Capability.HOSTS_UPGRADE)
+            # Pause, resume and abort apply to rolling upgrades, between waves.
+            caps |= {Capability.HOSTS_UPGRADE, Capability.TASKS_CONTROL}
         self.capabilities = frozenset(caps)
         self._engines: dict[str, Engine] = {}
         self._tasks = TaskTable(self._changed)
@@ -161,6 +163,7 @@ class DockerBackend(Backend):
                 inv.containers[c.id] = c
             for v in engine.inventory.volume_values():
                 inv.volumes[v.id] = v
+            inv.events.update(engine.inventory.events)
         inv.tasks = dict(self._tasks.tasks)
         return inv
 
@@ -485,12 +488,42 @@ class DockerBackend(Backend):
                 continue_on_failure=spec.continue_on_failure,
                 on_wave=lambda w: parent.progress(parent.task.progress, f"wave {w.number}/{len(plan.waves)}"),
             )
+            if outcome.aborted:
+                raise Aborted(f"aborted after {len(outcome.succeeded)} host(s); {len(outcome.not_started)} not started")
             if not outcome.ok:
                 failed = "; ".join(f"{self._engines[h].name}: {why}" for h, why in outcome.failed)
                 left = f"{len(outcome.not_started)} host(s) not started" if outcome.not_started else ""
                 raise TaskFailed("; ".join(p for p in (failed, left) if p) or "aborted")
 
-        return self._tasks.start("upgrade_hosts", f"{len(engines)} host(s) to {spec.target_version}", work)
+        task = self._tasks.start("upgrade_hosts", f"{len(engines)} host(s) to {spec.target_version}", work)
+        self._controls[task.id] = control
+        return task
+
+    def _control(self, task_id: str) -> tuple[Task, WaveControl]:
+        task = self._tasks.tasks.get(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} not found")
+        control = self._controls.get(task_id)
+        if control is None:
+            raise InvalidInput(f"{task.kind} {task.target}: only a rolling upgrade can be paused, resumed or aborted")
+        if task.done:
+            raise Conflict(f"{task.kind} {task.target} has already ended ({task.status.value})")
+        return task, control
+
+    async def pause_task(self, task_id: str) -> Task:
+        task, control = self._control(task_id)
+        control.pause()
+        return self._tasks.update(task.id, status=TaskStatus.PAUSED, message="paused: the current wave finishes first")
+
+    async def resume_task(self, task_id: str) -> Task:
+        task, control = self._control(task_id)
+        control.resume()
+        return self._tasks.update(task.id, status=TaskStatus.RUNNING, message="resumed")
+
+    async def abort_task(self, task_id: str) -> Task:
+        task, control = self._control(task_id)
+        control.abort()
+        return self._tasks.update(task.id, message="aborting after the current wave")
 
 
 async def _wait_done(table: TaskTable, task_id: str) -> Task:

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable
 
 from ..errors import BackendError, Unavailable
-from ..models import Host, HostState
+from ..models import Host, HostState, Severity
 from .api import DockerAPI
 from .inventory import EngineInventory
 from .transport import Endpoint, Transport
@@ -134,6 +134,9 @@ class Engine:
         since = time.time()
         await self.inventory.full_resync()
         self.observed_at = time.time()
+        if not self.reachable and self.first_attempt.is_set():
+            self.inventory.add_event(Severity.INFO, self.name, f"engine {self.name} is back", kind="host.reachable",
+                                     target_id=self.host_id)
         self.reachable, self.reason = True, None
         self.connected.set()
         self.first_attempt.set()
@@ -168,6 +171,9 @@ class Engine:
 
     def _set_unreachable(self, reason: str) -> None:
         changed = self.reachable or self.reason != reason
+        if self.reachable:
+            self.inventory.add_event(Severity.ERROR, self.name, f"engine {self.name} stopped answering: {reason}",
+                                     kind="host.unreachable", target_id=self.host_id)
         self.reachable, self.reason = False, reason
         self.connected.clear()
         if changed:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from ..errors import BackendError
-from ..models import Container, ContainerState, Mount, PortBinding, Volume, VolumeState
+from ..models import Container, ContainerState, Event, Mount, PortBinding, Severity, Volume, VolumeState
 from .api import DockerAPI
 
 # Container events that change nothing the inventory shows.
@@ -26,6 +27,7 @@ _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 FLUSH_DELAY = 0.1
 STATS_CONCURRENCY = 4
 DETAIL_CONCURRENCY = 4
+EVENTS_KEPT = 200  # per engine: the console's event list, not an archive
 
 
 def parse_time(text: str | None) -> float | None:
@@ -134,6 +136,8 @@ class EngineInventory:
         self._stats_sem = asyncio.Semaphore(STATS_CONCURRENCY)
         self._stats_in_flight: dict[str, asyncio.Task[None]] = {}
         self._stats: dict[str, tuple[float, float, float | None]] = {}
+        self.events: dict[str, Event] = {}  # insertion-ordered: oldest first
+        self._event_count = 0
 
     def volume_id(self, name: str) -> str:
         return f"{self.host_id}/{name}"
@@ -243,18 +247,41 @@ class EngineInventory:
 
     # -- events ---------------------------------------------------------------------------
 
+    def add_event(self, severity: Severity, target: str, message: str, *, kind: str, target_id: str | None = None,
+                  when: float | None = None) -> None:
+        self._event_count += 1
+        event_id = f"{self.host_id}-ev{self._event_count}"
+        self.events[event_id] = Event(event_id, when or time.time(), severity, target, message, target_id, kind)
+        while len(self.events) > EVENTS_KEPT:
+            self.events.pop(next(iter(self.events)))
+        self._on_change()
+
     def on_event(self, event: dict[str, Any]) -> None:
         kind, action = event.get("Type"), event.get("Action") or ""
+        actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        when = (event.get("timeNano") or 0) / 1e9 or None
         if kind == "container":
             if action.startswith(_QUIET_ACTIONS):
                 return
-            cid = (event.get("Actor") or {}).get("ID") or event.get("id")
+            cid = actor.get("ID") or event.get("id")
             if cid:
                 self._dirty.add(cid)
+            name = attributes.get("name") or (cid or "")[:12]
+            exit_code = attributes.get("exitCode")
+            severity = Severity.INFO
+            if action == "oom" or (action == "die" and exit_code not in (None, "0")):
+                severity = Severity.ERROR if action == "oom" else Severity.WARNING
+            detail = f" (exit {exit_code})" if action == "die" and exit_code is not None else ""
+            self.add_event(severity, name, f"container {name}: {action}{detail}", kind=f"container.{action}",
+                           target_id=cid, when=when)
         elif kind == "volume":
             if action in ("mount", "unmount"):
                 return
             self._volumes_dirty = True
+            name = actor.get("ID") or ""
+            self.add_event(Severity.INFO, name, f"volume {name}: {action}", kind=f"volume.{action}",
+                           target_id=self.volume_id(name), when=when)
         else:
             return
         if self._flush_task is None or self._flush_task.done():

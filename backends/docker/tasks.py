@@ -15,6 +15,10 @@ from ..models import Task, TaskStatus
 _ids = itertools.count(1)
 
 
+class Aborted(Exception):
+    """Raised by an action's work when the user aborted it: the task ends ABORTED."""
+
+
 class TaskHandle:
     """What an action's work sees: report progress, and the task as it stands."""
 
@@ -74,6 +78,8 @@ class TaskTable:
         except asyncio.CancelledError:
             self.update(task_id, status=TaskStatus.ABORTED, error="the console closed", finished_at=time.time())
             raise
+        except Aborted as err:
+            self.update(task_id, status=TaskStatus.ABORTED, error=str(err), message="aborted", finished_at=time.time())
         except BackendError as err:
             self.update(
                 task_id, status=TaskStatus.FAILED, error=err.one_line(), message="failed", finished_at=time.time()

@@ -73,6 +73,8 @@ async def test_killed_engine_is_unreachable_with_its_age_then_back_with_fresh_da
     await wait_until(lambda: any(c.name == "after" for c in b._published.containers.values()), what="fresh data")
     assert _host(b).observed_at > fresh_at and _host(b).reason is None
     await wait_until(lambda: notices[-1].state is ConnectionState.CONNECTED, what="connected notice")
+    kinds = [e.kind for e in (await b.snapshot()).events.values()]
+    assert kinds.index("host.unreachable") < kinds.index("host.reachable")
     watcher.cancel()
     daemon.remove_all_containers()
 

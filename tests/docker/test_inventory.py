@@ -48,6 +48,12 @@ async def test_container_list_equals_docker_ps(backend, dockerd, image, name):
     assert states[f"{name}-exited"] is ContainerState.EXITED
     exited = next(c for c in inv.containers.values() if c.name == f"{name}-exited")
     assert exited.exit_code == 3
+    await wait_until(
+        lambda: any(e.kind == "container.die" and e.target_id == exited.id for e in backend._published.events.values()),
+        what="the die event",
+    )
+    died = next(e for e in backend._published.events.values() if e.kind == "container.die" and e.target_id == exited.id)
+    assert died.severity.value == "warning" and "exit 3" in died.message
     (host,) = inv.hosts.values()
     assert host.state is HostState.RUNNING and host.endpoint == dockerd.url
     assert host.engine_version == dockerd.cli("version", "--format", "{{.Server.Version}}").strip()

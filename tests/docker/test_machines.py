@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.contract import HostSpec, UpgradeSpec
+from backends.contract import HostSpec, UpgradeSpec, VolumeSpec
 from backends.docker import DockerBackend
 from backends.models import HostState, TaskStatus
 
@@ -106,3 +106,37 @@ async def test_create_host_checks_the_name_first(backend, sshd):
     taken = next(iter((await backend.snapshot()).hosts.values())).name
     with pytest.raises(Conflict, match=taken):
         await backend.create_host(_spec(taken, sshd.target))
+
+
+async def test_a_rolling_upgrade_can_be_paused_resumed_and_aborted(dockerd, sshd, ssh_home, tmp_path):
+    from backends.errors import InvalidInput
+
+    (tmp_path / "second.sock").symlink_to(dockerd.socket_path)
+    urls = [sshd.ssh_url(dockerd.socket_path), sshd.ssh_url(str(tmp_path / "second.sock"))]
+    backend = DockerBackend(urls, upgrade_command="exit 7")
+    await backend.connect()
+    try:
+        ids = tuple(sorted((await backend.snapshot()).hosts))
+        spec = UpgradeSpec(ids, "99.0.0", batch_size=1, continue_on_failure=True)
+        # Paused before its first wave: nothing runs until resumed.
+        started = await backend.upgrade_hosts(spec)
+        assert (await backend.pause_task(started.id)).status is TaskStatus.PAUSED
+        await backend.abort_task(started.id)
+        final = await backend.wait_task(started.id, poll_interval=0.05)
+        assert final.status is TaskStatus.ABORTED and "2 not started" in final.error
+        assert not [t for t in (await backend.snapshot()).tasks.values() if t.parent_id == started.id]
+
+        started = await backend.upgrade_hosts(spec)
+        await backend.pause_task(started.id)
+        assert (await backend.resume_task(started.id)).status is TaskStatus.RUNNING
+        final = await backend.wait_task(started.id, poll_interval=0.05)
+        children = [t for t in (await backend.snapshot()).tasks.values() if t.parent_id == started.id]
+        assert final.status is TaskStatus.FAILED and len(children) == 2  # went on after the failed wave
+
+        other = await backend.create_volume(VolumeSpec("ctl-x", 1, host=ids[0]))
+        with pytest.raises(InvalidInput, match="only a rolling upgrade"):
+            await backend.pause_task(other.id)
+        await backend.wait_task(other.id, poll_interval=0.05)
+        dockerd.cli("volume", "rm", "ctl-x")
+    finally:
+        await backend.close()
