@@ -416,6 +416,10 @@ class Backend(abc.ABC):
         """Engine versions hosts may be upgraded to, newest first."""
         return []
 
+    def request_stats(self, container_ids: Iterable[str]) -> None:
+        """Ask for fresh CPU / memory figures of these containers (the rows in view); they
+        arrive later as container changes. Backends whose figures arrive anyway ignore it."""
+
 
 def resolve(items: Iterable[Any], ref: str, what: str) -> Any:
     """Find a value by id, else by unique name; NotFound / InvalidInput otherwise."""
