@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from typing import Any, AsyncIterator, Literal, Sequence
+from typing import Any, AsyncIterator, Iterable, Literal, Sequence
 
 from ..contract import (
     Backend,
@@ -202,7 +202,7 @@ class DockerBackend(Backend):
     def updates(self) -> AsyncIterator[Update]:
         return self._broadcast.subscribe()
 
-    def request_stats(self, container_ids: Sequence[str]) -> None:
+    def request_stats(self, container_ids: Iterable[str]) -> None:
         """Ask for one-shot CPU/memory figures of these containers (the rows in view); the
         figures arrive as container changes. Bounded per engine, one in flight per container."""
         by_engine: dict[str, list[str]] = {}
