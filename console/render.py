@@ -82,7 +82,7 @@ def host_columns(node_name: Callable[[str | None], str]) -> list[Column]:
         Column("memory", "MEM", width=6, align="right", render=lambda h: gib(h.memory_mib), sort_key=lambda h: h.memory_mib),
         Column("cpu_percent", "CPU%", width=6, align="right", render=lambda h: percent(h.cpu_percent / max(1, h.cores))),
         Column("engine", "DOCKER", width=8, render=lambda h: h.engine_version or "-", sort_key=lambda h: h.engine_version or ""),
-        Column("node", "NODE", width=10, render=lambda h: node_name(h.node_id), sort_key=lambda h: node_name(h.node_id)),
+        Column("node", "NODE", width=14, render=lambda h: node_name(h.node_id), sort_key=lambda h: node_name(h.node_id)),
     ]
 
 

@@ -80,9 +80,9 @@ class HostDetails(DetailsScreen):
     def compose(self) -> ComposeResult:
         host_name = self.app.store.host_name
         yield StatusHeader(id="status")
-        with Horizontal(classes="facts"):
+        with Horizontal(classes="facts", id="host-facts"):
             yield Static(id="facts")
-            with Vertical():
+            with Vertical(id="sparks"):
                 yield Static("CPU", classes="spark-label", id="cpu-label")
                 yield Sparkline([], id="cpu")
                 yield Static("Memory", classes="spark-label", id="memory-label")
