@@ -318,15 +318,14 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             if is_new:
                 seq[row_id] = self._next_seq
                 self._next_seq += 1
-            else:
-                new_key = self._make_key(row_id, column)
-                if keys[row_id] == new_key:
-                    in_place.append(row_id)
-                    if visible is not None and row_id not in moved:
-                        if matcher(self._search_text(row_id)) != (row_id in visible):  # type: ignore[misc]
-                            shown_or_hidden.add(row_id)
-                    continue
-            keys[row_id] = self._make_key(row_id, column)
+            new_key = self._make_key(row_id, column)
+            if not is_new and keys[row_id] == new_key:
+                in_place.append(row_id)
+                if visible is not None and row_id not in moved:
+                    if matcher(self._search_text(row_id)) != (row_id in visible):  # type: ignore[misc]
+                        shown_or_hidden.add(row_id)
+                continue
+            keys[row_id] = new_key
             moved.add(row_id)
         grew = self._grow_widths(sample)
         if deleted:
@@ -334,23 +333,28 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         if not (moved or shown_or_hidden or grew):
             self._refresh_rows(in_place)  # the common tick: values change, the order does not
             return
-        if moved:
-            self._sorted = self._merge(self._sorted, moved, rows.__contains__)
-        if visible is None:
-            self._order = self._sorted
-        elif moved or shown_or_hidden:
-            affected = moved | shown_or_hidden
-            search_text = self._search_text
+        try:
+            if moved:
+                self._sorted = self._merge(self._sorted, moved, rows.__contains__)
+            if visible is None:
+                self._order = self._sorted
+            elif moved or shown_or_hidden:
+                affected = moved | shown_or_hidden
+                search_text = self._search_text
 
-            def shown(row_id: str) -> bool:
-                return row_id in rows and matcher(search_text(row_id))  # type: ignore[misc]
+                def shown(row_id: str) -> bool:
+                    return row_id in rows and matcher(search_text(row_id))  # type: ignore[misc]
 
-            self._order = self._merge(self._order, affected, shown)
-            for row_id in affected:
-                if shown(row_id):
-                    visible.add(row_id)
-                else:
-                    visible.discard(row_id)
+                self._order = self._merge(self._order, affected, shown)
+                for row_id in affected:
+                    if shown(row_id):
+                        visible.add(row_id)
+                    else:
+                        visible.discard(row_id)
+        except TypeError:
+            # A value of another type in the sorted column: sort again, comparing text.
+            self._resort()
+            return
         self._after_change()
 
     def set_filter(self, text: str) -> None:

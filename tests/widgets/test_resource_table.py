@@ -253,3 +253,22 @@ async def test_filter_follows_changed_values_through_apply_and_set_rows():
         rows[2] = replace(rows[2], state=ContainerState.RUNNING)  # app-2 was paused
         table.set_rows(rows)
         assert set(table.visible_ids) == paused - {"c000002"}
+
+
+async def test_a_column_of_mixed_types_still_sorts():
+    from widgets import Column
+
+    rows = [replace(r, exit_code=n % 3) for n, r in enumerate(containers(20))]
+    columns = [Column("name", "Name"), Column("exit_code", "Exit")]
+    app = TableApp(None)
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = ResourceTable(columns, id="mixed")
+        await app.mount(table)
+        table.set_rows(rows)
+        table.sort_by("exit_code")
+        # A word among the numbers (None sorts last): the table compares text, never raises.
+        table.apply([replace(rows[5], exit_code="killed")])  # type: ignore[arg-type]
+        assert table.visible_count == 20 and table.cursor_id is not None
+        table.apply([replace(rows[6], exit_code=None)])
+        assert table.visible_ids[-1] == "c000006"
+        await pilot.pause()
