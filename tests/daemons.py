@@ -87,6 +87,7 @@ class DockerDaemon:
     proc: subprocess.Popen | None = None
     containerd_proc: subprocess.Popen | None = None
     image: str = TEST_IMAGE
+    tls_port: int | None = None  # also listen on tcp://127.0.0.1:PORT with mutual TLS
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -96,6 +97,15 @@ class DockerDaemon:
     @property
     def url(self) -> str:
         return f"unix://{self.socket_path}"
+
+    @property
+    def tls_dir(self) -> Path:
+        """ca.pem, cert.pem and key.pem for a client, as DOCKER_CERT_PATH expects."""
+        return self.root / "tls" / "client"
+
+    @property
+    def tls_url(self) -> str:
+        return f"tcp://127.0.0.1:{self.tls_port}"
 
     def start(self, timeout: float = 60.0) -> None:
         config = {
@@ -121,12 +131,24 @@ class DockerDaemon:
                 "--pidfile", str(self.root / "dockerd.pid"),
                 "--containerd", self.containerd_socket,
                 "-H", self.url,
+                *self._tls_args(),
             ],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         _wait(lambda: _unix_ping(self.socket_path), timeout=timeout, what="dockerd", proc=self.proc, log=log)
+
+    def _tls_args(self) -> list[str]:
+        if self.tls_port is None:
+            return []
+        server = self.root / "tls" / "server"
+        if not server.exists():
+            make_tls_material(self.root / "tls")
+        return [
+            "-H", self.tls_url, "--tlsverify",
+            "--tlscacert", str(server / "ca.pem"), "--tlscert", str(server / "cert.pem"), "--tlskey", str(server / "key.pem"),
+        ]
 
     @property
     def containerd_socket(self) -> str:
@@ -220,12 +242,60 @@ class DockerDaemon:
             self.cli("rm", "-f", *ids, check=False)
 
 
-def start_dockerd(tmp_root: Path | None = None) -> DockerDaemon:
+def make_tls_material(root: Path) -> None:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, in ``root/server``
+    and ``root/client`` (each with ca.pem, cert.pem, key.pem, as Docker names them)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def pem_key(key) -> bytes:
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder().subject_name(name("ntnx-test-ca")).issuer_name(name("ntnx-test-ca"))
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    for role, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH), ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder().subject_name(name(f"ntnx-test-{role}")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if role == "server":
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        out = root / role
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        (out / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (out / "key.pem").write_bytes(pem_key(key))
+        (out / "key.pem").chmod(0o600)
+
+
+def start_dockerd(tmp_root: Path | None = None, *, tls: bool = False) -> DockerDaemon:
     dockerd = require("dockerd", "docker.io")
     docker = require("docker", "docker.io")
     # Unix socket paths are limited to 107 bytes: keep the directory short.
     root = Path(tempfile.mkdtemp(prefix="ntd", dir=str(tmp_root) if tmp_root else "/tmp"))
-    daemon = DockerDaemon(root, dockerd, docker)
+    daemon = DockerDaemon(root, dockerd, docker, tls_port=free_port() if tls else None)
     try:
         daemon.start()
         daemon.import_busybox_image()
@@ -344,7 +414,7 @@ def start_sshd() -> SSHDaemon:
 
 @pytest.fixture(scope="session")
 def dockerd():
-    daemon = start_dockerd()
+    daemon = start_dockerd(tls=True)
     try:
         yield daemon
     finally:
