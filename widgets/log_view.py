@@ -21,6 +21,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 DEFAULT_MAX_LINES = 10_000
+# Terminal escape sequences and control characters in a log line would reach the real
+# terminal and garble the screen: they are dropped (colours included).
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class LogView(ScrollView, can_focus=True):
@@ -74,7 +77,7 @@ class LogView(ScrollView, can_focus=True):
         self.lines: deque[str] = deque(maxlen=max_lines)
         self._dropped = 0  # lines that fell off the front: absolute number of lines[0]
         self._width = 0
-        self._search_text = ""
+        self._search_term = ""
         self._pattern: re.Pattern[str] | None = None
         self._matches: list[int] = []  # absolute line numbers that match, ascending
         self._current: int | None = None  # index into _matches
@@ -87,6 +90,10 @@ class LogView(ScrollView, can_focus=True):
     @property
     def line_count(self) -> int:
         return len(self.lines)
+
+    @property
+    def search_term(self) -> str:
+        return self._search_term
 
     @property
     def match_count(self) -> int:
@@ -105,7 +112,7 @@ class LogView(ScrollView, can_focus=True):
         width = self._width
         pattern = self._pattern
         for line in lines:
-            line = line.rstrip("\n").expandtabs()
+            line = _CONTROL.sub("", line.rstrip("\r\n")).expandtabs()
             self.lines.append(line)
             width = max(width, len(line) if line.isascii() else cell_len(line))
             if pattern is not None and pattern.search(line):
@@ -135,7 +142,7 @@ class LogView(ScrollView, can_focus=True):
 
     def search(self, text: str) -> int:
         """Highlight ``text`` (any case) and jump to its first match; returns the match count."""
-        self._search_text = text
+        self._search_term = text
         self._pattern = re.compile(re.escape(text), re.IGNORECASE) if text else None
         self._matches = []
         self._current = None

@@ -87,3 +87,13 @@ async def test_search_highlights_and_n_N_step_through_matches():
         log.append(["ERROR late"])
         assert log.match_count == 6
         assert log.search("") == 0
+
+
+async def test_escape_sequences_and_control_characters_never_reach_the_terminal():
+    app = LogApp(max_lines=10)
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.query_one(LogView)
+        log.append(["\x1b[31mred\x1b[0m alert\r\n", "bell\x07 and \x1b]0;title\x07tab\there"])
+        assert list(log.lines) == ["red alert", "bell and tab    here"]
+        await pilot.pause()
+        assert screen_text(log)[:2] == ["red alert", "bell and tab    here"]
