@@ -38,6 +38,10 @@ DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when s
 
 
 class SimulatorBackend(Backend):
+    """A simulated cluster. At ``speed`` 0 time moves only by ``advance()`` and ``wait_task()``
+    (which jumps from event to event); above 0 a driver follows the wall clock. Faults can be
+    injected on demand with ``crash_host``, ``fail_node`` and ``set_partition``."""
+
     kind = "simulator"
     capabilities = ALL_CAPABILITIES
 
