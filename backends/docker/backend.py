@@ -465,7 +465,7 @@ class DockerBackend(Backend):
                 child = self._tasks.start(
                     "upgrade_host", engine.name, lambda h: _upgrade(h, engine), target_id=engine.host_id, parent_id=parent.id
                 )
-                final = await _wait_done(self._tasks, child.id)
+                final = await self._tasks.wait(child.id)
                 finished += 1
                 parent.progress(int(finished * 100 / total), f"{finished}/{total} hosts done")
                 if final.status is not TaskStatus.SUCCEEDED:
@@ -524,12 +524,6 @@ class DockerBackend(Backend):
         task, control = self._control(task_id)
         control.abort()
         return self._tasks.update(task.id, message="aborting after the current wave")
-
-
-async def _wait_done(table: TaskTable, task_id: str) -> Task:
-    while not table.tasks[task_id].done:
-        await asyncio.sleep(0.1)
-    return table.tasks[task_id]
 
 
 async def _refresh_quietly(engine: Engine, ids: list[str], *, volumes: bool = False) -> None:

@@ -99,6 +99,13 @@ class TaskTable:
         finally:
             self._running.pop(task_id, None)
 
+    async def wait(self, task_id: str) -> Task:
+        """The task once it has ended."""
+        running = self._running.get(task_id)
+        if running is not None:
+            await asyncio.shield(running)
+        return self.tasks[task_id]
+
     async def close(self) -> None:
         running = list(self._running.values())
         for t in running:
