@@ -172,6 +172,8 @@ class Engine:
     def _set_unreachable(self, reason: str) -> None:
         changed = self.reachable or self.reason != reason
         if self.reachable:
+            # The event stream kept the data current until this moment: its age starts now.
+            self.observed_at = time.time()
             self.inventory.add_event(Severity.ERROR, self.name, f"engine {self.name} stopped answering: {reason}",
                                      kind="host.unreachable", target_id=self.host_id)
         self.reachable, self.reason = False, reason
