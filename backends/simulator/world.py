@@ -290,9 +290,11 @@ class World:
         lines = [
             (Severity.INFO, nodes[0].name, "Cluster health check passed", "cluster.health", nodes[0].id),
             (Severity.INFO, hosts[0].name, "Docker Engine started", "host.engine_started", hosts[0].id),
-            (Severity.WARNING, hosts[-1].name, "Container machine powered off by admin", "host.powered_off", hosts[-1].id),
             (Severity.INFO, CLUSTER, "Snapshot schedule 'hourly' completed", "cluster.snapshot", None),
         ]
+        for host in self.store.hosts.values():
+            if host.state is HostState.STOPPED:
+                lines.insert(2, (Severity.WARNING, host.name, "Container machine powered off by admin", "host.powered_off", host.id))
         for i, (sev, target, message, kind, target_id) in enumerate(lines):
             self.event(sev, target, message, kind, target_id, at=now - (len(lines) - i) * 1800)
 
