@@ -190,3 +190,17 @@ async def test_restart_policy_and_times_come_from_inspect(backend, dockerd, imag
     c = backend._published.containers[cid]
     assert c.state is ContainerState.RUNNING and c.started_at and c.started_at >= c.created_at
     dockerd.cli("rm", "-f", cid)
+
+
+async def test_cli_list_through_ssh_equals_docker_ps(dockerd, sshd, ssh_home, image, name, tmp_path):
+    _make_mixed_containers(dockerd, image, name)
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "--backend", "docker", "--docker-host", sshd.ssh_url(dockerd.socket_path),
+         "containers", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(tmp_path),  # HOME is the one whose ~/.ssh/config names the key and known_hosts
+    )
+    assert done.returncode == 0, done.stderr
+    assert {(r["id"], r["name"], r["state"], r["image"]) for r in json.loads(done.stdout)} == _docker_ps(dockerd)
