@@ -311,8 +311,10 @@ def cleanup_dockerd(daemon: DockerDaemon) -> None:
             daemon.remove_all_containers()
     finally:
         daemon.stop()
-        # Containers left by a killed daemon leave vfs layers and mounts behind; best effort.
-        subprocess.run(["umount", "-R", str(daemon.root / "exec")], capture_output=True, check=False)
+        # dockerd bind-mounts its data root onto itself, and a killed daemon can leave
+        # container mounts under its exec root: unmount both before removing the directory.
+        for sub in ("exec", "data"):
+            subprocess.run(["umount", "-R", str(daemon.root / sub)], capture_output=True, check=False)
         shutil.rmtree(daemon.root, ignore_errors=True)
 
 
