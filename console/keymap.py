@@ -27,9 +27,10 @@ APP = "Console"
 GROUP_OF: dict[str, str] = {}
 
 
-def _b(id: str, key: str, action: str, description: str, group: str, show: bool = True) -> Binding:
+def _b(id: str, key: str, action: str, description: str, group: str, show: bool = True, more: str = "") -> Binding:
+    """``description`` is the footer's word; ``more`` (the tooltip) the help's longer line."""
     GROUP_OF[id] = group
-    return Binding(key, action, description, show=show, id=id)
+    return Binding(key, action, description, show=show, id=id, tooltip=more)
 
 
 APP_BINDINGS = [
@@ -42,21 +43,21 @@ APP_BINDINGS = [
 DASHBOARD_BINDINGS = [
     _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False),
     _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False),
-    _b("pane.filter", "slash", "filter", "Filter", VIEW),
-    _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False),
-    _b("pane.sort", "o", "sort", "Sort", VIEW),
-    _b("pane.zoom", "z", "zoom", "Zoom", VIEW),
-    _b("item.delete", "ctrl+d", "delete", "Delete", ACTIONS),
-    _b("item.shell", "s", "shell", "Shell", ACTIONS),
-    _b("host.narrow", "n", "narrow", "Narrow", HOSTS),
-    _b("host.create", "c", "create_host", "Create", HOSTS),
-    _b("host.upgrade", "u", "upgrade", "Upgrade", HOSTS),
-    _b("volume.attach", "a", "attach_volume", "Attach", VOLUMES),
-    _b("container.run", "r", "run_container", "Run", CONTAINERS),
+    _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns"),
+    _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
+    _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)"),
+    _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back"),
+    _b("item.delete", "ctrl+d", "delete", "Delete", ACTIONS, more="Delete the marked items (or the one under the cursor), after a confirmation"),
+    _b("item.shell", "s", "shell", "Shell", ACTIONS, more="A shell on the host or in the container"),
+    _b("host.narrow", "n", "narrow", "Narrow", HOSTS, more="Narrow Containers and Volumes to this host (again: back to all)"),
+    _b("host.create", "c", "create_host", "Create", HOSTS, more="Create a container host"),
+    _b("host.upgrade", "u", "upgrade", "Upgrade", HOSTS, more="Upgrade Docker Engine on the marked hosts (or all), in waves"),
+    _b("volume.attach", "a", "attach_volume", "Attach", VOLUMES, more="Attach a new or existing volume to a host, optionally into a container"),
+    _b("container.run", "r", "run_container", "Run", CONTAINERS, more="Run a new container"),
     _b("container.start", "t", "start_container", "Start", CONTAINERS),
     _b("container.stop", "x", "stop_container", "Stop", CONTAINERS),
     _b("container.restart", "R", "restart_container", "Restart", CONTAINERS),
-    _b("container.logs", "l", "logs", "Logs", CONTAINERS),
+    _b("container.logs", "l", "logs", "Logs", CONTAINERS, more="Stream the container's logs (follow, pause, search)"),
 ]
 
 # What each action needs from the backend; the console hides an action whose capability
@@ -113,5 +114,5 @@ def help_rows(bindings: list[Binding], keymap: dict[str, str], display) -> list[
         keys = keymap.get(binding.id or "", binding.key)
         shown = ", ".join(display(Binding(k.strip(), binding.action)) for k in keys.split(","))
         group = GROUP_OF.get(binding.id or "", "Table")
-        rows.append(HelpRow(group, shown, binding.description or binding.action, binding.id or binding.action))
+        rows.append(HelpRow(group, shown, binding.tooltip or binding.description or binding.action, binding.id or binding.action))
     return rows

@@ -26,7 +26,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="form", id="help"):
-            yield Static("Keys  (remap any of them in the config file's [keymap] by id)", classes="form-title")
+            yield Static(Text("Keys  (remap any of them by id in the config file's [keymap] table)"), classes="form-title")
             yield Static(self._table(), id="help-table")
 
     def on_mount(self) -> None:

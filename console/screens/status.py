@@ -38,7 +38,8 @@ class StatusHeader(Static):
             line.append(" SIMULATOR ", style="bold black on yellow")
         else:
             line.append(f" {backend.kind.upper()} ", style="bold reverse")
-        line.append(f"  {backend.label}")
+        if backend.label != backend.kind:
+            line.append(f"  {backend.label}")
         if settings.context:
             line.append(f"  context {settings.context}", style="bold")
         if backend.read_only:

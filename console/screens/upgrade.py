@@ -178,8 +178,9 @@ class UpgradeScreen(FormScreen):
         title.append(f"  {bar(task.progress)} {task.progress}%  {task.error or task.message}")
         self.query_one("#progress-title", Static).update(title)
         table = Table(expand=True, box=None)
-        for column in ("Wave", "Host", "From", "Now", "Status", "Progress", "Step"):
-            table.add_column(column, no_wrap=True)
+        for column, width in (("Wave", 4), ("Host", 14), ("From", 8), ("Now", 8), ("Status", 10), ("Progress", BAR)):
+            table.add_column(column, no_wrap=True, min_width=width)
+        table.add_column("Step", ratio=1, overflow="fold")
         for row in self.progress_rows():
             table.add_row(*row[:5], bar(row[5]), row[6])
         self.query_one("#progress-table", Static).update(table)

@@ -36,7 +36,7 @@ async def _help(c):
     await c.press("question_mark")
     await c.on(HelpScreen)
     rows = {r.binding_id: r for r in c.screen.rows}
-    assert rows["host.create"].description == "Create" and rows["host.create"].keys == "c"
+    assert rows["host.create"].description == "Create a container host" and rows["host.create"].keys == "c"
     assert len(rows) == len(all_bindings())
 
 
