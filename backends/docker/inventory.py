@@ -82,6 +82,7 @@ def container_from_list(item: dict[str, Any], host_id: str, volume_id: Callable[
         ports=ports,
         mounts=mounts,
         labels=tuple(sorted((item.get("Labels") or {}).items())),
+        restart_policy="",  # unknown until inspected: the list does not carry it
         exit_code=int(exit_match.group(1)) if exit_match else None,
         created_at=float(item.get("Created") or 0),
     )

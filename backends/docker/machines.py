@@ -103,11 +103,11 @@ async def upgrade_engine(engine: Engine, command: str, target_version: str, prog
     the engine restarts by policy are running again."""
     if engine.endpoint.scheme != "ssh":
         raise InvalidInput(f"{engine.name} is not reached over SSH ({engine.endpoint.url}): cannot upgrade it")
-    expected = [
-        c.id
-        for c in engine.inventory.container_values()
-        if c.state is ContainerState.RUNNING and c.restart_policy in RESTARTED_BY_ENGINE
-    ]
+    expected = []
+    for item in await engine.api.get("/containers/json", filters={"status": ["running"]}):
+        info = await engine.api.get(f"/containers/{item['Id']}/json")
+        if ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") in RESTARTED_BY_ENGINE:
+            expected.append(item["Id"])
     progress(10, f"running the upgrade command on {engine.name}")
     await run_over_ssh(engine.endpoint, command.replace("{version}", shlex.quote(target_version)))
     progress(50, f"waiting for Docker Engine {target_version} on {engine.name}")
