@@ -217,7 +217,8 @@ async def ssh_connect(host: str, port: int | None, user: str | None, *, accept_n
     """
     import asyncssh
 
-    kwargs: dict = {}
+    # Keepalives notice a silently dead link (the event stream alone would wait forever).
+    kwargs: dict = {"connect_timeout": 15, "keepalive_interval": 15, "keepalive_count_max": 3}
     if port:
         kwargs["port"] = port
     if user:
