@@ -130,3 +130,21 @@ async def test_actions_on_an_unreachable_engine_are_refused_with_the_reason(frag
     daemon.start()
     await wait_until(lambda: _host(b).state is HostState.RUNNING, what="host back", timeout=20)
     daemon.remove_all_containers()
+
+
+async def test_an_ssh_engine_reconnects_through_a_new_tunnel(fragile_dockerd, sshd, ssh_home):
+    daemon = fragile_dockerd
+    if daemon.proc is None:
+        daemon.start()
+    b = DockerBackend([sshd.ssh_url(daemon.socket_path)])
+    await b.connect()
+    try:
+        daemon.kill()
+        await wait_until(lambda: _host(b).state is HostState.UNREACHABLE, what="host unreachable", timeout=15)
+        daemon.start()
+        daemon.cli("create", "--network", "none", "--name", "via-ssh", daemon.image)
+        await wait_until(lambda: _host(b).state is HostState.RUNNING, what="host back", timeout=20)
+        await wait_until(lambda: any(c.name == "via-ssh" for c in b._published.containers.values()), what="fresh data")
+    finally:
+        await b.close()
+        daemon.remove_all_containers()
