@@ -148,3 +148,21 @@ async def test_an_ssh_engine_reconnects_through_a_new_tunnel(fragile_dockerd, ss
     finally:
         await b.close()
         daemon.remove_all_containers()
+
+
+async def test_several_engines_one_down_the_rest_carry_on(dockerd, tmp_path):
+    from backends.errors import Unavailable
+
+    missing = f"unix://{tmp_path}/gone.sock"
+    b = DockerBackend([dockerd.url, missing])
+    await b.connect()
+    try:
+        hosts = {h.endpoint: h for h in (await b.snapshot()).hosts.values()}
+        assert hosts[dockerd.url].state is HostState.RUNNING
+        down = hosts[missing]
+        assert down.state is HostState.UNREACHABLE and "gone.sock" in down.reason and down.observed_at == 0.0
+        assert b._connection is ConnectionState.DEGRADED
+    finally:
+        await b.close()
+    with pytest.raises(Unavailable, match="gone.sock"):
+        await DockerBackend([missing]).connect()
