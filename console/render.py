@@ -116,13 +116,15 @@ def task_columns() -> list[Column]:
         Column("status", "STATUS", width=10, render=lambda t: state(t.status), sort_key=lambda t: t.status.value),
         Column("progress", "DONE", width=5, align="right", render=lambda t: f"{t.progress}%"),
         Column("message", "MESSAGE", width=40, render=lambda t: t.error or t.message),
-        Column("created_at", "STARTED", width=9, render=lambda t: clock_text(t.created_at)),
+        Column("created_at", "STARTED", width=9, render=lambda t: clock_text(t.created_at), sort_key=lambda t: (t.created_at, t.target, t.kind)),
     ]
 
 
 def event_columns() -> list[Column]:
     return [
-        Column("time", "TIME", width=9, render=lambda e: clock_text(e.time)),
+        # Ties on time are common (one fault, many events): order them by what they say, so
+        # the list reads the same on every run.
+        Column("time", "TIME", width=9, render=lambda e: clock_text(e.time), sort_key=lambda e: (e.time, e.target, e.message)),
         Column("severity", "LEVEL", width=8, render=lambda e: state(e.severity), sort_key=lambda e: e.severity.value),
         Column("target", "TARGET", width=16),
         Column("message", "MESSAGE", width=70),

@@ -165,7 +165,7 @@ class InventoryStore:
 
     def events_about(self, target_ids: set[str], limit: int = 20) -> list[Event]:
         events = [e for e in self.inventory.events.values() if e.target_id in target_ids]
-        return sorted(events, key=lambda e: e.time, reverse=True)[:limit]
+        return sorted(events, key=lambda e: (e.time, e.target, e.message), reverse=True)[:limit]
 
     def host_name(self, host_id: str | None) -> str:
         host = self.inventory.hosts.get(host_id or "")
