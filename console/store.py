@@ -179,8 +179,11 @@ class InventoryStore:
         was_unreachable = self.state is ConnectionState.UNREACHABLE
         self.state, self.reason = state, reason
         self._pending.connection_changed = True
-        if state is not ConnectionState.UNREACHABLE and (was_unreachable or self.fresh_at is None):
-            self.fresh_at = self.clock()
+        # Connected, the data was current up to now (quiet is not stale); the age counts from
+        # the moment the backend was lost.
+        if was_unreachable != (state is ConnectionState.UNREACHABLE) or self.fresh_at is None:
+            if self.loaded:
+                self.fresh_at = self.clock()
 
     def _mark_fresh(self, state: ConnectionState, reason: str) -> None:
         self._set_state(state, reason)
