@@ -46,7 +46,10 @@ class Capability(str, enum.Enum):
     HOSTS_UPGRADE = "hosts.upgrade"
     HOSTS_SHELL = "hosts.shell"
     VOLUMES_CREATE = "volumes.create"
-    VOLUMES_ATTACH = "volumes.attach"
+    VOLUMES_ATTACH = "volumes.attach"  # into a container (and so onto its host)
+    # Volumes exist apart from hosts and attach to a host with no container (volume groups,
+    # the simulator); Docker volumes live on their engine and mount only into containers.
+    VOLUMES_HOST_ATTACH = "volumes.host_attach"
     VOLUMES_DELETE = "volumes.delete"
     CONTAINERS_RUN = "containers.run"
     CONTAINERS_LIFECYCLE = "containers.lifecycle"  # start / stop / restart

@@ -58,6 +58,7 @@ class PrismBackend(Backend):
             Capability.HOSTS_SHELL,
             Capability.VOLUMES_CREATE,
             Capability.VOLUMES_ATTACH,
+            Capability.VOLUMES_HOST_ATTACH,
             Capability.VOLUMES_DELETE,
             Capability.TASKS_CONTROL,
             Capability.PROJECTS,

@@ -37,7 +37,7 @@ async def test_create_power_and_delete_a_host(env: ContractEnv):
 
 
 async def test_volume_create_attach_detach_delete(env: ContractEnv):
-    need(env, Capability.VOLUMES_CREATE, Capability.VOLUMES_ATTACH, Capability.VOLUMES_DELETE, host_id=env.host_id)
+    need(env, Capability.VOLUMES_CREATE, Capability.VOLUMES_HOST_ATTACH, Capability.VOLUMES_DELETE, host_id=env.host_id)
     b = env.backend
     name = _name("ct-vol")
     created = await succeed(env, await b.create_volume(VolumeSpec(name, 3)))

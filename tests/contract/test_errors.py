@@ -71,7 +71,7 @@ async def test_a_taken_volume_name_is_a_conflict(env: ContractEnv):
 
 
 async def test_an_attached_volume_cannot_be_deleted_nor_attached_elsewhere(env: ContractEnv):
-    need(env, Capability.VOLUMES_CREATE, Capability.VOLUMES_ATTACH, Capability.VOLUMES_DELETE, host_id=env.host_id)
+    need(env, Capability.VOLUMES_CREATE, Capability.VOLUMES_HOST_ATTACH, Capability.VOLUMES_DELETE, host_id=env.host_id)
     b = env.backend
     await succeed(env, await b.create_volume(VolumeSpec("ct-held", 1)))
     vol = next(v for v in (await b.snapshot()).volumes.values() if v.name == "ct-held")
