@@ -126,19 +126,24 @@ class DashboardScreen(Screen):
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, ResourceTable) and event.widget.id in KINDS:
-            self.current = event.widget.id
-            for kind in KINDS:
-                self.pane(kind).set_class(kind == self.current, "current")
-            self.refresh_bindings()
+            self._set_current(event.widget.id)
+
+    def _set_current(self, kind: str) -> None:
+        self.current = kind
+        for other in KINDS:
+            self.pane(other).set_class(other == kind, "current")
+        self.refresh_bindings()
 
     def on_resource_table_marks_changed(self, message: ResourceTable.MarksChanged) -> None:
         self.retitle()
 
     def show_pane(self, kind: str) -> None:
+        # Now, not when the focus event arrives: a key pressed right after must see it.
+        self._set_current(kind)
         if self.zoomed is not None:
             self.zoomed = kind
             self._apply_zoom()
-        self.table(kind).focus()
+        self.set_focus(self.table(kind))
 
     def _cycle(self, step: int) -> None:
         index = (KINDS.index(self.current) + step) % len(KINDS)
@@ -184,13 +189,13 @@ class DashboardScreen(Screen):
         prompt.value = value
         prompt.border_title = "/" if mode == "filter" else ":"
         prompt.display = True
-        prompt.focus()
+        self.set_focus(prompt)  # at once: letters typed right after `/` belong to the prompt
 
     def _close_prompt(self) -> None:
         prompt = self.query_one("#prompt", Input)
         prompt.display = False
         self.prompt_mode = None
-        self.table(self.current).focus()
+        self.set_focus(self.table(self.current))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "prompt" and self.prompt_mode == "filter":
