@@ -278,7 +278,14 @@ class DashboardScreen(Screen):
         from .forms import AttachVolumeForm
 
         volume = self.table("volumes").cursor_row if self.current == "volumes" else None
-        self.app.push_screen(AttachVolumeForm(host_id=self.focused_host_id(), volume_id=volume.id if volume else None))
+        container = self.table("containers").cursor_row if self.current == "containers" else None
+        self.app.push_screen(
+            AttachVolumeForm(
+                host_id=self.focused_host_id(),
+                volume_id=volume.id if volume else None,
+                container_id=container.id if container else None,
+            )
+        )
 
     def action_run_container(self) -> None:
         from .forms import RunContainerForm

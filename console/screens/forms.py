@@ -305,10 +305,11 @@ class AttachVolumeForm(FormScreen):
     HEADING = "Attach a volume to a host"
     SUBMIT = "Attach"
 
-    def __init__(self, host_id: str | None = None, volume_id: str | None = None) -> None:
+    def __init__(self, host_id: str | None = None, volume_id: str | None = None, container_id: str | None = None) -> None:
         super().__init__()
         self.host_id = host_id
         self.volume_id = volume_id
+        self.container_id = container_id
 
     def fields(self) -> ComposeResult:
         hosts = self.running_hosts()
@@ -367,7 +368,10 @@ class AttachVolumeForm(FormScreen):
     def _fill_containers(self) -> None:
         host_id = self.choice("host")
         containers = sorted(self.app.store.containers_on(host_id) if host_id else [], key=lambda c: c.name)
-        self.query_one("#container", Select).set_options([(c.name, c.id) for c in containers])
+        select = self.query_one("#container", Select)
+        select.set_options([(c.name, c.id) for c in containers])
+        if any(c.id == self.container_id for c in containers):
+            select.value = self.container_id
 
     def _show_mode(self) -> None:
         new = self.choice("mode") == "new"

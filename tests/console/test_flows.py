@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Button, Static
 
+from backends.contract import VolumeSpec
 from backends.models import ContainerState, HostState, TaskStatus, VolumeState
 from console.screens.confirm import ConfirmDelete
 from console.screens.dashboard import DashboardScreen
@@ -216,3 +217,53 @@ async def test_logs_stream_pause_and_search(console):
     assert log.match_count > 0
     await console.press("escape")
     await console.on(DashboardScreen)
+
+
+async def test_attach_a_new_volume_into_a_container_checks_the_mount_path(console):
+    await console.press("tab")  # Containers: the form starts on the container's host
+    container = console.table("containers").cursor_row
+    await console.press("a")
+    await console.on(AttachVolumeForm)
+    form = console.screen
+    assert form.choice("host") == container.host_id
+    assert form.choice("container") == container.id
+    await console.type("data-88")
+    form.query_one("#path").value = "data"
+    await console.pilot.pause()
+    assert "absolute" in error_of(console, "path") and form.query_one("#submit", Button).disabled
+    form.query_one("#path").value = "/srv/data"
+    await console.pilot.pause()
+    await console.press("ctrl+s")
+    await console.on(DashboardScreen)
+    await console.finish()
+
+    def mounted():
+        volume = console.find("volumes", "data-88")
+        now = console.app.store.inventory.containers.get(container.id)
+        return volume is not None and now is not None and any(m.source == volume.id and m.path == "/srv/data" for m in now.mounts)
+
+    await console.until(mounted, "data-88 mounted at /srv/data")
+
+
+async def test_attach_an_existing_volume(console):
+    free = sorted((v for v in console.app.store.inventory.volumes.values() if v.state is VolumeState.AVAILABLE), key=lambda v: v.name)
+    if not free:  # make one: the demo world attaches every volume
+        await console.sim.create_volume(VolumeSpec(name="spare-1", size_gib=5))
+        await console.finish()
+        await console.until(lambda: console.find("volumes", "spare-1") is not None, "spare-1")
+        free = [console.find("volumes", "spare-1")]
+    volume = free[0]
+    host_id = console.table("hosts").cursor_id
+    await console.press("a")
+    await console.on(AttachVolumeForm)
+    form = console.screen
+    form.query_one("#mode").value = "existing"
+    await console.pilot.pause()
+    assert not form.query_one("#volname").display and form.query_one("#volume").display
+    form.query_one("#volume").value = volume.id
+    await console.pilot.pause()
+    await console.press("ctrl+s")
+    await console.on(DashboardScreen)
+    await console.finish()
+    await console.until(lambda: console.app.store.inventory.volumes[volume.id].host_id == host_id, "attached")
+    await console.notice(volume.name)
