@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from textual.app import App, SuspendNotSupported
 from textual.message import Message
+from textual.widgets import Input
 
 from backends.contract import Backend, ConnectionChanged, ConnectionState, ShellCommand
 from backends.errors import BackendError
@@ -238,7 +239,17 @@ class NtnxConsoleApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def typing(self, character: str) -> bool:
+        """A prompt key pressed while the user types in a field is just that character."""
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.insert_text_at_cursor(character)
+            return True
+        return False
+
     def action_command_line(self) -> None:
+        if self.typing(":"):
+            return
         open_prompt = getattr(self.screen, "open_command_line", None)
         if open_prompt is not None:
             open_prompt()

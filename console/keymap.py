@@ -27,23 +27,28 @@ APP = "Console"
 GROUP_OF: dict[str, str] = {}
 
 
-def _b(id: str, key: str, action: str, description: str, group: str, show: bool = True, more: str = "") -> Binding:
-    """``description`` is the footer's word; ``more`` (the tooltip) the help's longer line."""
+def _b(
+    id: str, key: str, action: str, description: str, group: str, show: bool = True, more: str = "", priority: bool = False
+) -> Binding:
+    """``description`` is the footer's word; ``more`` (the tooltip) the help's longer line.
+
+    ``priority`` for keys that open a prompt: the app handles them before it routes the next
+    key, so letters typed (or pasted by tmux) right after land in the prompt."""
     GROUP_OF[id] = group
-    return Binding(key, action, description, show=show, id=id, tooltip=more)
+    return Binding(key, action, description, show=show, id=id, tooltip=more, priority=priority)
 
 
 APP_BINDINGS = [
     _b("app.quit", "q", "quit", "Quit", APP),
     _b("app.help", "question_mark", "help", "Help", APP),
-    _b("app.command", "colon", "command_line", "Command", APP),
+    _b("app.command", "colon", "command_line", "Command", APP, priority=True),
     _b("app.palette", "ctrl+p", "command_palette", "Palette", APP, show=False),
 ]
 
 DASHBOARD_BINDINGS = [
     _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False),
     _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False),
-    _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns"),
+    _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns", priority=True),
     _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
     _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)"),
     _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back"),

@@ -177,6 +177,8 @@ class DashboardScreen(Screen):
     # -- the prompt: `/` filter and `:` commands ----------------------------------------------
 
     def action_filter(self) -> None:
+        if self.app.typing("/"):
+            return
         self._open_prompt("filter", self.table(self.current).filter_text, f"filter {TITLES[self.current]}: text or /regex/")
 
     def open_command_line(self) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from backends.contract import Capability, UpgradeSpec
 from backends.errors import BackendError
-from backends.models import HostState, Task, TaskStatus
+from backends.models import Task, TaskStatus
 from backends.waves import UpgradePlan, parse_version, plan_waves
 
 from ..render import state
@@ -63,7 +63,7 @@ class UpgradeScreen(FormScreen):
         self.plan: UpgradePlan | None = None
 
     def fields(self) -> ComposeResult:
-        scopes = [(f"all {len(self._running())} running hosts", "all")]
+        scopes = [(f"all {len(self.running_hosts())} running hosts", "all")]
         if self.marked:
             scopes.insert(0, (f"the {len(self.marked)} marked hosts", "marked"))
         yield from self.field("Hosts", Select(scopes, value=scopes[0][1], allow_blank=False, id="scope", compact=True))
@@ -112,11 +112,8 @@ class UpgradeScreen(FormScreen):
         hosts = self.inventory.hosts
         if self.choice("scope") == "marked":
             return [hosts[i] for i in self.marked if i in hosts]
-        return self._running()
-
-    def _running(self):
         # "All" means the machines that can be upgraded now; a marked one is the user's call.
-        return [h for h in self.inventory.hosts.values() if h.state is HostState.RUNNING]
+        return self.running_hosts()
 
     def problems(self) -> dict[str, str]:
         problems: dict[str, str] = {}
