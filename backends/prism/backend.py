@@ -43,6 +43,7 @@ from .machine import forget_machine, known_machine, new_machine_keys, user_data
 from .taskbook import TaskBook
 
 GIB = 1024**3
+DISK_FETCHES_PER_POLL = 200
 HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -197,8 +198,10 @@ class PrismBackend(Backend):
         return inv
 
     async def _load_disks(self, vg_ids: list[str]) -> None:
-        """A volume group's disks (its size) do not change under the console: fetch each once."""
-        missing = [v for v in vg_ids if v not in self._disks]
+        """A volume group's disks (its size) do not change under the console: fetch each once.
+        Prism lists them one volume group at a time, so each poll fetches at most
+        ``DISK_FETCHES_PER_POLL`` new ones; a volume whose disks are not read yet shows size 0."""
+        missing = [v for v in vg_ids if v not in self._disks][:DISK_FETCHES_PER_POLL]
         for vg_id, disks in zip(
             missing, await asyncio.gather(*(self._lenient(self.client.volume_group_disks(v)) for v in missing))
         ):

@@ -73,6 +73,9 @@ class PrismFacade:
         self.instant: dict[str, Task] = {}
         self.born = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._inventory: Inventory | None = None
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache: list[dict[str, Any]] = []
 
     async def start(self) -> None:
         # Tests in other threads move the simulator's clock on this loop.
@@ -81,7 +84,14 @@ class PrismFacade:
         self.born = self.sim.clock.now
 
     async def inventory(self) -> Inventory:
-        return await self.sim.snapshot()
+        """The simulator's state; one copy serves every request until something changes (a
+        listing at scale is hundreds of page requests)."""
+        await self.sim.faults.gate("answer Prism API calls")
+        store = self.sim.store
+        store.flush()
+        if self._inventory is None or self._inventory.seq != store.seq:
+            self._inventory = store.snapshot()
+        return self._inventory
 
     @staticmethod
     def cluster_name(inv: Inventory) -> str:
@@ -90,6 +100,13 @@ class PrismFacade:
     # -- v3 entities ---------------------------------------------------------------------------
 
     def entities(self, kind: str, inv: Inventory) -> list[dict[str, Any]]:
+        """Every entity of ``kind``; the pages of one listing share one build of them."""
+        key = (kind, inv.seq, len(self.instant), sum(self.spec_versions.values()))
+        if self._cache_key != key:
+            self._cache_key, self._cache = key, self._build(kind, inv)
+        return list(self._cache)
+
+    def _build(self, kind: str, inv: Inventory) -> list[dict[str, Any]]:
         cluster = self.cluster_name(inv)
         if kind == "vm":
             by_host: dict[str, list[str]] = {}
@@ -123,6 +140,8 @@ class PrismFacade:
                 pay.cluster(cluster, self.born, prism_central=False, node_ips=ips),
                 pay.cluster(pay.PC_NAME, self.born, prism_central=True, node_ips=[]),
             ]
+        if kind == "volume_group":
+            return [pay.volume_group(v, cluster=cluster) for v in sorted(inv.volumes.values(), key=lambda v: v.name)]
         if kind == "task":
             tasks = sorted(inv.tasks.values(), key=lambda t: t.created_at, reverse=True)
             return [pay.task_v3(t, cluster=cluster) for t in tasks]
@@ -370,9 +389,7 @@ def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool =
 
     @v4
     async def vg_list(request: Request) -> Response:
-        inv = await facade.inventory()
-        cluster = facade.cluster_name(inv)
-        items = [pay.volume_group(v, cluster=cluster) for v in sorted(inv.volumes.values(), key=lambda v: v.name)]
+        items = facade.entities("volume_group", await facade.inventory())
         return paged(request, items, "volumes.v4.config.ListVolumeGroupsApiResponse")
 
     @v4
