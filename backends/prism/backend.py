@@ -44,6 +44,7 @@ from .taskbook import TaskBook
 
 GIB = 1024**3
 DISK_FETCHES_PER_POLL = 200
+TASK_POLL_DELAY = 1.0  # seconds between a console task's change and the poll that publishes it
 HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -85,7 +86,8 @@ class PrismBackend(Backend):
         self._poller = SnapshotPoller(self._fetch, interval=poll_interval)
         self._primed = False
         self._fetch_lock = asyncio.Lock()
-        self._book = TaskBook(self._poller.poll_now)
+        self._book = TaskBook(self._task_changed)
+        self._poll_soon: asyncio.TimerHandle | None = None
         self._controls: dict[str, WaveControl] = {}
         self._disks: dict[str, list[dict[str, Any]]] = {}  # volume group id -> its disks
         self._raw: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> uuid -> latest entity
@@ -124,6 +126,8 @@ class PrismBackend(Backend):
         self._client = client
 
     async def close(self) -> None:
+        if self._poll_soon is not None:
+            self._poll_soon.cancel()
         await self._book.close()
         await self._poller.stop()
         if self._client is not None:
@@ -144,6 +148,16 @@ class PrismBackend(Backend):
 
     def updates(self) -> AsyncIterator[Update]:
         return self._poller.subscribe()
+
+    def _task_changed(self) -> None:
+        """A task of the console moved: publish it with the next poll, at most one a second
+        (each poll lists everything from Prism)."""
+        if self._poll_soon is None:
+            def poll() -> None:
+                self._poll_soon = None
+                self._poller.poll_now()
+
+            self._poll_soon = asyncio.get_running_loop().call_later(TASK_POLL_DELAY, poll)
 
     async def _lenient(self, fetch, *, missing=()) -> Any:
         """An optional part of the inventory: an API this Prism lacks gives nothing."""
@@ -365,14 +379,16 @@ class PrismBackend(Backend):
                 version = await guest.wait_engine(self.engine_timeout)
                 note = f"powered on at {host.ip}; Docker Engine {version} answers"
             self._book.finish(task_id, TaskStatus.SUCCEEDED, message=note, result_id=vm_uuid)
-        except BaseException as err:
+        except asyncio.CancelledError:
+            # The console closed (a CLI call without --wait): Prism goes on making the VM,
+            # and its keys stay for the checks a later call makes.
+            raise
+        except Exception as err:
             reason = err.message if isinstance(err, BackendError) else (str(err) or type(err).__name__)
             self._book.update(task_id, message="cleaning up: deleting the half-made VM")
             if vm_uuid:
                 await self._delete_quietly(vm_uuid)
             forget_machine(spec.name)
-            if isinstance(err, asyncio.CancelledError):
-                raise
             self._book.finish(task_id, TaskStatus.FAILED, error=f"{reason} (the VM was deleted)")
 
     async def _delete_quietly(self, vm_uuid: str) -> None:
@@ -380,8 +396,8 @@ class PrismBackend(Backend):
             prism_task = await self.client.v3_delete("vm", vm_uuid)
             if prism_task:
                 await self.client.wait_v3_task(prism_task, timeout=600)
-        except (BackendError, asyncio.CancelledError):
-            pass
+        except BackendError:
+            pass  # the create's own failure is the one to report
 
     async def _wait_for_ip(self, vm_uuid: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.ip_timeout
@@ -599,7 +615,7 @@ class PrismBackend(Backend):
             self._book.update(child, status=TaskStatus.RUNNING, message=f"upgrading from {planned.from_version}")
             try:
                 await self._upgrade_one(child, inv.hosts[planned.host_id], spec.target_version)
-            except BaseException as err:
+            except Exception as err:
                 reason = err.message if isinstance(err, BackendError) else str(err) or type(err).__name__
                 self._book.finish(child, TaskStatus.FAILED, error=reason)
                 raise

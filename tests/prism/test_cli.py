@@ -104,3 +104,13 @@ def test_create_attach_and_upgrade_against_sim_serve(sim_server):
     assert json.loads(upgraded.stdout)["status"] == "SUCCEEDED"
     after = json.loads(cli(sim_server, "hosts", "list", "--json").stdout)
     assert {h["engine_version"] for h in after} == {newest}
+
+
+def test_create_without_wait_leaves_the_machine_being_made(sim_server):
+    listed = json.loads(cli(sim_server, "images", "list", "--json").stdout)
+    image = next(i["name"] for i in listed if i.get("engine_version"))
+    network = json.loads(cli(sim_server, "networks", "list", "--json").stdout)[0]["name"]
+    started = cli(sim_server, "host", "create", "web-43", "--image", image, "--cores", "1", "--memory-mib", "2048", "--network", network)
+    assert started.returncode == 0, started.stderr
+    names = {h["name"] for h in json.loads(cli(sim_server, "hosts", "list", "--json").stdout)}
+    assert "web-43" in names, "the VM was deleted when the CLI returned"
