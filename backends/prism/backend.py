@@ -534,7 +534,13 @@ class PrismBackend(Backend):
 
     async def _attach_steps(self, task_id: str, vg_id: str, name: str, host: Host, low: int) -> str:
         guest, why_not = self._guest(host)
-        disks_before = await guest.disks() if guest else set()
+        disks_before: set[str] = set()
+        if guest is not None:
+            try:
+                disks_before = await guest.disks()
+            except Unavailable as err:
+                # The volume group still attaches; mounting waits for a reachable machine.
+                guest, why_not = None, f"machine unreachable over SSH ({err.message})"
         self._book.update(task_id, message=f"attaching the volume group to {host.name}", progress=low)
         prism_task = await self.client.attach_vm(vg_id, host.id)
         await self._prism_v4(task_id, prism_task, low, 80 if guest else 100)

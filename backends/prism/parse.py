@@ -283,7 +283,7 @@ def volume(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks (v3 and v4)
+# Tasks (v3)
 
 
 _V3_STATUS = {
@@ -331,28 +331,6 @@ def task_v3(data: dict[str, Any]) -> Task:
         created_at=_usecs(data.get("creation_time_usecs")) or when(data.get("creation_time")),
         started_at=_usecs(data.get("start_time_usecs")) or (when(data.get("start_time")) or None),
         finished_at=_usecs(data.get("completion_time_usecs")) or (when(data.get("completion_time")) or None),
-    )
-
-
-def task_v4(data: dict[str, Any]) -> Task:
-    status = _V3_STATUS.get(str(data.get("status", "")).upper(), TaskStatus.RUNNING)
-    affected = data.get("entitiesAffected") or []
-    target = affected[0] if affected else {}
-    errors = data.get("errorMessages") or []
-    error = str(errors[0].get("message")) if errors else None
-    return Task(
-        id=str(data.get("extId") or ""),
-        kind=str(data.get("operation") or "task"),
-        target=str(target.get("name") or target.get("extId") or ""),
-        status=status,
-        progress=int(data.get("progressPercentage") or 0),
-        message=str(data.get("operationDescription") or data.get("operation") or ""),
-        target_id=target.get("extId"),
-        error=error if status in (TaskStatus.FAILED, TaskStatus.ABORTED) else None,
-        result_id=target.get("extId") if status is TaskStatus.SUCCEEDED else None,
-        created_at=when(data.get("createdTime")),
-        started_at=when(data.get("startedTime")) or None,
-        finished_at=when(data.get("completedTime")) or None,
     )
 
 
