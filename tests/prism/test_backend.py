@@ -157,3 +157,24 @@ async def test_volume_rules(backend):
     used = next(v for v in inv.volumes.values() if v.host_id and v.name.endswith("-data"))
     with pytest.raises(Conflict, match="mounted by running container"):
         await backend.detach_volume(used.id)
+
+
+async def test_a_volume_attaches_to_an_unreachable_machine_and_says_it_is_not_mounted(tmp_path, monkeypatch):
+    monkeypatch.setenv("NTNX_CONSOLE_MACHINES_DIR", str(tmp_path / "machines"))
+    with serve(sim_app(seed=5, announce=False)) as server:
+        backend = PrismBackend(
+            PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
+            credentials=Credentials("admin", PASSWORD),
+        )
+        try:
+            _, image, network = await facts(backend)
+            made = await backend.create_host(HostSpec("web-80", image.name, 1, 2048, network.name, engine_check=False))
+            made = await asyncio.wait_for(backend.wait_task(made.id), 60)
+            assert made.status is TaskStatus.SUCCEEDED and "engine check skipped (--no-engine-check)" in made.message
+            task = await backend.create_volume(VolumeSpec("web-80-data", 2, host="web-80"))
+            final = await asyncio.wait_for(backend.wait_task(task.id), 60)
+            assert final.status is TaskStatus.SUCCEEDED, final.error
+            assert final.message.startswith("attached to web-80; disk not mounted: machine unreachable over SSH (ssh docker@127.")
+            assert (await backend.snapshot()).volumes[final.result_id].host_id == made.result_id
+        finally:
+            await backend.close()
