@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from dataclasses import replace
 from typing import Any, AsyncIterator, Callable, Literal
 
 from ..contract import (
@@ -198,6 +199,10 @@ class PrismBackend(Backend):
         inv.nodes = {n.id: n for n in map(parse.node, nodes)}
         inv.tasks = {t.id: t for t in map(parse.task_v3, tasks)}
         inv.tasks.update(self._book.all())
+        for task in self._book.all().values():
+            # Prism knows nothing of an engine upgrade in progress; the console's task does.
+            if task.kind == "upgrade_host" and task.status is TaskStatus.RUNNING and task.target_id in inv.hosts:
+                inv.hosts[task.target_id] = replace(inv.hosts[task.target_id], state=HostState.UPGRADING)
         attached: dict[str, list[str]] = {}
         for vm in vms:
             for vg_id in parse.attached_volume_group_ids(vm):

@@ -100,7 +100,13 @@ async def test_upgrade_runs_in_waves_of_the_batch_size(backend):
     behind = sorted((h for h in inv.hosts.values() if h.engine_version != newest and h.state is HostState.RUNNING), key=lambda h: h.name)[:4]
     assert len(behind) == 4
     task = await backend.upgrade_hosts(UpgradeSpec(tuple(h.id for h in behind), newest, batch_size=2))
-    final = await asyncio.wait_for(backend.wait_task(task.id), 60)
+    states: list[set[str]] = []
+
+    def watch(t) -> None:
+        inv = backend._poller.current
+        states.append({h.name for h in inv.hosts.values() if h.state is HostState.UPGRADING})
+
+    final = await asyncio.wait_for(backend.wait_task(task.id, watch), 60)
     assert final.status is TaskStatus.SUCCEEDED, final.error
     children = [backend._book.get(c) for c in final.child_ids]
     by_name = {t.target: t for t in children}
@@ -110,6 +116,9 @@ async def test_upgrade_runs_in_waves_of_the_batch_size(backend):
     assert max(t.started_at for t in wave1) < min(t.finished_at for t in wave1)  # a wave runs together
     after = await backend.snapshot()
     assert {after.hosts[h.id].engine_version for h in behind} == {newest}
+    assert all(h.state is HostState.RUNNING for h in after.hosts.values() if h.id in {b.id for b in behind})
+    # While a wave ran its hosts showed as upgrading, never more than the batch at once.
+    assert any(states) and max(len(s) for s in states) <= 2
 
 
 async def test_the_change_stream_follows_a_create_live(backend):
