@@ -239,17 +239,13 @@ class NtnxConsoleApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def typing(self, character: str) -> bool:
-        """A prompt key pressed while the user types in a field is just that character."""
-        focused = self.focused
-        if isinstance(focused, Input):
-            focused.insert_text_at_cursor(character)
-            return True
-        return False
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # `:` is a priority key; in a text field it is just a character.
+        if action == "command_line" and isinstance(self.focused, Input):
+            return False
+        return True
 
     def action_command_line(self) -> None:
-        if self.typing(":"):
-            return
         open_prompt = getattr(self.screen, "open_command_line", None)
         if open_prompt is not None:
             open_prompt()

@@ -32,8 +32,9 @@ def _b(
 ) -> Binding:
     """``description`` is the footer's word; ``more`` (the tooltip) the help's longer line.
 
-    ``priority`` for keys that open a prompt: the app handles them before it routes the next
-    key, so letters typed (or pasted by tmux) right after land in the prompt."""
+    ``priority`` for the plain-character keys: the app runs them before it routes the next
+    key, so letters typed fast after `/` land in the prompt, not on the pane's bindings.
+    While the user types in a field, ``check_action`` turns them off and the field gets them."""
     GROUP_OF[id] = group
     return Binding(key, action, description, show=show, id=id, tooltip=more, priority=priority)
 
@@ -50,19 +51,19 @@ DASHBOARD_BINDINGS = [
     _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False),
     _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns", priority=True),
     _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
-    _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)"),
-    _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back"),
+    _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)", priority=True),
+    _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back", priority=True),
     _b("item.delete", "ctrl+d", "delete", "Delete", ACTIONS, more="Delete the marked items (or the one under the cursor), after a confirmation"),
-    _b("item.shell", "s", "shell", "Shell", ACTIONS, more="A shell on the host or in the container"),
-    _b("host.narrow", "n", "narrow", "Narrow", HOSTS, more="Narrow Containers and Volumes to this host (again: back to all)"),
-    _b("host.create", "c", "create_host", "Create", HOSTS, more="Create a container host"),
-    _b("host.upgrade", "u", "upgrade", "Upgrade", HOSTS, more="Upgrade Docker Engine on the marked hosts (or all), in waves"),
-    _b("volume.attach", "a", "attach_volume", "Attach", VOLUMES, more="Attach a new or existing volume to a host, optionally into a container"),
-    _b("container.run", "r", "run_container", "Run", CONTAINERS, more="Run a new container"),
-    _b("container.start", "t", "start_container", "Start", CONTAINERS),
-    _b("container.stop", "x", "stop_container", "Stop", CONTAINERS),
-    _b("container.restart", "R", "restart_container", "Restart", CONTAINERS),
-    _b("container.logs", "l", "logs", "Logs", CONTAINERS, more="Stream the container's logs (follow, pause, search)"),
+    _b("item.shell", "s", "shell", "Shell", ACTIONS, more="A shell on the host or in the container", priority=True),
+    _b("host.narrow", "n", "narrow", "Narrow", HOSTS, more="Narrow Containers and Volumes to this host (again: back to all)", priority=True),
+    _b("host.create", "c", "create_host", "Create", HOSTS, more="Create a container host", priority=True),
+    _b("host.upgrade", "u", "upgrade", "Upgrade", HOSTS, more="Upgrade Docker Engine on the marked hosts (or all), in waves", priority=True),
+    _b("volume.attach", "a", "attach_volume", "Attach", VOLUMES, more="Attach a new or existing volume to a host, optionally into a container", priority=True),
+    _b("container.run", "r", "run_container", "Run", CONTAINERS, more="Run a new container", priority=True),
+    _b("container.start", "t", "start_container", "Start", CONTAINERS, priority=True),
+    _b("container.stop", "x", "stop_container", "Stop", CONTAINERS, priority=True),
+    _b("container.restart", "R", "restart_container", "Restart", CONTAINERS, priority=True),
+    _b("container.logs", "l", "logs", "Logs", CONTAINERS, more="Stream the container's logs (follow, pause, search)", priority=True),
 ]
 
 # What each action needs from the backend; the console hides an action whose capability
@@ -94,6 +95,8 @@ DELETE_NEEDS = {
     "volumes": Capability.VOLUMES_DELETE,
 }
 SHELL_NEEDS = {"hosts": Capability.HOSTS_SHELL, "containers": Capability.CONTAINERS_SHELL}
+# Actions still live while the user types in the filter prompt (their keys are not text).
+WHILE_TYPING = {"clear", "next_pane", "previous_pane", "delete"}
 # Actions that act on one pane's items only; elsewhere they do not apply (and leave the footer).
 PANE_OF = {
     "narrow": "hosts",

@@ -177,8 +177,6 @@ class DashboardScreen(Screen):
     # -- the prompt: `/` filter and `:` commands ----------------------------------------------
 
     def action_filter(self) -> None:
-        if self.app.typing("/"):
-            return
         self._open_prompt("filter", self.table(self.current).filter_text, f"filter {TITLES[self.current]}: text or /regex/")
 
     def open_command_line(self) -> None:
@@ -233,6 +231,8 @@ class DashboardScreen(Screen):
     # -- what applies now -------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.focused, Input) and action not in keymap.WHILE_TYPING:
+            return False
         backend = self.app.backend
         if action in keymap.MUTATING and backend.read_only:
             return False
