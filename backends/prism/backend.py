@@ -197,7 +197,7 @@ class PrismBackend(Backend):
             # A project the user cannot list is still named by its VMs' references.
             inv.projects.setdefault(ref.id, ref)
         inv.nodes = {n.id: n for n in map(parse.node, nodes)}
-        inv.tasks = {t.id: t for t in map(parse.task_v3, tasks)}
+        inv.tasks = {t.id: _named(t, inv) for t in map(parse.task_v3, tasks)}
         inv.tasks.update(self._book.all())
         for task in self._book.all().values():
             # Prism knows nothing of an engine upgrade in progress; the console's task does.
@@ -694,6 +694,12 @@ class PrismBackend(Backend):
                 raise NotFound(f"task {task_id} not found")
             raise InvalidInput("only a running upgrade can be paused, resumed or aborted")
         return control
+
+
+def _named(task: Task, inv: Inventory) -> Task:
+    """Prism's tasks name their entity by uuid only: show the VM's name when it is known."""
+    host = inv.hosts.get(task.target_id or "")
+    return replace(task, target=host.name) if host is not None else task
 
 
 def _check_quota(project, spec: HostSpec, image: Image) -> None:
