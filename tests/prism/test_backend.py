@@ -187,3 +187,35 @@ async def test_a_volume_attaches_to_an_unreachable_machine_and_says_it_is_not_mo
             assert (await backend.snapshot()).volumes[final.result_id].host_id == made.result_id
         finally:
             await backend.close()
+
+
+async def test_a_partitioned_prism_is_unavailable_and_the_stream_says_so(backend, server):
+    from backends.contract import ConnectionChanged, ConnectionState
+    from backends.errors import Unavailable
+
+    await backend.snapshot()
+    facade = server.app.app.state.facade
+    notices: list[ConnectionChanged] = []
+
+    async def collect() -> None:
+        async for update in backend.updates():
+            if isinstance(update, ConnectionChanged):
+                notices.append(update)
+
+    collector = asyncio.create_task(collect())
+    try:
+        facade.loop.call_soon_threadsafe(facade.sim.set_partition, True)
+        with pytest.raises(Unavailable, match="partition"):
+            await backend.snapshot()
+        deadline = asyncio.get_running_loop().time() + 20
+        while not notices:
+            assert asyncio.get_running_loop().time() < deadline, "no unreachable notice"
+            await asyncio.sleep(0.05)
+        assert notices[0].state is ConnectionState.UNREACHABLE and "partition" in notices[0].reason
+        facade.loop.call_soon_threadsafe(facade.sim.set_partition, False)
+        assert (await backend.snapshot()).hosts
+        while notices[-1].state is not ConnectionState.CONNECTED:
+            assert asyncio.get_running_loop().time() < deadline, "no reconnected notice"
+            await asyncio.sleep(0.05)
+    finally:
+        collector.cancel()
