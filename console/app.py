@@ -92,10 +92,13 @@ class NtnxConsoleApp(App):
 
     async def on_unmount(self) -> None:
         if self._owns_backend:
-            try:
-                await self.backend.close()
-            except Exception:  # closing a broken backend must not stop the terminal restore
-                pass
+            await self._discard_backend()
+
+    async def _discard_backend(self) -> None:
+        try:
+            await self.backend.close()
+        except Exception:  # closing a broken backend must not stop the terminal restore
+            pass
 
     async def _feed(self) -> None:
         """Connect, load a snapshot, then follow the change stream; after any failure keep
@@ -120,6 +123,10 @@ class NtnxConsoleApp(App):
                 raise
             except Exception as err:
                 self.store.unreachable(one_line(err))
+                if not connected and self._owns_backend:
+                    # A backend whose connect failed half way is not reused: start afresh.
+                    await self._discard_backend()
+                    self.backend = open_backend(self.settings)
             await asyncio.sleep(delay)
             delay = min(RECONNECT_MAX, delay * 2)
 

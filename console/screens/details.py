@@ -239,7 +239,7 @@ class ContainerDetails(DetailsScreen):
                     ("Host", store.host_name(c.host_id)),
                     ("Command", c.command),
                     ("CPU", f"{c.cpu_percent:.1f}% of a core"),
-                    ("Memory", f"{c.memory_mib:.0f} MiB" + (f" of {c.memory_limit_mib:.0f}" if c.memory_limit_mib else "")),
+                    ("Memory", f"{c.memory_mib:.0f} MiB" + (f" of {c.memory_limit_mib:.0f} MiB" if c.memory_limit_mib else "")),
                     ("Ports", ports),
                     ("Mounts", mounts),
                     ("Restart", c.restart_policy),
