@@ -49,7 +49,8 @@ class DetailsScreen(Screen):
         self.redraw()
 
     def apply_changes(self, drained: Drained) -> None:
-        self.redraw()
+        if any(drained.touched(kind) for kind in ("hosts", "containers", "volumes", "events", "nodes")):
+            self.redraw()
         self.query_one(StatusHeader).refresh_status()
 
     def refresh_status(self) -> None:

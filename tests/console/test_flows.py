@@ -267,3 +267,26 @@ async def test_attach_an_existing_volume(console):
     await console.finish()
     await console.until(lambda: console.app.store.inventory.volumes[volume.id].host_id == host_id, "attached")
     await console.notice(volume.name)
+
+
+async def test_command_mode(console):
+    from console.screens.lists import EventsScreen
+
+    await console.press("colon")
+    await console.type("containers")
+    await console.press("enter")
+    assert console.screen.current == "containers" and console.app.focused is console.table("containers")
+    await console.press("colon")
+    await console.type("events")
+    await console.press("enter")
+    await console.on(EventsScreen)
+    await console.press("escape")
+    await console.on(DashboardScreen)
+    await console.press("colon")
+    await console.type("nope")
+    await console.press("enter")
+    await console.notice("unknown command :nope")
+    await console.press("colon")
+    await console.type("quit")
+    await console.press("enter")
+    await console.until(lambda: not console.app.is_running, "the console to quit")
