@@ -72,8 +72,9 @@ class NtnxConsoleApp(App):
         self.config = config
         self.backend = backend if backend is not None else open_backend(settings)
         self._owns_backend = backend is None
-        clock = getattr(self.backend, "clock", None)
-        self.store = InventoryStore(clock=(lambda: clock.now) if clock is not None else time.time)
+        # The simulator's virtual clock when there is one: ages and times shown follow it.
+        has_clock = hasattr(self.backend, "clock")
+        self.store = InventoryStore(clock=(lambda: self.backend.clock.now) if has_clock else time.time)
         self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
         self.project_ref: str | None = getattr(config, "project", None)
         self._my_tasks: set[str] = set()
