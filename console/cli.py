@@ -291,6 +291,12 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
         sim.speed = 0.0
     if args.faults is not None:
         sim.faults = args.faults
+    elif args.demo and not headless and sim.faults is None:
+        # The demo tells its story (a crash, a node failure, an upgrade) unless told otherwise;
+        # `--faults none` turns it off.
+        sim.faults = "story"
+    if sim.faults == "none":
+        sim.faults = None
     if args.no_activity:
         sim.activity = False
     if args.demo_state is not None:

@@ -193,7 +193,7 @@ class World:
             memory = 4096 if project is projects[2] else cores * rng.choice((2048, 4096))
             host = Host(
                 id=self.ids.uuid(),
-                name=f"{role}-{per_role[role]:0{width}d}",
+                name=f"cm-{role}-{per_role[role]:0{width}d}",
                 state=HostState.RUNNING,
                 ip=self.take_ip(),
                 cores=cores,

@@ -50,11 +50,11 @@ async def _command(c):
 async def _palette(c):
     await c.press("ctrl+p")
     await c.on(CommandPalette)
-    await c.type("host web-02")
-    await c.until(lambda: "web-02" in str(c.screen.query_one("CommandList").get_option_at_index(0).prompt), "the host in the palette")
+    await c.type("host cm-web-02")
+    await c.until(lambda: "cm-web-02" in str(c.screen.query_one("CommandList").get_option_at_index(0).prompt), "the host in the palette")
     await c.press("enter")
     await c.on(HostDetails)
-    assert c.screen.item.name == "web-02"
+    assert c.screen.item.name == "cm-web-02"
 
 
 async def _next(c):

@@ -16,21 +16,21 @@ async def _done(sim: SimulatorBackend, started) -> None:
 
 
 async def test_a_volume_created_for_a_host_is_attached_to_it(sim: SimulatorBackend):
-    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "web-01")
-    await _done(sim, await sim.create_volume(VolumeSpec("logs-web", 20, host="web-01")))
+    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "cm-web-01")
+    await _done(sim, await sim.create_volume(VolumeSpec("logs-web", 20, host="cm-web-01")))
     vol = next(v for v in (await sim.snapshot()).volumes.values() if v.name == "logs-web")
     assert vol.host_id == host.id and vol.state is VolumeState.ATTACHED and vol.size_gib == 20
 
 
 async def test_a_container_cannot_mount_a_volume_attached_to_another_host(sim: SimulatorBackend):
     inv = await sim.snapshot()
-    vol = next(v for v in inv.volumes.values() if v.host_id and inv.hosts[v.host_id].name != "web-01")
+    vol = next(v for v in inv.volumes.values() if v.host_id and inv.hosts[v.host_id].name != "cm-web-01")
     with pytest.raises(Conflict, match="one host at a time"):
-        await sim.run_container(ContainerSpec("redis:7.2.4", "web-01", mounts=(MountSpec(vol.id, "/data"),)))
+        await sim.run_container(ContainerSpec("redis:7.2.4", "cm-web-01", mounts=(MountSpec(vol.id, "/data"),)))
 
 
 async def test_powering_off_stops_containers_and_on_brings_them_back(sim: SimulatorBackend):
-    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "web-01")
+    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "cm-web-01")
     await _done(sim, await sim.power_off_host(host.id))
     inv = await sim.snapshot()
     assert inv.hosts[host.id].state is HostState.STOPPED and inv.hosts[host.id].cpu_percent == 0
@@ -44,7 +44,7 @@ async def test_powering_off_stops_containers_and_on_brings_them_back(sim: Simula
 
 async def test_deleting_a_host_frees_its_volumes_and_its_quota(sim: SimulatorBackend):
     inv = await sim.snapshot()
-    host = next(h for h in inv.hosts.values() if h.name == "web-01")
+    host = next(h for h in inv.hosts.values() if h.name == "cm-web-01")
     project_before = inv.projects[host.project_id].used
     held = [v.id for v in inv.volumes.values() if v.host_id == host.id]
     assert held

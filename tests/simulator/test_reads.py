@@ -55,10 +55,10 @@ async def test_inspect_describes_mounts_and_state(sim: SimulatorBackend):
 
 
 async def test_the_shell_is_a_local_program_that_says_where_it_is(sim: SimulatorBackend):
-    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "web-01")
+    host = next(h for h in (await sim.snapshot()).hosts.values() if h.name == "cm-web-01")
     cmd = await sim.shell("host", host.id)
     env = dict(cmd.env)
     proc = subprocess.run(list(cmd.argv), input="hostname\ndocker version\nexit\n", capture_output=True, text=True,
                           timeout=10, env={**env, "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0
-    assert "web-01" in proc.stdout and "Simulated shell" in proc.stdout and host.engine_version in proc.stdout
+    assert "cm-web-01" in proc.stdout and "Simulated shell" in proc.stdout and host.engine_version in proc.stdout
