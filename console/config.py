@@ -5,7 +5,7 @@ current_context = "lab"
 
 [contexts.lab]
 backend = "prism"
-endpoint = "https://10.0.0.5:9440"
+endpoint = "https://prism.example.com:9440"
 user = "admin"
 password_command = "pass show prism/admin"   # never a password itself
 ca_bundle = "~/certs/prism.pem"
@@ -20,8 +20,9 @@ backend = "simulator"
 seed = 42
 scale = 5000
 
-[keymap]
-create_host = "c"
+[keymap]                  # binding id = keys (ids are listed in the console's help, `?`)
+host.create = "C"
+item.delete = "ctrl+d,delete"
 ```
 
 A context's keys are the fields of its backend's settings (``backends.settings``); anything
@@ -51,6 +52,17 @@ _BACKEND_SETTINGS: dict[str, type] = {
 _COMMON_KEYS = {"backend", "read_only"}
 # Keys that name files: "~" is expanded.
 _PATH_KEYS = {"cert_path", "ca_bundle", "state_path", "provision_script"}
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """TOML reads the binding id ``host.create = "C"`` as nested tables: join them back."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 class ConfigError(InvalidInput):
@@ -122,9 +134,12 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if current is not None and current not in contexts:
         known = ", ".join(sorted(contexts)) or "none defined"
         raise ConfigError(f"{path}: current_context {current!r} is not a context (contexts: {known})")
-    keymap = data.get("keymap", {})
-    if not isinstance(keymap, dict) or not all(isinstance(v, str) and v for v in keymap.values()):
-        raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. create_host = "c"')
+    raw_keymap = data.get("keymap", {})
+    if not isinstance(raw_keymap, dict):
+        raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. host.create = "C"')
+    keymap = _flatten(raw_keymap)
+    if not all(isinstance(v, str) and v for v in keymap.values()):
+        raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. host.create = "C"')
     return Config(path=path, current_context=current, contexts=contexts, keymap=dict(keymap))
 
 

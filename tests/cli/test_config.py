@@ -53,12 +53,13 @@ scale = 5000
 speed = 4
 
 [keymap]
-create_host = "n"
-delete = "ctrl+x"
+host.create = "n"
+"item.delete" = "ctrl+x"
 """
     )
     config = load_config()
-    assert config.keymap == {"create_host": "n", "delete": "ctrl+x"}
+    # a dotted binding id reads as nested tables in TOML, quoted or not: both come back flat
+    assert config.keymap == {"host.create": "n", "item.delete": "ctrl+x"}
     lab = config.settings_for(None)
     assert (lab.backend, lab.context, lab.read_only) == ("prism", "lab", True)
     assert lab.prism.endpoint == "https://127.0.0.1:9440" and lab.prism.user == "admin"
