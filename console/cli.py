@@ -460,6 +460,9 @@ async def _session(settings: "Settings", handler: Callable[..., Awaitable[int]],
         return await handler(backend, args)
     finally:
         if connected:
+            if settings.backend == "simulator" and settings.simulator.state_path and settings.simulator.speed == 0:
+                # "As fast as possible": what this call started is done by the next call.
+                await backend.finish_running_tasks()  # type: ignore[attr-defined]
             await backend.close()
         else:
             try:

@@ -133,6 +133,18 @@ class SimulatorBackend(Backend):
         self.store.broadcast.close()
         self._time_moved.set()
 
+    async def finish_running_tasks(self, limit_seconds: float = 6 * 3600) -> None:
+        """Run the clock until every task that is not paused has ended (bounded in simulated
+        time). At speed 0 time passes only while someone waits, so a one-shot CLI call that
+        started a task without --wait calls this before saving, lest the task stay stuck."""
+        deadline = self.clock.now + limit_seconds
+
+        def running() -> bool:
+            return any(not t.done and t.status is not TaskStatus.PAUSED for t in self.store.tasks.values())
+
+        while running() and self.clock.now < deadline and await self._step():
+            pass
+
     async def _drive(self) -> None:
         last = time.monotonic()
         while True:

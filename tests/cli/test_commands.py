@@ -304,3 +304,15 @@ def test_an_api_that_fails_every_call_exits_3_and_a_bad_fault_spec_2(cli):
     assert result.err.splitlines()[-1].startswith("Unavailable:")
     result = cli("--demo", "--faults", "bogus", "hosts", "list")
     assert result.code == 2 and "Invalid input: unknown fault 'bogus'" in result.err
+
+
+def test_a_task_started_without_wait_is_done_by_the_next_call(cli, tmp_path):
+    """At --speed 0 (the default for commands) simulated time passes only while something
+    waits; a call that starts a task without --wait must not leave it stuck for the next."""
+    state = ["--demo", "--demo-state", str(tmp_path / "s.json")]
+    assert cli(*state, "volume", "create", "data-7", "--size-gib", "20").code == 0
+    assert cli(*state, "volume", "attach", "data-7", "--host", "cm-web-01").code == 0
+    volumes = json.loads(cli(*state, "volumes", "list", "--json").out)
+    assert [(v["state"], v["host"]) for v in volumes if v["name"] == "data-7"] == [("attached", "cm-web-01")]
+    tasks = json.loads(cli(*state, "tasks", "list", "--json").out)
+    assert {t["status"] for t in tasks if t["target"] == "data-7"} == {"SUCCEEDED"}
