@@ -30,6 +30,7 @@ from .render import task_outcome
 from .store import DRAIN_INTERVAL, Drained, InventoryStore
 
 RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down
+STATS_INTERVAL = 3.0  # seconds between asks for fresh CPU / memory of the containers in view
 EVENT_NOTICES_PER_DRAIN = 3  # warnings and errors from the backend shown as notifications
 
 
@@ -90,6 +91,7 @@ class NtnxConsoleApp(App):
         self.run_worker(self._feed(), name="feed", group="feed", exit_on_error=False)
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(1.0, self._refresh_age)
+        self.set_interval(STATS_INTERVAL, self._request_stats)
 
     async def on_unmount(self) -> None:
         if self._owns_backend:
@@ -167,6 +169,20 @@ class NtnxConsoleApp(App):
                 refresh = getattr(screen, "refresh_status", None)
                 if refresh is not None:
                     refresh()
+
+    def _request_stats(self) -> None:
+        """Backends that fetch container figures on demand (Docker) get asked for the rows
+        the user sees now, and only those; the call runs in a worker, off the frame path."""
+        wanted = getattr(self.screen, "stats_wanted", None)
+        ids = wanted() if wanted is not None else []
+        if not ids or self.store.stale:
+            return
+        backend = self.backend
+
+        async def ask() -> None:
+            backend.request_stats(ids)
+
+        self.run_worker(ask(), group="stats", exclusive=True, exit_on_error=False)
 
     # -- actions ----------------------------------------------------------------------------
 

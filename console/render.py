@@ -64,6 +64,13 @@ def clock_text(at: float | None) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(at))
 
 
+def date_time_text(at: float | None) -> str:
+    """A UTC date and time, for moments that may be days or months ago."""
+    if not at:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
 def age_text(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 60:
@@ -86,27 +93,36 @@ def host_columns(node_name: Callable[[str | None], str]) -> list[Column]:
     ]
 
 
-def container_columns(host_name: Callable[[str | None], str]) -> list[Column]:
-    return [
+def container_columns(host_name: Callable[[str | None], str] | None) -> list[Column]:
+    """The containers' columns; without ``host_name`` (all on one host) no HOST column and
+    narrower cells, to fit half a screen."""
+    on_one_host = host_name is None
+    columns = [
         Column("name", "NAME", width=20),
         Column("state", "STATE", width=10, render=lambda c: state(c.state), sort_key=lambda c: c.state.value),
-        Column("image", "IMAGE", width=34),
-        Column("host", "HOST", width=12, render=lambda c: host_name(c.host_id), sort_key=lambda c: host_name(c.host_id)),
+        Column("image", "IMAGE", width=26 if on_one_host else 34),
         Column("cpu_percent", "CPU%", width=6, align="right", render=lambda c: percent(c.cpu_percent)),
         Column("memory_mib", "MEM", width=6, align="right", render=lambda c: f"{c.memory_mib:.0f}M"),
-        Column("status", "STATUS", width=24),
-        Column("ports", "PORTS", width=20, render=lambda c: ",".join(f"{p.host_port}->{p.container_port}" if p.host_port else str(p.container_port) for p in c.ports)),
+        Column("status", "STATUS", width=20 if on_one_host else 24),
     ]
+    if on_one_host:
+        return columns
+    columns.insert(3, Column("host", "HOST", width=12, render=lambda c: host_name(c.host_id), sort_key=lambda c: host_name(c.host_id)))
+    columns.append(Column("ports", "PORTS", width=20, render=lambda c: ",".join(f"{p.host_port}->{p.container_port}" if p.host_port else str(p.container_port) for p in c.ports)))
+    return columns
 
 
-def volume_columns(host_name: Callable[[str | None], str]) -> list[Column]:
-    return [
+def volume_columns(host_name: Callable[[str | None], str] | None) -> list[Column]:
+    """The volumes' columns; without ``host_name`` (all on one host) no HOST column."""
+    columns = [
         Column("name", "NAME", width=16),
         Column("state", "STATE", width=9, render=lambda v: state(v.state), sort_key=lambda v: v.state.value),
         Column("size_gib", "SIZE", width=6, align="right", render=lambda v: f"{v.size_gib:g}G"),
-        Column("host", "HOST", width=12, render=lambda v: host_name(v.host_id) if v.host_id else "-", sort_key=lambda v: host_name(v.host_id) if v.host_id else ""),
         Column("used_by", "USERS", width=5, align="right", render=lambda v: str(len(v.container_ids)), sort_key=lambda v: len(v.container_ids)),
     ]
+    if host_name is not None:
+        columns.insert(3, Column("host", "HOST", width=12, render=lambda v: host_name(v.host_id) if v.host_id else "-", sort_key=lambda v: host_name(v.host_id) if v.host_id else ""))
+    return columns
 
 
 def task_columns() -> list[Column]:

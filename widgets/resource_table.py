@@ -235,6 +235,14 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         return list(self._order)
 
     @property
+    def ids_in_view(self) -> list[str]:
+        """The ids of the rows on screen now (none when the table is not shown)."""
+        if not self.is_mounted or not self.display or self.region.height == 0:
+            return []
+        top = round(self.scroll_y)
+        return self._order[top : top + self._body_height()]
+
+    @property
     def filter_text(self) -> str:
         return self._filter_text
 
@@ -551,7 +559,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         return row_id in self._visible
 
     def _start_search_warmup(self) -> None:
-        self.run_worker(self._warm_search(), group="search-warmup", exclusive=True)
+        # The function, not a coroutine made now: a table removed before its worker starts
+        # leaves no coroutine behind that was never awaited.
+        if self.is_attached:
+            self.run_worker(self._warm_search, group="search-warmup", exclusive=True)
 
     async def _warm_search(self) -> None:
         """Fill the filter's text cache in small slices between frames, so the first
@@ -673,9 +684,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
     def _refresh_rows(self, row_ids: Iterable[str]) -> None:
         """Redraw just the lines on screen that show these ids."""
         top = round(self.scroll_y)
-        window = self._order[top : top + self._body_height()]
         changed = set(row_ids)
-        for offset, row_id in enumerate(window):
+        for offset, row_id in enumerate(self._order[top : top + self._body_height()]):
             if row_id in changed:
                 self._refresh_row(top + offset)
 

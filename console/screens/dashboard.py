@@ -117,6 +117,10 @@ class DashboardScreen(Screen):
     def refresh_status(self) -> None:
         self.query_one(StatusHeader).refresh_status()
 
+    def stats_wanted(self) -> list[str]:
+        """The containers whose CPU / memory the user sees now: the rows in view."""
+        return self.table("containers").ids_in_view
+
     def retitle(self) -> None:
         narrowed = self.app.store.host_name(self.narrow_host) if self.narrow_host else None
         for kind in KINDS:

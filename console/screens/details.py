@@ -11,13 +11,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static
+from textual.widgets import Footer, Static
 
 from backends.contract import Capability
 from widgets.log_view import LogView
 from widgets.resource_table import ResourceTable
+from widgets.usage_sparkline import UsageSparkline
 
-from ..render import clock_text, container_columns, event_columns, gib, state, volume_columns
+from ..render import container_columns, date_time_text, event_columns, gib, state, volume_columns
 from ..store import Drained
 from .status import StatusHeader
 
@@ -79,20 +80,20 @@ class HostDetails(DetailsScreen):
     BINDINGS = DetailsScreen.BINDINGS + [Binding("s", "shell", "Shell", id="details.shell")]
 
     def compose(self) -> ComposeResult:
-        host_name = self.app.store.host_name
         yield StatusHeader(id="status")
         with Horizontal(classes="facts", id="host-facts"):
             yield Static(id="facts")
             with Vertical(id="sparks"):
                 yield Static("CPU", classes="spark-label", id="cpu-label")
-                yield Sparkline([], id="cpu")
+                yield UsageSparkline(id="cpu")
                 yield Static("Memory", classes="spark-label", id="memory-label")
-                yield Sparkline([], id="memory")
+                yield UsageSparkline(id="memory")
         with Horizontal():
+            # Every row is on this host: no HOST column.
             with Vertical(classes="section", id="host-containers"):
-                yield ResourceTable(container_columns(host_name), id="containers", empty_text="No containers")
+                yield ResourceTable(container_columns(None), id="containers", empty_text="No containers")
             with Vertical(classes="section", id="host-volumes"):
-                yield ResourceTable(volume_columns(host_name), id="volumes", empty_text="No volumes")
+                yield ResourceTable(volume_columns(None), id="volumes", empty_text="No volumes")
         with Vertical(classes="section", id="host-events"):
             yield ResourceTable(event_columns(), id="events", empty_text="No recent events")
         yield Footer()
@@ -127,20 +128,22 @@ class HostDetails(DetailsScreen):
                     ("Project", project.name if project else host.project_id),
                     ("Image", image.name if image else host.image_id),
                     ("Network", network.name if network else host.network_id),
-                    ("Created", clock_text(host.created_at)),
+                    ("Created", date_time_text(host.created_at)),
                 ]
             )
         )
-        cpu = list(store.cpu_history.get(host.id, ()))
-        memory = list(store.memory_history.get(host.id, ()))
-        self.query_one("#cpu", Sparkline).data = cpu
-        self.query_one("#memory", Sparkline).data = memory
+        self.query_one("#cpu", UsageSparkline).show(store.cpu_history.get(host.id, ()), host.cores * 100)
+        self.query_one("#memory", UsageSparkline).show(store.memory_history.get(host.id, ()), host.memory_mib)
         self.query_one("#cpu-label", Static).update(f"CPU {host.cpu_percent / max(1, host.cores):.1f}% of {host.cores} cores")
         self.query_one("#memory-label", Static).update(f"Memory {gib(host.memory_used_mib)} of {gib(host.memory_mib)}")
         containers = store.containers_on(host.id)
         self.query_one("#containers", ResourceTable).set_rows(containers)
         self.query_one("#volumes", ResourceTable).set_rows(store.volumes_on(host.id))
         self.query_one("#events", ResourceTable).set_rows(store.events_about({host.id} | {c.id for c in containers}))
+
+    def stats_wanted(self) -> list[str]:
+        """This host's containers in view: their figures make the host's picture."""
+        return self.query_one("#containers", ResourceTable).ids_in_view
 
     def action_shell(self) -> None:
         if self.app.backend.supports(Capability.HOSTS_SHELL):
@@ -245,10 +248,13 @@ class ContainerDetails(DetailsScreen):
                     ("Mounts", mounts),
                     ("Restart", c.restart_policy),
                     ("Exit code", c.exit_code),
-                    ("Started", clock_text(c.started_at)),
+                    ("Started", date_time_text(c.started_at)),
                 ]
             )
         )
+
+    def stats_wanted(self) -> list[str]:
+        return [self.item_id]
 
     def action_logs(self) -> None:
         if self.app.backend.supports(Capability.CONTAINERS_LOGS):
@@ -289,7 +295,7 @@ class VolumeDetails(DetailsScreen):
                     ("Driver", v.driver),
                     ("Storage container", v.storage_container),
                     ("Mount point", v.mount_point),
-                    ("Created", clock_text(v.created_at)),
+                    ("Created", date_time_text(v.created_at)),
                 ]
             )
         )

@@ -4,7 +4,7 @@ state with the data's age when stale, cluster capacity in use and the project's 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from backends.contract import ConnectionState
 
@@ -18,16 +18,26 @@ def _ratio(used: float, total: float | None, unit: str = "") -> str:
     return f"{used:g}/{total:g}{unit}{share}"
 
 
-class StatusHeader(Static):
+class StatusHeader(Widget):
+    # A fixed height and a plain repaint: a change of text never costs a layout of the screen.
     DEFAULT_CSS = """
     StatusHeader { height: 2; background: $panel; padding: 0 1; }
     """
 
-    def on_mount(self) -> None:
-        self.refresh_status()
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text: Text | None = None
+
+    def render(self) -> Text:
+        if self._text is None:
+            self._text = self.status_text()
+        return self._text
 
     def refresh_status(self) -> None:
-        self.update(self.status_text())
+        text = self.status_text()
+        if self._text is None or text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
 
     def status_text(self) -> Text:
         app = self.app
@@ -65,7 +75,8 @@ class StatusHeader(Static):
         project = store.project(app.project_ref)
         if project is not None:
             q, u = project.quota, project.used
-            line.append("   project ", style="bold")
+            line.append("   ")
+            line.append("project ", style="bold")
             line.append(f"{project.name}: ")
             line.append(f"vCPU {_ratio(u.vcpus or 0, q.vcpus)}  ")
             memory_quota = None if q.memory_mib is None else round(q.memory_mib / 1024)

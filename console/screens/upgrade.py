@@ -4,6 +4,8 @@ and abort. The run stops after a failed wave unless told to go on."""
 
 from __future__ import annotations
 
+import re
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -36,6 +38,20 @@ def plan_text(plan: UpgradePlan) -> Text:
     return text
 
 
+LEFT_OUT = re.compile(r"\(([^()]+?) left out: ([^()]+)\)")
+
+
+def left_out_of(task: Task) -> dict[str, str]:
+    """Hosts the backend says it left out of an upgrade, with why: its task's message
+    carries "(a, b left out: reason)"."""
+    found: dict[str, str] = {}
+    for text in (task.message, task.error or ""):
+        for names, reason in LEFT_OUT.findall(text):
+            for name in names.split(","):
+                found[name.strip()] = reason.strip()
+    return found
+
+
 def bar(progress: int) -> str:
     filled = round(BAR * max(0, min(100, progress)) / 100)
     return "█" * filled + "░" * (BAR - filled)
@@ -61,6 +77,7 @@ class UpgradeScreen(FormScreen):
         self.marked = marked
         self.task_id: str | None = None
         self.plan: UpgradePlan | None = None
+        self._left_out: dict[str, str] = {}  # host name -> why the backend left it out
 
     def fields(self) -> ComposeResult:
         scopes = [(f"all {len(self.running_hosts())} running hosts", "all")]
@@ -186,28 +203,43 @@ class UpgradeScreen(FormScreen):
         self.query_one("#progress-table", Static).update(table)
 
     def progress_rows(self) -> list[tuple[str, str, str, str, Text, int, str]]:
-        """One row per planned host: wave, host, from, now, status, progress, current step."""
+        """One row per host: wave, host, from, now, status, progress, current step.
+
+        A host's progress is its child task as the backend reports it (``child_ids`` /
+        ``parent_id``); a planned host the backend said it left out shows that, with why.
+        """
         inv = self.inventory
         task = inv.tasks.get(self.task_id or "")
         if task is None or self.plan is None:
             return []
         children: dict[str, Task] = {}
+        child_ids = set(task.child_ids)
         for child in inv.tasks.values():
-            if child.parent_id == task.id:
+            if child.id in child_ids or child.parent_id == task.id:
                 children[child.target_id or child.target] = child
+        self._left_out.update(left_out_of(task))
         rows = []
+        planned_ids = set()
         for wave in self.plan.waves:
             for planned in wave.hosts:
+                planned_ids.update((planned.host_id, planned.name))
                 child = children.get(planned.host_id) or children.get(planned.name)
-                host = inv.hosts.get(planned.host_id)
-                if child is not None:
-                    status, progress, step = state(child.status), child.progress, child.error or child.message
-                else:
-                    status, progress, step = Text("not started" if task.done else "waiting", style="dim"), 0, ""
-                rows.append(
-                    (str(wave.number), planned.name, planned.from_version or "?", host.engine_version or "?" if host else "gone", status, progress, step)
-                )
+                rows.append(self._row(str(wave.number), planned.host_id, planned.name, planned.from_version, child, task))
+        for key, child in children.items():
+            if key not in planned_ids:  # the backend upgrades a host the plan did not name
+                rows.append(self._row("?", child.target_id or "", child.target, None, child, task))
         return rows
+
+    def _row(self, wave: str, host_id: str, name: str, from_version: str | None, child: Task | None, task: Task):
+        host = self.inventory.hosts.get(host_id)
+        now = (host.engine_version or "?") if host else "gone"
+        if child is not None:
+            status, progress, step = state(child.status), child.progress, child.error or child.message
+        elif name in self._left_out:
+            status, progress, step = Text("left out", style="yellow"), 0, f"left out: {self._left_out[name]}"
+        else:
+            status, progress, step = Text("not started" if task.done else "waiting", style="dim"), 0, ""
+        return (wave, name, from_version or "?", now, status, progress, step)
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "control":

@@ -10,6 +10,7 @@ from console.screens.confirm import ConfirmDelete
 from console.screens.dashboard import DashboardScreen
 from console.screens.forms import AttachVolumeForm, CreateHostForm, RunContainerForm
 from console.screens.logs import LogsScreen
+from console.app import STATS_INTERVAL
 from console.screens.upgrade import UpgradeScreen
 from widgets.log_view import LogView
 
@@ -23,7 +24,7 @@ async def test_dashboard_fills_the_three_panes_from_the_backend(console):
     assert console.table("hosts").row_count == len(inventory.hosts) > 0
     assert console.table("containers").row_count == len(inventory.containers) > 0
     assert console.table("volumes").row_count == len(inventory.volumes) > 0
-    header = str(console.screen.query_one("#status", Static).render())
+    header = str(console.screen.query_one("#status").render())
     assert "SIMULATOR" in header and "connected" in header and "cluster cores" in header and "project" in header
 
 
@@ -149,7 +150,7 @@ async def test_delete_names_how_many_and_which_and_cancel_keeps_them(console):
     await console.notice(f"remove container {first.name}: done")
 
 
-async def _upgrade_three(console) -> UpgradeScreen:
+async def _upgrade_three(console, before_start=None) -> UpgradeScreen:
     await console.press("slash")
     await console.type("/24\\.0|25\\.0/")
     await console.press("enter")
@@ -165,6 +166,8 @@ async def _upgrade_three(console) -> UpgradeScreen:
     assert [len(w.hosts) for w in screen.plan.waves] == [1, 1, 1]
     preview = str(screen.query_one("#plan", Static).render())
     assert "3 hosts in 3 waves" in preview and "wave 3:" in preview
+    if before_start is not None:
+        await before_start(screen)
     await console.press("ctrl+s")
     await console.until(lambda: screen.task_id is not None, "the upgrade started")
     return screen
@@ -185,6 +188,29 @@ async def test_upgrade_previews_waves_then_runs_with_pause_and_resume(console):
     await console.notice("upgrade hosts")
     await console.press("escape")
     await console.on(DashboardScreen)
+
+
+async def test_upgrade_progress_follows_the_child_tasks_and_shows_a_host_left_out(console):
+    stopped = {}
+
+    async def stop_the_last(screen) -> None:
+        last = screen.plan.waves[-1].hosts[0]
+        stopped["name"] = last.name
+        await console.sim.power_off_host(last.host_id)
+        await console.sim.advance(600)
+        await console.until(lambda: console.app.store.inventory.hosts[last.host_id].state.value == "stopped", "stopped")
+
+    screen = await _upgrade_three(console, stop_the_last)
+    await console.until(lambda: any(r[4].plain == "left out" for r in screen.progress_rows()), "a host left out")
+    rows = {r[1]: r for r in screen.progress_rows()}
+    assert rows[stopped["name"]][6] == "left out: not running"
+    await console.sim.advance(3600)
+    await console.until(lambda: console.app.store.inventory.tasks[screen.task_id].done, "ended")
+    task = console.app.store.inventory.tasks[screen.task_id]
+    rows = screen.progress_rows()
+    children = [console.app.store.inventory.tasks[c] for c in task.child_ids]
+    assert sorted(r[1] for r in rows if r[4].plain == "SUCCEEDED") == sorted(c.target for c in children) and len(children) == 2
+    assert [r[4].plain for r in rows if r[1] == stopped["name"]] == ["left out"]
 
 
 async def test_upgrade_abort_stops_before_the_next_wave(console):
@@ -290,3 +316,20 @@ async def test_command_mode(console):
     await console.type("quit")
     await console.press("enter")
     await console.until(lambda: not console.app.is_running, "the console to quit")
+
+
+async def test_fresh_container_figures_are_asked_for_the_rows_in_view_only(console, monkeypatch):
+    asked: list[list[str]] = []
+    monkeypatch.setattr(console.sim, "request_stats", lambda ids: asked.append(list(ids)))
+    table = console.table("containers")
+    await console.until(lambda: asked, "an ask for figures", timeout=STATS_INTERVAL * 3)
+    in_view = table.ids_in_view
+    assert asked[-1] == in_view and 0 < len(in_view) < table.row_count
+    out_of_view = set(table.visible_ids) - set(in_view)
+    assert out_of_view and not out_of_view & {i for ids in asked for i in ids}
+    await console.press("enter")  # the host under the cursor
+    await console.until(lambda: type(console.screen).__name__ == "HostDetails", "host details")
+    host_id = console.screen.item_id
+    count = len(asked)
+    await console.until(lambda: len(asked) > count, "an ask from the host's details", timeout=STATS_INTERVAL * 3)
+    assert asked[-1] and {console.app.store.inventory.containers[i].host_id for i in asked[-1]} == {host_id}
