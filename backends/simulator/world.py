@@ -8,6 +8,7 @@ from the world's one ``random.Random(seed)``; machine addresses are in 127.0.0.0
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import random
 import uuid
@@ -69,6 +70,11 @@ APPS_BY_IMAGE = {a.image: a for a in APPS}
 HOST_ROLES = ("web", "app", "data", "edge", "ci", "batch")
 
 
+# The variant and version bits of a version 4 UUID, as uuid.UUID(version=4) sets them.
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (4 << 76)
+
+
 class Ids:
     """Stable, seed-determined ids: UUIDs for cluster objects, 64 hex digits for containers."""
 
@@ -76,7 +82,11 @@ class Ids:
         self.rng = rng
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # What str(uuid.UUID(int=n, version=4)) gives, without building the UUID object
+        # (a world at 100,000 containers makes tens of thousands of these).
+        n = self.rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def container(self) -> str:
         return f"{self.rng.getrandbits(256):064x}"
@@ -99,18 +109,18 @@ def human_status(state: ContainerState, now: float, since: float | None, exit_co
 
 def _ago(seconds: float) -> str:
     s = int(max(0, seconds))
-    return _ago_text(s if s < 60 else s // 60 * 60)
-
-
-@functools.lru_cache(maxsize=8192)
-def _ago_text(s: int) -> str:
     if s < 60:
         return "Less than a minute" if s >= 1 else "Less than a second"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if s >= size:
-            n = s // size
-            return f"{n} {unit}{'s' if n > 1 else ''}" if n > 1 else f"About a{'n' if unit == 'hour' else ''} {unit}"
-    return f"{s} seconds"
+    if s >= 86400:
+        return _ago_text(s // 86400, "day")
+    if s >= 3600:
+        return _ago_text(s // 3600, "hour")
+    return _ago_text(s // 60, "minute")
+
+
+@functools.lru_cache(maxsize=4096)
+def _ago_text(n: int, unit: str) -> str:
+    return f"{n} {unit}s" if n > 1 else f"About a{'n' if unit == 'hour' else ''} {unit}"
 
 
 class World:
@@ -126,6 +136,17 @@ class World:
     # -- building ---------------------------------------------------------------------------
 
     def build(self, scale: int | None) -> None:
+        # Hundreds of thousands of long-lived objects: the cyclic collector would walk the
+        # growing heap again and again and find nothing to free; it waits until the end.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(scale)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, scale: int | None) -> None:
         containers = 60 if scale is None else max(1, scale)
         host_count = 12 if scale is None else max(1, -(-containers // CONTAINERS_PER_HOST))
         node_count = 4 if scale is None else max(4, -(-host_count // 24))
@@ -191,11 +212,12 @@ class World:
             project = projects[2] if i in (3, 7) else projects[1 if i % 3 == 2 else 0]
             cores = 2 if project is projects[2] else rng.choice((2, 4, 4, 8))
             memory = 4096 if project is projects[2] else cores * rng.choice((2048, 4096))
+            ip = self.take_ip()
             host = Host(
                 id=self.ids.uuid(),
                 name=f"cm-{role}-{per_role[role]:0{width}d}",
-                state=HostState.RUNNING,
-                ip=self.take_ip(),
+                state=HostState.STOPPED if count > 4 and i == count - 2 else HostState.RUNNING,
+                ip=ip,
                 cores=cores,
                 memory_mib=memory,
                 engine_version=image.engine_version,
@@ -208,34 +230,46 @@ class World:
                 storage_gib=HOST_DISK_GIB,
                 created_at=now - rng.uniform(3, 200) * 86400,
                 observed_at=now,
+                endpoint=f"tcp://{ip}:2376",
             )
-            if count > 4 and i == count - 2:
-                host = replace(host, state=HostState.STOPPED)
-            host = replace(host, endpoint=f"tcp://{host.ip}:2376")
             hosts.append(self.store.upsert(host))
         return hosts
 
     def _containers_and_volumes(self, count: int, hosts: list[Host], now: float) -> None:
+        # The hot loop of a large world. It draws from the seed's generator exactly as the
+        # plain calls would (randrange(n) and choice(seq) are seq[_randbelow(n)], uniform(a, b)
+        # is a + (b - a) * random()), so a seed makes the same world, only sooner.
         rng = self.rng
-        host_cpu = {h.id: 0.0 for h in hosts}
-        host_mem = {h.id: 0.0 for h in hosts}
-        per_app: dict[str, int] = {}
+        random, below, getrandbits, new_uuid = rng.random, rng._randbelow, rng.getrandbits, self.ids.uuid
+        host_count = len(hosts)
+        host_running = [h.state is HostState.RUNNING for h in hosts]
+        host_cpu = [0.0] * host_count
+        host_mem = [0.0] * host_count
+        app_count = len(APPS)
+        per_app = [0] * app_count
+        labels = [(("com.docker.compose.project", "shop"), ("app", a.name)) for a in APPS]
+        ports: dict[tuple[int, int], tuple[PortBinding, ...]] = {}  # (app, host) -> the app's port there
+        started_span, cpu_span, mem_span, finished_span = 40 * 86400 - 600, 1.7 - 0.3, 1.3 - 0.6, 86400 - 60
+        volume_sizes, exit_codes = (10, 20, 50, 100), (0, 0, 1, 137)
         volumes = self.store.tables["volumes"]
         containers = self.store.tables["containers"]
+        running_state, exited_state = ContainerState.RUNNING, ContainerState.EXITED
         for i in range(count):
-            host = hosts[i % len(hosts)]
-            app = APPS[rng.randrange(len(APPS))]
-            per_app[app.name] = per_app.get(app.name, 0) + 1
-            name = f"{app.name}-{per_app[app.name]}"
-            running = host.state is HostState.RUNNING and rng.random() < 0.93
-            started = now - rng.uniform(600, 40 * 86400)
-            cid = self.ids.container()
+            h = i % host_count
+            host = hosts[h]
+            a = below(app_count)
+            app = APPS[a]
+            per_app[a] += 1
+            name = f"{app.name}-{per_app[a]}"
+            running = host_running[h] and random() < 0.93
+            started = now - (600 + started_span * random())
+            cid = f"{getrandbits(256):064x}"
             mounts: tuple[Mount, ...] = ()
-            if app.volume_path and rng.random() < 0.6:
+            if app.volume_path and random() < 0.6:
                 vol = Volume(
-                    id=self.ids.uuid(),
+                    id=new_uuid(),
                     name=f"{name}-data",
-                    size_gib=float(rng.choice((10, 20, 50, 100))),
+                    size_gib=float(volume_sizes[below(4)]),
                     state=VolumeState.ATTACHED,
                     host_id=host.id,
                     container_ids=(cid,),
@@ -246,33 +280,41 @@ class World:
                 )
                 volumes[vol.id] = vol
                 mounts = (Mount(vol.id, app.volume_path),)
-            cpu = round(app.cpu * rng.uniform(0.3, 1.7), 2) if running else 0.0
-            mem = round(app.memory_mib * rng.uniform(0.6, 1.3), 1) if running else 0.0
-            state = ContainerState.RUNNING if running else ContainerState.EXITED
-            exit_code = None if running else rng.choice((0, 0, 1, 137))
-            finished = None if running else started + rng.uniform(60, 86400)
+            if running:
+                cpu = round(app.cpu * (0.3 + cpu_span * random()), 2)
+                mem = round(app.memory_mib * (0.6 + mem_span * random()), 1)
+                state, exit_code, finished = running_state, None, None
+                status = human_status(state, now, started, None)
+                host_cpu[h] += cpu
+                host_mem[h] += mem
+            else:
+                cpu = mem = 0.0
+                state, exit_code = exited_state, exit_codes[below(4)]
+                finished = started + (60 + finished_span * random())
+                status = human_status(state, now, finished, exit_code)
+            port = ports.get((a, h))
+            if port is None:
+                port = ports[(a, h)] = (PortBinding(app.port, "tcp", app.port, host.ip),) if app.port else ()
             containers[cid] = Container(
                 id=cid,
                 name=name,
                 image=app.image,
                 host_id=host.id,
                 state=state,
-                status=human_status(state, now, started if running else finished, exit_code),
+                status=status,
                 command=app.command,
                 cpu_percent=cpu,
                 memory_mib=mem,
                 memory_limit_mib=app.memory_mib * 4,
-                ports=(PortBinding(app.port, "tcp", app.port, host.ip),) if app.port else (),
+                ports=port,
                 mounts=mounts,
-                labels=(("com.docker.compose.project", "shop"), ("app", app.name)),
+                labels=labels[a],
                 restart_policy="unless-stopped",
                 exit_code=exit_code,
                 created_at=started - 60,
                 started_at=started,
                 finished_at=finished,
             )
-            host_cpu[host.id] += cpu
-            host_mem[host.id] += mem
         # A few spare volumes, attached to nothing, for the demo to attach.
         for i in range(max(2, count // 30)):
             vol = Volume(
@@ -280,10 +322,8 @@ class World:
                 driver="nutanix", storage_container="default-container", created_at=now - rng.uniform(1, 30) * 86400,
             )
             volumes[vol.id] = vol
-        for host in hosts:
-            self.store.upsert(
-                replace(host, cpu_percent=round(host_cpu[host.id], 2), memory_used_mib=int(host_mem[host.id]) + 380)
-            )
+        for h, host in enumerate(hosts):
+            self.store.upsert(replace(host, cpu_percent=round(host_cpu[h], 2), memory_used_mib=int(host_mem[h]) + 380))
         # Bulk inserts above skip the journal: nobody subscribes before the first snapshot.
 
     def _history(self, hosts: list[Host], nodes: list[Node], now: float) -> None:
