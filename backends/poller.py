@@ -93,7 +93,11 @@ class SnapshotPoller:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # Python 3.11's wait_for swallows a cancel that lands just as a wake-up arrives
+            # (poll_now): cancel again until the task has ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.5)
             try:
                 await self._task
             except (asyncio.CancelledError, Exception):
