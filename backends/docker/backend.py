@@ -144,6 +144,22 @@ class DockerBackend(Backend):
         self._engines[host_id] = engine
         return engine
 
+    def add_engine(self, endpoint: Endpoint, *, name: str | None = None) -> Engine:
+        """Another engine, supervised from now on without waiting for it (the Prism backend adds
+        the engines of its container machines as they appear); it shows UNREACHABLE, with the
+        reason, until it answers."""
+        engine = self._add_engine(endpoint)
+        engine.display_name = name
+        engine.start()
+        self._changed()
+        return engine
+
+    async def remove_engine(self, host_id: str) -> None:
+        engine = self._engines.pop(host_id, None)
+        if engine is not None:
+            await engine.stop()
+            self._changed()
+
     @property
     def engines(self) -> list[Engine]:
         return list(self._engines.values())

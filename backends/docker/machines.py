@@ -45,7 +45,7 @@ async def run_over_ssh(endpoint: Endpoint, command: str, *, stdin: str | None = 
     last line when it fails."""
     import asyncssh
 
-    conn = await ssh_connect(endpoint.host or "", endpoint.port, endpoint.user, accept_new=accept_new)
+    conn = await ssh_connect(endpoint.host or "", endpoint.port, endpoint.user, accept_new=accept_new, identity=endpoint.identity)
     try:
         result = await asyncio.wait_for(conn.run(command, input=stdin, check=False), COMMAND_TIMEOUT)
     except asyncio.TimeoutError:
@@ -141,6 +141,9 @@ def ssh_argv(endpoint: Endpoint, *remote: str) -> tuple[str, ...]:
     """The ``ssh`` command line to the endpoint's machine, running ``remote`` in a terminal
     when given (OpenSSH reads the same ~/.ssh/config and known_hosts as the backend)."""
     args = ["ssh"]
+    if endpoint.identity is not None:
+        identity = endpoint.identity
+        args += ["-i", identity.client_key, "-o", f"UserKnownHostsFile={identity.known_hosts}", "-o", "StrictHostKeyChecking=yes"]
     if endpoint.port:
         args += ["-p", str(endpoint.port)]
     if remote:

@@ -9,10 +9,15 @@
   names another path), as Docker's ssh transport tunnels to the remote socket. httpx then talks
   to that local socket, so every engine looks the same to the API layer.
 - a bare name is a Docker context from ``~/.docker/contexts``.
+
+An ssh endpoint may carry its own ``SSHIdentity`` (a client key and a known_hosts file of its
+own, as each machine the Prism backend makes has): host keys are then checked against that
+file only, with the same strictness.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -40,6 +45,16 @@ class TLSFiles:
 
 
 @dataclass(frozen=True, slots=True)
+class SSHIdentity:
+    """How to log in to one machine instead of ~/.ssh's defaults: its client key, the
+    known_hosts file its host key is checked against, and how long to wait for it."""
+
+    client_key: str
+    known_hosts: str
+    connect_timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One engine's address, parsed. ``url`` is what the user wrote (or the context's URL)."""
 
@@ -51,6 +66,7 @@ class Endpoint:
     user: str | None = None
     tls: TLSFiles | None = None
     context: str | None = None
+    identity: SSHIdentity | None = None  # ssh only; None means ~/.ssh's config, keys and known_hosts
 
     @property
     def display(self) -> str:
@@ -179,7 +195,7 @@ class Transport:
         import asyncssh
 
         e = self.endpoint
-        self._ssh = await ssh_connect(e.host or "", e.port, e.user, accept_new=self.accept_new_host_keys)
+        self._ssh = await ssh_connect(e.host or "", e.port, e.user, accept_new=self.accept_new_host_keys, identity=e.identity)
         # A private directory, so no other local user can use the forwarded socket.
         self._tmpdir = tempfile.mkdtemp(prefix="ntnx-ssh-")
         local = os.path.join(self._tmpdir, "docker.sock")
@@ -204,65 +220,86 @@ class Transport:
             self._tmpdir = None
 
 
-def _known_hosts_path() -> Path:
-    return Path.home() / ".ssh" / "known_hosts"
+def _known_hosts_path(identity: SSHIdentity | None = None) -> Path:
+    return Path(identity.known_hosts) if identity else Path.home() / ".ssh" / "known_hosts"
 
 
-async def ssh_connect(host: str, port: int | None, user: str | None, *, accept_new: bool = False):
-    """An asyncssh connection that honours ~/.ssh/config and known_hosts.
+async def ssh_connect(
+    host: str, port: int | None, user: str | None, *, accept_new: bool = False, identity: SSHIdentity | None = None
+):
+    """An asyncssh connection that honours ~/.ssh/config and known_hosts (or the endpoint's
+    own ``identity``: its key, and its known_hosts file alone).
 
-    An unknown host key is refused unless ``accept_new`` (then it is appended to
-    ~/.ssh/known_hosts, as OpenSSH's ``StrictHostKeyChecking accept-new``); a changed key is
+    An unknown host key is refused unless ``accept_new`` (then it is appended to the
+    known_hosts file, as OpenSSH's ``StrictHostKeyChecking accept-new``); a changed key is
     always refused.
     """
     import asyncssh
 
     # Keepalives notice a silently dead link (the event stream alone would wait forever).
     kwargs: dict = {"connect_timeout": 15, "keepalive_interval": 15, "keepalive_count_max": 3}
+    if identity is not None:
+        kwargs["connect_timeout"] = identity.connect_timeout
+        kwargs["client_keys"] = [identity.client_key]
+        kwargs["agent_path"] = None  # this machine's key, not whatever an agent offers first
+        kwargs["known_hosts"] = _known_hosts_of(identity)
     if port:
         kwargs["port"] = port
     if user:
         kwargs["username"] = user
     where = f"{user + '@' if user else ''}{host}{':' + str(port) if port else ''}"
+    trusted = f"add it to {_known_hosts_path(identity)}" if identity else "add it to ~/.ssh/known_hosts"
     try:
         return await asyncssh.connect(host, **kwargs)
     except asyncssh.HostKeyNotVerifiable as err:
-        if not accept_new or _has_known_key(host, port):
+        if not accept_new or _has_known_key(host, port, identity):
             raise AuthenticationFailed(
-                f"ssh {where}: host key not trusted ({err.reason}); check it and add it to "
-                "~/.ssh/known_hosts, or accept new keys (accept_new_host_keys)"
+                f"ssh {where}: host key not trusted ({err.reason}); check it and {trusted}, "
+                "or accept new keys (accept_new_host_keys)"
             ) from None
     except asyncssh.PermissionDenied as err:
         raise AuthenticationFailed(f"ssh {where}: {err.reason}") from None
     except (OSError, asyncssh.Error) as err:
         raise Unavailable(f"ssh {where}: {getattr(err, 'reason', None) or err}") from None
-    return await _accept_and_connect(host, port, kwargs, where)
+    return await _accept_and_connect(host, port, kwargs, where, identity)
 
 
-def _has_known_key(host: str, port: int | None) -> bool:
+def _known_hosts_of(identity: SSHIdentity):
+    """The identity's known_hosts; a missing file trusts no key (never ~/.ssh's instead)."""
     import asyncssh
 
-    path = _known_hosts_path()
+    path = _known_hosts_path(identity)
+    return str(path) if path.exists() else asyncssh.import_known_hosts("")
+
+
+def _has_known_key(host: str, port: int | None, identity: SSHIdentity | None = None) -> bool:
+    import asyncssh
+
+    path = _known_hosts_path(identity)
     if not path.exists():
         return False
     keys, ca_keys, *_ = asyncssh.match_known_hosts(str(path), host, host, port or 22)
     return bool(keys or ca_keys)
 
 
-async def _accept_and_connect(host: str, port: int | None, kwargs: dict, where: str):
+async def _accept_and_connect(host: str, port: int | None, kwargs: dict, where: str, identity: SSHIdentity | None):
     import asyncssh
 
     try:
-        key = await asyncssh.get_server_host_key(host, port or ())
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port or ()), kwargs["connect_timeout"])
+    except asyncio.TimeoutError:
+        raise Unavailable(f"ssh {where}: no answer within {kwargs['connect_timeout']:g}s") from None
     except (OSError, asyncssh.Error) as err:
         raise Unavailable(f"ssh {where}: {err}") from None
     if key is None:
         raise AuthenticationFailed(f"ssh {where}: the server presented no host key")
     name = host if not port or port == 22 else f"[{host}]:{port}"
-    path = _known_hosts_path()
+    path = _known_hosts_path(identity)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with path.open("a") as f:
         f.write(f"{name} {key.export_public_key('openssh').decode().strip()}\n")
+    if identity is not None:
+        kwargs["known_hosts"] = str(path)
     try:
         return await asyncssh.connect(host, **kwargs)
     except asyncssh.PermissionDenied as err:
