@@ -10,6 +10,10 @@ with ``X-Ntnx-Console-Simulator``), the machines have no SSH: the in-guest steps
 with a message saying so, and an upgrade is the server's own: the ``NtnxConsoleEngine``
 category edit that the backend makes on a real machine after upgrading it over SSH is, on the
 simulator, what starts the simulated upgrade.
+
+Containers come from the container machines' own engines, through the Docker backend
+(``engines.MachineEngines``); the container capabilities are claimed while there is at least
+one such engine, and each container action goes to the engine that holds the container.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Any, AsyncIterator, Callable, Literal
 from ..contract import (
     Backend,
     Capability,
+    ContainerSpec,
     HostSpec,
     Inventory,
+    LogLine,
     ShellCommand,
     Update,
     UpgradeSpec,
@@ -39,6 +45,7 @@ from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_wav
 from . import parse
 from .client import Credentials, PrismClient, task_uuid_of
 from .credentials import credentials as find_credentials
+from .engines import MachineEngines
 from .guest import Guest
 from .machine import forget_machine, known_machine, new_machine_keys, user_data
 from .taskbook import TaskBook
@@ -48,6 +55,19 @@ DISK_FETCHES_PER_POLL = 200
 TASK_POLL_DELAY = 1.0  # seconds between a console task's change and the poll that publishes it
 HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# What the machines' engines add, through the Docker backend, while the console follows one.
+ENGINE_CAPABILITIES = frozenset(
+    {
+        Capability.CONTAINERS_RUN,
+        Capability.CONTAINERS_LIFECYCLE,
+        Capability.CONTAINERS_REMOVE,
+        Capability.CONTAINERS_LOGS,
+        Capability.CONTAINERS_SHELL,
+        Capability.CONTAINERS_INSPECT,
+    }
+)
 
 
 class PrismBackend(Backend):
@@ -92,6 +112,10 @@ class PrismBackend(Backend):
         self._controls: dict[str, WaveControl] = {}
         self._disks: dict[str, list[dict[str, Any]]] = {}  # volume group id -> its disks
         self._raw: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> uuid -> latest entity
+        self._engines = MachineEngines(read_only=read_only, on_change=self._engines_changed)
+        self._prism: Inventory | None = None  # the latest listing from Prism itself
+        self._prism_at = 0.0  # when it was listed (monotonic)
+        self._prism_wanted = 0.0  # a poll lists Prism again when its listing is older than this
         self.ip_timeout = ip_timeout
         self.engine_timeout = engine_timeout
 
@@ -130,6 +154,7 @@ class PrismBackend(Backend):
         if self._poll_soon is not None:
             self._poll_soon.cancel()
         await self._book.close()
+        await self._engines.close()  # first: its news would wake the poller
         await self._poller.stop()
         if self._client is not None:
             await self._client.close()
@@ -139,6 +164,7 @@ class PrismBackend(Backend):
 
     async def snapshot(self) -> Inventory:
         await self.connect()
+        self._prism_wanted = time.monotonic()
         if not self._primed:
             inv = await self._poller.prime()
             self._primed = True
@@ -156,9 +182,15 @@ class PrismBackend(Backend):
         if self._poll_soon is None:
             def poll() -> None:
                 self._poll_soon = None
+                self._prism_wanted = time.monotonic()
                 self._poller.poll_now()
 
             self._poll_soon = asyncio.get_running_loop().call_later(TASK_POLL_DELAY, poll)
+
+    def _engines_changed(self) -> None:
+        """An engine moved (a container event, the engine lost or back, an engine task): publish
+        it without listing everything from Prism again (that happens every poll interval)."""
+        self._poller.poll_now()
 
     async def _lenient(self, fetch, *, missing=()) -> Any:
         """An optional part of the inventory: an API this Prism lacks gives nothing."""
@@ -169,18 +201,34 @@ class PrismBackend(Backend):
 
     async def _fetch(self) -> Inventory:
         async with self._fetch_lock:
-            c = self.client
-            vms, images, subnets, clusters, projects, nodes, tasks, vgs = await asyncio.gather(
-                c.v3_list("vm"),
-                c.v3_list("image"),
-                c.v3_list("subnet"),
-                c.v3_list("cluster"),
-                self._lenient(c.v3_list("project")),
-                self._lenient(c.v3_list("host")),
-                self._lenient(c.v3_list("task", limit=100)),
-                self._lenient(c.volume_groups()),
-            )
-            await self._load_disks([vg["extId"] for vg in vgs if vg.get("extId")])
+            now = time.monotonic()
+            if self._prism is None or self._prism_at <= self._prism_wanted or now - self._prism_at >= self._poller.interval:
+                self._prism = await self._fetch_prism()
+                self._prism_at = now
+            inv = self._prism.copy()
+            inv.tasks.update(self._book.all())
+            for task in self._book.all().values():
+                # Prism knows nothing of an engine upgrade in progress; the console's task does.
+                if task.kind == "upgrade_host" and task.status is TaskStatus.RUNNING and task.target_id in inv.hosts:
+                    inv.hosts[task.target_id] = replace(inv.hosts[task.target_id], state=HostState.UPGRADING)
+            await self._engines.sync(inv.hosts.values())
+            await self._engines.merge(inv)
+            self.capabilities = type(self).capabilities | (ENGINE_CAPABILITIES if self._engines.active else frozenset())
+            return inv
+
+    async def _fetch_prism(self) -> Inventory:
+        c = self.client
+        vms, images, subnets, clusters, projects, nodes, tasks, vgs = await asyncio.gather(
+            c.v3_list("vm"),
+            c.v3_list("image"),
+            c.v3_list("subnet"),
+            c.v3_list("cluster"),
+            self._lenient(c.v3_list("project")),
+            self._lenient(c.v3_list("host")),
+            self._lenient(c.v3_list("task", limit=100)),
+            self._lenient(c.volume_groups()),
+        )
+        await self._load_disks([vg["extId"] for vg in vgs if vg.get("extId")])
         now = time.time()
         self._raw = {
             "vm": {parse.uuid_of(e): e for e in vms},
@@ -198,11 +246,6 @@ class PrismBackend(Backend):
             inv.projects.setdefault(ref.id, ref)
         inv.nodes = {n.id: n for n in map(parse.node, nodes)}
         inv.tasks = {t.id: _named(t, inv) for t in map(parse.task_v3, tasks)}
-        inv.tasks.update(self._book.all())
-        for task in self._book.all().values():
-            # Prism knows nothing of an engine upgrade in progress; the console's task does.
-            if task.kind == "upgrade_host" and task.status is TaskStatus.RUNNING and task.target_id in inv.hosts:
-                inv.hosts[task.target_id] = replace(inv.hosts[task.target_id], state=HostState.UPGRADING)
         attached: dict[str, list[str]] = {}
         for vm in vms:
             for vg_id in parse.attached_volume_group_ids(vm):
@@ -227,7 +270,7 @@ class PrismBackend(Backend):
             self._disks[vg_id] = disks
 
     async def get_task(self, task_id: str) -> Task:
-        local = self._book.get(task_id)
+        local = self._book.get(task_id) or await self._engines.task(task_id)
         if local is not None:
             return local
         return parse.task_v3(await self.client.v3_task(task_id))
@@ -237,6 +280,8 @@ class PrismBackend(Backend):
     ) -> Task:
         if self._book.get(task_id) is not None:
             return await self._book.wait(task_id, on_progress)
+        if await self._engines.task(task_id) is not None:
+            return await super().wait_task(task_id, on_progress, poll_interval=poll_interval)
         final = await self.client.wait_v3_task(task_id, (lambda t: on_progress(parse.task_v3(t))) if on_progress else None)
         return parse.task_v3(final)
 
@@ -453,8 +498,8 @@ class PrismBackend(Backend):
         return task
 
     async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
-        if target_kind != "host":
-            raise self._unsupported("open a shell in a container")
+        if target_kind == "container":
+            return await self._engines.docker.shell("container", target_id)
         host = self._host(await self.snapshot(), target_id)
         guest, why_not = self._guest(host)
         keys = known_machine(host.name)
@@ -463,6 +508,33 @@ class PrismBackend(Backend):
         key, known = keys
         argv = ("ssh", "-i", str(key), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes", f"docker@{host.ip}")
         return ShellCommand(argv, description=f"ssh to {host.name} ({host.ip})")
+
+    # -- containers, on the engine that holds each ------------------------------------------
+
+    async def run_container(self, spec: ContainerSpec) -> Task:
+        host = self._host(await self.snapshot(), spec.host)
+        run = self._engines.run_spec(spec, host)
+        return await self._engines.docker.run_container(run)
+
+    async def start_container(self, container_id: str) -> Task:
+        return await self._engines.docker.start_container(container_id)
+
+    async def stop_container(self, container_id: str) -> Task:
+        return await self._engines.docker.stop_container(container_id)
+
+    async def restart_container(self, container_id: str) -> Task:
+        return await self._engines.docker.restart_container(container_id)
+
+    async def remove_container(self, container_id: str, *, force: bool = False) -> Task:
+        return await self._engines.docker.remove_container(container_id, force=force)
+
+    async def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return await self._engines.docker.inspect_container(container_id)
+
+    def logs(
+        self, container_id: str, *, follow: bool = False, tail: int | None = None, since: float | None = None
+    ) -> AsyncIterator[LogLine]:
+        return self._engines.docker.logs(container_id, follow=follow, tail=tail, since=since)
 
     # -- volumes ---------------------------------------------------------------------------
 

@@ -3,7 +3,10 @@ key pair for the console to log in with, a host key generated here so the first 
 connection is already verified, and cloud-init user-data that installs both and Docker Engine.
 
 Each machine's keys live in its own directory (``NTNX_CONSOLE_MACHINES_DIR``, else the
-platform's data directory), like ``~/.docker/machine/machines/NAME``.
+platform's data directory), like ``~/.docker/machine/machines/NAME``. The engine is reached at
+``ssh://docker@IP``, unless the directory's ``engine`` file names another URL (a forwarded
+port, say, or ``tcp://IP:2376`` with ``ca.pem``/``cert.pem``/``key.pem`` beside it, as
+docker-machine kept them).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SSH_USER = "docker"
+ENGINE_FILE = "engine"
 
 
 def machines_dir() -> Path:
@@ -80,6 +84,14 @@ def known_machine(name: str) -> tuple[Path, Path] | None:
     directory = machines_dir() / name
     key, known = directory / "id_ed25519", directory / "known_hosts"
     return (key, known) if key.exists() and known.exists() else None
+
+
+def engine_url(name: str, ip: str) -> str:
+    """The URL of the machine's engine: its ``engine`` file's, else ssh to its address."""
+    override = machines_dir() / name / ENGINE_FILE
+    if override.exists():
+        return override.read_text().strip()
+    return f"ssh://{SSH_USER}@{ip}"
 
 
 def user_data(keys: MachineKeys, hostname: str) -> str:

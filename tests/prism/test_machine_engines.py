@@ -1,0 +1,220 @@
+"""Containers of container machines, from their engines, through the Docker backend.
+
+End to end: ``sim serve``'s app on a real uvicorn plays Prism Central; one of its container
+machines gets keys in the machines directory, as if this computer had made it, and its
+``engine`` file points at a real sshd in front of a real dockerd (the sim's machines have no
+engines of their own). Nothing connects outside 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from backends.contract import Capability, ContainerSpec
+from backends.errors import NotFound, Unavailable
+from backends.models import ContainerState, HostState, TaskStatus
+from backends.prism import PrismBackend
+from backends.prism.client import Credentials
+from backends.settings import PrismSettings
+from tests.daemons import DEFAULT_COMMAND, TEST_IMAGE, SSHDaemon, dockerd, require, start_sshd  # noqa: F401
+from tests.prism.servers import PASSWORD, serve, sim_app
+from tests.waiting import wait_until
+
+
+@pytest.fixture
+def machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "machines"
+    monkeypatch.setenv("NTNX_CONSOLE_MACHINES_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def server(machines):
+    with serve(sim_app(seed=5)) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def backend(server):
+    b = PrismBackend(
+        PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
+        credentials=Credentials("admin", PASSWORD),
+        poll_interval=0.2,
+    )
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+def own_sshd():
+    """A private sshd: this test kills it."""
+    daemon = start_sshd()
+    try:
+        yield daemon
+    finally:
+        _kill_sshd(daemon)
+        shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_sshd(daemon: SSHDaemon) -> None:
+    """The listener and the sessions it forked (the engine's tunnel lives in one of them)."""
+    if daemon.proc is None:
+        return
+    sessions = _descendants(daemon.proc.pid)
+    daemon.stop()
+    for pid in sessions:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _restart_sshd(daemon: SSHDaemon) -> None:
+    log = (daemon.root / "sshd.log").open("ab")
+    daemon.proc = subprocess.Popen(
+        [require("sshd", "openssh-server"), "-D", "-e", "-f", str(daemon.root / "sshd_config")], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", daemon.port), timeout=1) as s:
+                if s.recv(4) == b"SSH-":
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline and daemon.proc.poll() is None, "sshd did not come back"
+        time.sleep(0.05)
+
+
+def _hold_keys(machines: Path, name: str, sshd: SSHDaemon, engine_url: str | None = None) -> None:
+    """The machine's directory as ``create host`` leaves it, with the sshd's keys."""
+    directory = machines / name
+    directory.mkdir(parents=True)
+    shutil.copy(sshd.client_key, directory / "id_ed25519")
+    shutil.copy(sshd.known_hosts, directory / "known_hosts")
+    if engine_url:
+        (directory / "engine").write_text(engine_url + "\n")
+
+
+def _container_machines(inv):
+    return sorted(
+        (h for h in inv.hosts.values() if h.role == "container-machine" and h.state is HostState.RUNNING and h.ip),
+        key=lambda h: h.name,
+    )
+
+
+def _on_host(inv, host_id: str) -> set[tuple[str, str]]:
+    return {(c.id, c.name) for c in inv.containers.values() if c.host_id == host_id}
+
+
+def _docker_ps(dockerd) -> set[tuple[str, str]]:
+    return {(p["ID"], p["Names"]) for p in dockerd.ps_json()}
+
+
+async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_dying(
+    backend, machines, own_sshd, dockerd
+):
+    suffix = str(time.monotonic_ns())[-6:]
+    dockerd.cli("run", "-d", "--network", "none", "--name", f"web-{suffix}", TEST_IMAGE, "sh", "-c", DEFAULT_COMMAND)
+    dockerd.cli("create", "--network", "none", "--name", f"job-{suffix}", TEST_IMAGE)
+    inv = await backend.snapshot()
+    assert not backend.supports(Capability.CONTAINERS_LIFECYCLE), "containers claimed with no engine to deliver them"
+    machine = _container_machines(inv)[0]
+    _hold_keys(machines, machine.name, own_sshd, own_sshd.ssh_url(dockerd.socket_path))
+
+    async def shown():
+        return _on_host(await backend.snapshot(), machine.id) == _docker_ps(dockerd)
+
+    await wait_until(shown, timeout=20, interval=0.1, what="the engine's containers under the machine")
+    inv = await backend.snapshot()
+    assert inv.hosts[machine.id].reason is None and inv.hosts[machine.id].state is HostState.RUNNING
+    assert backend.supports(Capability.CONTAINERS_LIFECYCLE) and backend.supports(Capability.CONTAINERS_RUN)
+    assert {(c.id, c.name) for c in inv.containers.values()} == _docker_ps(dockerd), "containers under no machine"
+
+    # An action goes to the engine that holds the container.
+    web = next(c for c in inv.containers.values() if c.name == f"web-{suffix}")
+    assert web.state is ContainerState.RUNNING
+    final = await asyncio.wait_for(backend.wait_task((await backend.stop_container(web.id)).id), 30)
+    assert final.status is TaskStatus.SUCCEEDED, final.error
+    assert next(p for p in dockerd.ps_json() if p["ID"] == web.id)["State"] == "exited"
+
+    # The sshd dies: the host says its engine is unreachable, Prism's state stays.
+    _kill_sshd(own_sshd)
+
+    async def unreachable():
+        reason = (await backend.snapshot()).hosts[machine.id].reason or ""
+        return reason.startswith("engine unreachable:")
+
+    await wait_until(unreachable, timeout=20, interval=0.1, what="the engine unreachable")
+    inv = await backend.snapshot()
+    host = inv.hosts[machine.id]
+    assert host.state is HostState.RUNNING
+    assert "containers as of" in host.reason, host.reason
+    assert _on_host(inv, machine.id), "the last known containers were dropped"
+    with pytest.raises(Unavailable, match=f"{machine.name} is unreachable"):
+        await backend.start_container(web.id)
+
+    # While it is away, a container appears; once the sshd is back, so is the engine, with it.
+    dockerd.cli("create", "--network", "none", "--name", f"late-{suffix}", TEST_IMAGE)
+    _restart_sshd(own_sshd)
+    await wait_until(shown, timeout=40, interval=0.2, what="the engine back with fresh containers")
+    assert (await backend.snapshot()).hosts[machine.id].reason is None
+
+
+async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(backend, machines, own_sshd):
+    inv = await backend.snapshot()
+    first, second = _container_machines(inv)[:2]
+    # Keys for the machine, no engine file: its engine is ssh://docker@ its 127.x address,
+    # where nothing listens.
+    _hold_keys(machines, first.name, own_sshd)
+    assert first.ip.startswith("127.")
+    started = time.monotonic()
+
+    async def unreachable():
+        reason = (await backend.snapshot()).hosts[first.id].reason or ""
+        return reason.startswith(f"engine unreachable: ssh docker@{first.ip}")
+
+    await wait_until(unreachable, timeout=10, interval=0.1, what="the engine unreachable")
+    assert time.monotonic() - started < 10
+    inv = await backend.snapshot()
+    assert inv.hosts[first.id].state is HostState.RUNNING
+    assert inv.hosts[second.id].reason is None, "a machine without keys got an engine"
+    assert backend.supports(Capability.CONTAINERS_RUN)
+
+    with pytest.raises(Unavailable, match=f"{first.name} is unreachable"):
+        await backend.run_container(ContainerSpec(TEST_IMAGE, first.name))
+    with pytest.raises(Unavailable, match=f"{second.name}: not made from this computer"):
+        await backend.run_container(ContainerSpec(TEST_IMAGE, second.name))
+    with pytest.raises(NotFound):
+        await backend.start_container("no-such-container")
+
+    # Every poll stays quick although the engine keeps refusing (backoff, short timeouts).
+    started = time.monotonic()
+    for _ in range(5):
+        await backend.snapshot()
+    assert time.monotonic() - started < 5
