@@ -1,7 +1,17 @@
-"""Reusable widgets: fast at scale (only visible lines are rendered)."""
+"""Reusable widgets: fast at scale (only visible lines are rendered).
 
-from .log_view import LogView
-from .resource_table import Column, ResourceTable
-from .task_strip import TaskStrip
+The names below load on first use, so importing one widget does not import them all.
+"""
 
-__all__ = ["Column", "LogView", "ResourceTable", "TaskStrip"]
+from importlib import import_module
+from typing import Any
+
+_HOMES = {"Column": "resource_table", "ResourceTable": "resource_table", "LogView": "log_view", "TaskStrip": "task_strip"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'widgets' has no attribute {name!r}")
+    return getattr(import_module(f".{_HOMES[name]}", __name__), name)

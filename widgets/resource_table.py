@@ -298,7 +298,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._drop_gone_marks()
         self._resort()
         if not self._search_warm:
-            self.call_later(self._start_search_warmup)
+            self.call_after_refresh(self._start_search_warmup)  # after the frame that shows the rows
 
     def apply(self, upserts: Iterable[Row], deletes: Iterable[str] = ()) -> None:
         """Patch rows in place: at most one O(n) pass over the index, one refresh."""

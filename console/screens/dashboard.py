@@ -6,8 +6,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
+from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
@@ -62,7 +63,7 @@ class DashboardScreen(Screen):
         yield Pane("containers", ResourceTable(container_columns(host_name), id="containers", empty_text="No containers"))
         yield TaskStrip(id="tasks", clock=self.app.store.clock)
         yield Input(id="prompt")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#prompt").display = False

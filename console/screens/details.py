@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from backends.contract import Capability
+from widgets.key_bar import KeyBar
 from widgets.log_view import LogView
 from widgets.resource_table import ResourceTable
 from widgets.usage_sparkline import UsageSparkline
@@ -96,7 +97,7 @@ class HostDetails(DetailsScreen):
                 yield ResourceTable(volume_columns(None), id="volumes", empty_text="No volumes")
         with Vertical(classes="section", id="host-events"):
             yield ResourceTable(event_columns(), id="events", empty_text="No recent events")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#host-containers").border_title = "Containers"
@@ -178,7 +179,7 @@ class ContainerDetails(DetailsScreen):
                 yield Static("…", id="inspect")
         with Vertical(classes="section", id="container-logs"):
             yield LogView(id="log", max_lines=DETAIL_LOG_TAIL * 20)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#container-facts").border_title = "Container"
@@ -274,7 +275,7 @@ class VolumeDetails(DetailsScreen):
             yield Static(id="facts")
         with Vertical(classes="section", id="volume-containers"):
             yield ResourceTable(container_columns(self.app.store.host_name), id="containers", empty_text="No container uses it")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#volume-containers").border_title = "Used by"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from backends.contract import Capability
+from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 
 from ..render import event_columns, task_columns
@@ -23,7 +24,7 @@ class ListScreen(Screen):
         yield StatusHeader(id="status")
         yield ResourceTable(self.columns(), id=self.KIND, empty_text=f"No {self.KIND}")
         yield Input(placeholder="filter: text or /regex/", id="prompt")
-        yield Footer()
+        yield KeyBar()
 
     def columns(self):
         raise NotImplementedError

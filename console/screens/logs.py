@@ -8,8 +8,9 @@ from collections import deque
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
+from widgets.key_bar import KeyBar
 from widgets.log_view import DEFAULT_MAX_LINES, LogView
 
 from .status import StatusHeader
@@ -38,7 +39,7 @@ class LogsScreen(Screen):
         yield Static(id="logs-title")
         yield LogView(id="log")
         yield Input(placeholder="search the logs (enter: find, n/N: next/previous)", id="log-search")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#log-search").display = False

@@ -333,3 +333,16 @@ async def test_fresh_container_figures_are_asked_for_the_rows_in_view_only(conso
     count = len(asked)
     await console.until(lambda: len(asked) > count, "an ask from the host's details", timeout=STATS_INTERVAL * 3)
     assert asked[-1] and {console.app.store.inventory.containers[i].host_id for i in asked[-1]} == {host_id}
+
+
+async def test_the_key_bar_shows_the_keys_that_apply_and_a_click_presses_one(console):
+    from widgets.key_bar import KeyBar
+
+    bar = console.screen.query_one(KeyBar)
+    shown = str(bar.render())
+    assert "Upgrade" in shown and "Help" in shown and "Palette" in shown and "Logs" not in shown
+    await console.press("tab")  # the Containers pane: its own keys too
+    await console.until(lambda: "Logs" in str(bar.render()), "the containers' keys")
+    start = str(bar.render()).index(" ? ")
+    await console.pilot.click(KeyBar, offset=(start + 1, 0))
+    await console.until(lambda: type(console.screen).__name__ == "HelpScreen", "help opened by a click")

@@ -272,3 +272,20 @@ async def test_a_column_of_mixed_types_still_sorts():
         table.apply([replace(rows[6], exit_code=None)])
         assert table.visible_ids[-1] == "c000006"
         await pilot.pause()
+
+
+async def test_a_table_removed_before_its_search_warmup_starts_leaves_no_unawaited_coroutine():
+    import gc
+    import warnings
+
+    app = TableApp(containers(2_000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.run_test(size=(80, 12)) as pilot:
+            table = app.query_one(ResourceTable)
+            table.set_rows(containers(3_000))
+            table._start_search_warmup()  # the warm-up is started; its worker has not run yet
+            await table.remove()  # which cancels the worker before its first step
+            await pilot.pause()
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
