@@ -110,10 +110,24 @@ class MachineEngines:
             host = inv.hosts.get(vm_id)
             if host is not None:
                 inv.hosts[vm_id] = _with_engine(host, engine)
+        # A volume group attached to a machine is mounted there as the Docker volume of its
+        # name (``guest.prepare_volume``): containers that mount it use the volume group.
+        groups = {(v.host_id, v.name): v.id for v in inv.volumes.values() if v.host_id}
+        users: dict[str, list[str]] = {}
         for c in engines.containers.values():
             vm_id = self._vm_of.get(c.host_id)
-            if vm_id is not None:
-                inv.containers[c.id] = replace(c, host_id=vm_id)
+            if vm_id is None:
+                continue
+            mounts = []
+            for m in c.mounts:
+                group = groups.get((vm_id, m.source.removeprefix(f"{c.host_id}/"))) if m.kind == "volume" else None
+                if group is not None:
+                    users.setdefault(group, []).append(c.id)
+                    m = replace(m, source=group)
+                mounts.append(m)
+            inv.containers[c.id] = replace(c, host_id=vm_id, mounts=tuple(mounts))
+        for group, ids in users.items():
+            inv.volumes[group] = replace(inv.volumes[group], container_ids=tuple(sorted(ids)))
         for e in engines.events.values():
             inv.events[e.id] = replace(e, target_id=self._vm_of.get(e.target_id or "", e.target_id))
         for t in engines.tasks.values():

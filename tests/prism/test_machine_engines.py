@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from backends.contract import Capability, ContainerSpec
-from backends.errors import NotFound, Unavailable
+from backends.errors import Conflict, NotFound, Unavailable
 from backends.models import ContainerState, HostState, TaskStatus
 from backends.prism import PrismBackend
 from backends.prism.client import Credentials
@@ -121,6 +121,12 @@ def _hold_keys(machines: Path, name: str, sshd: SSHDaemon, engine_url: str | Non
         (directory / "engine").write_text(engine_url + "\n")
 
 
+def _remove(dockerd, suffix: str, volume: str) -> None:
+    for prefix in ("web", "job", "late"):
+        dockerd.cli("rm", "-f", f"{prefix}-{suffix}", check=False)
+    dockerd.cli("volume", "rm", volume, check=False)
+
+
 def _container_machines(inv):
     return sorted(
         (h for h in inv.hosts.values() if h.role == "container-machine" and h.state is HostState.RUNNING and h.ip),
@@ -137,14 +143,19 @@ def _docker_ps(dockerd) -> set[tuple[str, str]]:
 
 
 async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_dying(
-    backend, machines, own_sshd, dockerd
+    backend, machines, own_sshd, dockerd, request
 ):
-    suffix = str(time.monotonic_ns())[-6:]
-    dockerd.cli("run", "-d", "--network", "none", "--name", f"web-{suffix}", TEST_IMAGE, "sh", "-c", DEFAULT_COMMAND)
-    dockerd.cli("create", "--network", "none", "--name", f"job-{suffix}", TEST_IMAGE)
     inv = await backend.snapshot()
     assert not backend.supports(Capability.CONTAINERS_LIFECYCLE), "containers claimed with no engine to deliver them"
-    machine = _container_machines(inv)[0]
+    candidates = {h.id: h for h in _container_machines(inv)}
+    group = sorted((v for v in inv.volumes.values() if v.host_id in candidates), key=lambda v: v.name)[0]
+    machine = candidates[group.host_id]
+    suffix = str(time.monotonic_ns())[-6:]
+    request.addfinalizer(lambda: _remove(dockerd, suffix, group.name))
+    dockerd.cli("run", "-d", "--network", "none", "--name", f"web-{suffix}", TEST_IMAGE, "sh", "-c", DEFAULT_COMMAND)
+    # The volume group's Docker volume, as attaching it to a real machine makes it.
+    dockerd.cli("volume", "create", group.name)
+    dockerd.cli("create", "--network", "none", "--name", f"job-{suffix}", "-v", f"{group.name}:/data", TEST_IMAGE)
     _hold_keys(machines, machine.name, own_sshd, own_sshd.ssh_url(dockerd.socket_path))
 
     async def shown():
@@ -155,6 +166,13 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
     assert inv.hosts[machine.id].reason is None and inv.hosts[machine.id].state is HostState.RUNNING
     assert backend.supports(Capability.CONTAINERS_LIFECYCLE) and backend.supports(Capability.CONTAINERS_RUN)
     assert {(c.id, c.name) for c in inv.containers.values()} == _docker_ps(dockerd), "containers under no machine"
+
+    # A container mounting the volume group's Docker volume uses the volume group: it stays.
+    job = next(c for c in inv.containers.values() if c.name == f"job-{suffix}")
+    assert [(m.source, m.path) for m in job.mounts] == [(group.id, "/data")]
+    assert inv.volumes[group.id].container_ids == (job.id,)
+    with pytest.raises(Conflict, match=f"volume {group.name} is used by 1 container"):
+        await backend.detach_volume(group.id)
 
     # An action goes to the engine that holds the container.
     web = next(c for c in inv.containers.values() if c.name == f"web-{suffix}")
