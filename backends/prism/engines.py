@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from ..docker.transport import Endpoint
 
 CONNECT_TIMEOUT = 5.0
+# How long a listing waits for engines it has just started following, so that a first
+# snapshot (a CLI call) already holds their containers: a connect timeout and a resync.
+FIRST_ANSWER_WAIT = 10.0
 FOLLOWED_STATES = (HostState.RUNNING, HostState.UPGRADING)
 
 
@@ -83,13 +86,15 @@ class MachineEngines:
             self._on_change()
 
     async def sync(self, hosts: Iterable[Host]) -> None:
-        """Follow the engines of these hosts that the console can reach, and no others."""
+        """Follow the engines of these hosts that the console can reach, and no others; wait
+        (a bounded time) for the first answer of engines followed from now on."""
         wanted = {h.id: (e, h.name) for h in hosts if (e := machine_endpoint(h)) is not None}
         for vm_id, engine in list(self._by_vm.items()):
             if vm_id not in wanted or wanted[vm_id][0] != engine.endpoint:
                 del self._by_vm[vm_id]
                 del self._vm_of[engine.host_id]
                 await self.docker.remove_engine(engine.host_id)
+        new: list[Engine] = []
         for vm_id, (endpoint, name) in wanted.items():
             if vm_id in self._by_vm:
                 continue
@@ -100,6 +105,12 @@ class MachineEngines:
             engine = self._backend().add_engine(endpoint, name=name)
             self._by_vm[vm_id] = engine
             self._vm_of[engine.host_id] = vm_id
+            new.append(engine)
+        if new:
+            waiters = [asyncio.create_task(e.first_attempt.wait()) for e in new]
+            _, pending = await asyncio.wait(waiters, timeout=FIRST_ANSWER_WAIT)
+            for waiter in pending:
+                waiter.cancel()
 
     async def merge(self, inv: Inventory) -> None:
         """Add the engines' containers, events and tasks to ``inv``, under the VMs' ids."""

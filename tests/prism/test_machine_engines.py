@@ -9,11 +9,13 @@ engines of their own). Nothing connects outside 127.0.0.0/8.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from backends.settings import PrismSettings
 from tests.daemons import DEFAULT_COMMAND, TEST_IMAGE, SSHDaemon, dockerd, require, start_sshd  # noqa: F401
 from tests.prism.servers import PASSWORD, serve, sim_app
 from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -143,7 +147,7 @@ def _docker_ps(dockerd) -> set[tuple[str, str]]:
 
 
 async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_dying(
-    backend, machines, own_sshd, dockerd, request
+    backend, server, machines, own_sshd, dockerd, request
 ):
     inv = await backend.snapshot()
     assert not backend.supports(Capability.CONTAINERS_LIFECYCLE), "containers claimed with no engine to deliver them"
@@ -202,6 +206,20 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
     _restart_sshd(own_sshd)
     await wait_until(shown, timeout=40, interval=0.2, what="the engine back with fresh containers")
     assert (await backend.snapshot()).hosts[machine.id].reason is None
+
+    # The CLI, started now, lists them as ``docker ps -a`` does, on the machine's host.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NTNX_")}
+    env.update(NTNX_PASSWORD=PASSWORD, NTNX_CONSOLE_MACHINES_DIR=str(machines))
+    argv = [sys.executable, "-m", "console", "--backend", "prism", "--prism-endpoint", server.endpoint,
+            "--prism-user", "admin", "--ca-bundle", str(server.cert.cert), "containers", "list", "--json"]
+    done = await asyncio.to_thread(
+        subprocess.run, argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {(r["id"], r["name"]) for r in rows} == _docker_ps(dockerd)
+    assert {r["host"] for r in rows} == {machine.name}
+    assert next(r for r in rows if r["name"] == f"job-{suffix}")["mounts"][0]["source"] == group.name
 
 
 async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(backend, machines, own_sshd):
