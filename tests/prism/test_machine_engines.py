@@ -254,3 +254,20 @@ async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(bac
     for _ in range(5):
         await backend.snapshot()
     assert time.monotonic() - started < 5
+
+
+async def test_a_machine_engine_over_tcp_with_tls_uses_the_machine_s_certificates(backend, machines, own_sshd, dockerd, request):
+    inv = await backend.snapshot()
+    machine = _container_machines(inv)[0]
+    name = f"tls-{str(time.monotonic_ns())[-6:]}"
+    request.addfinalizer(lambda: dockerd.cli("rm", "-f", name, check=False))
+    dockerd.cli("create", "--network", "none", "--name", name, TEST_IMAGE)
+    _hold_keys(machines, machine.name, own_sshd, dockerd.tls_url)
+    for pem in ("ca.pem", "cert.pem", "key.pem"):
+        shutil.copy(dockerd.tls_dir / pem, machines / machine.name / pem)
+
+    async def shown():
+        return _on_host(await backend.snapshot(), machine.id) == _docker_ps(dockerd)
+
+    await wait_until(shown, timeout=20, interval=0.1, what="the engine's containers over tcp+TLS")
+    assert (await backend.snapshot()).hosts[machine.id].reason is None
