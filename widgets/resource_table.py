@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from operator import attrgetter
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Literal, TypeVar
@@ -182,7 +183,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
-        row_key: Callable[[Row], str] = lambda row: row.id,  # type: ignore[attr-defined]
+        row_key: Callable[[Row], str] = attrgetter("id"),
         empty_text: str = "Nothing here",
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -194,7 +195,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._rows: dict[str, Row] = {}
         self._seq: dict[str, int] = {}  # insertion order: the order when nothing is sorted
         self._next_seq = 0
-        self._keys: dict[str, tuple[Any, ...]] = {}  # every row's key for the current sort
+        self._keys: dict[str, tuple[Any, ...] | int] = {}  # every row's key for the current sort
         self._text_keys = False  # the sorted column mixes types: its keys are compared as text
         self._sorted: list[str] = []  # every id, sorted
         self._visible: set[str] | None = None  # ids that pass the filter (None: no filter)
@@ -284,7 +285,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         """Replace every row. Cursor and marks stay on items that are still there."""
         key = self.row_key
         self._rows = {key(row): row for row in rows}
-        self._seq = {row_id: n for n, row_id in enumerate(self._rows)}
+        self._seq = dict(zip(self._rows, range(len(self._rows))))
         self._next_seq = len(self._seq)
         rows_now = self._rows
         self._search = {
@@ -487,10 +488,12 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._search[row_id] = (row, text)
         return text
 
-    def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...]:
+    def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...] | int:
+        """The row's place in the order: its sequence number when nothing is sorted (all
+        keys are then numbers), else (is None, value, sequence number)."""
         seq = self._seq[row_id]
         if column is None:
-            return (False, seq, seq)
+            return seq
         is_none, value = column.order_key(self._rows[row_id])
         if self._text_keys:
             value = str(value)
@@ -502,7 +505,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._text_keys = False
         while True:
             if column is None:
-                self._keys = {row_id: (False, n, n) for row_id, n in self._seq.items()}
+                self._keys = dict(self._seq)
             else:
                 self._keys = {row_id: self._make_key(row_id, column) for row_id in self._rows}
             try:

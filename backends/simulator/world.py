@@ -137,13 +137,16 @@ class World:
 
     def build(self, scale: int | None) -> None:
         # Hundreds of thousands of long-lived objects: the cyclic collector would walk the
-        # growing heap again and again and find nothing to free; it waits until the end.
+        # growing heap again and again and find nothing to free. It waits until the end, and
+        # then leaves them out of its passes (they hold no cycles; replaced ones are freed by
+        # their reference counts as ever).
         collecting = gc.isenabled()
         gc.disable()
         try:
             self._build(scale)
         finally:
             if collecting:
+                gc.freeze()
                 gc.enable()
 
     def _build(self, scale: int | None) -> None:

@@ -90,8 +90,8 @@ class DashboardScreen(Screen):
         inventory = self.app.store.inventory
         for kind in kinds:
             items = inventory.of(kind).values()
-            if kind != "hosts":
-                items = [i for i in items if self._belongs(i)]
+            if kind != "hosts" and self.narrow_host is not None:
+                items = [i for i in items if i.host_id == self.narrow_host]
             self.table(kind).set_rows(items)
         self.query_one(TaskStrip).update_tasks(t for t in inventory.tasks.values() if not t.done)
 
