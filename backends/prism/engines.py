@@ -183,6 +183,7 @@ def no_engine_reason(host: Host) -> str:
 
 
 def _with_engine(host: Host, engine: "Engine") -> Host:
+    host = replace(host, endpoint=engine.endpoint.url)
     if engine.reachable:
         return replace(host, engine_version=engine.engine_version or host.engine_version)
     if not engine.first_attempt.is_set():

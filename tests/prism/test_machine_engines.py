@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.contract import Capability, ContainerSpec
+from backends.contract import Capability, ChangeBatch, ContainerSpec
 from backends.errors import Conflict, NotFound, Unavailable
-from backends.models import ContainerState, HostState, TaskStatus
+from backends.models import Container, ContainerState, HostState, TaskStatus
 from backends.prism import PrismBackend
 from backends.prism.client import Credentials
 from backends.settings import PrismSettings
@@ -178,12 +178,30 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
     with pytest.raises(Conflict, match=f"volume {group.name} is used by 1 container"):
         await backend.detach_volume(group.id)
 
-    # An action goes to the engine that holds the container.
+    # An action goes to the engine that holds the container, and the stream shows it live.
     web = next(c for c in inv.containers.values() if c.name == f"web-{suffix}")
     assert web.state is ContainerState.RUNNING
-    final = await asyncio.wait_for(backend.wait_task((await backend.stop_container(web.id)).id), 30)
-    assert final.status is TaskStatus.SUCCEEDED, final.error
-    assert next(p for p in dockerd.ps_json() if p["ID"] == web.id)["State"] == "exited"
+    assert inv.hosts[machine.id].endpoint == own_sshd.ssh_url(dockerd.socket_path)
+    seen: list[Container] = []
+
+    async def collect() -> None:
+        async for update in backend.updates():
+            if isinstance(update, ChangeBatch):
+                seen.extend(c.item for c in update.changes if c.kind == "containers" and c.op == "upsert")
+
+    collector = asyncio.create_task(collect())
+    try:
+        final = await asyncio.wait_for(backend.wait_task((await backend.stop_container(web.id)).id), 30)
+        assert final.status is TaskStatus.SUCCEEDED, final.error
+        assert final.target_id == web.id
+        assert next(p for p in dockerd.ps_json() if p["ID"] == web.id)["State"] == "exited"
+        await wait_until(
+            lambda: any(c.id == web.id and c.state is ContainerState.EXITED and c.host_id == machine.id for c in seen),
+            timeout=10,
+            what="the stopped container on the change stream",
+        )
+    finally:
+        collector.cancel()
 
     # The sshd dies: the host says its engine is unreachable, Prism's state stays.
     _kill_sshd(own_sshd)
