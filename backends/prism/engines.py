@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ..contract import ContainerSpec, Inventory
-from ..errors import NotFound, Unavailable
+from ..errors import InvalidInput, NotFound, Unavailable
 from ..models import Host, HostState, Task
 from . import parse
 from .machine import engine_url, known_machine
@@ -37,9 +37,12 @@ FOLLOWED_STATES = (HostState.RUNNING, HostState.UPGRADING)
 
 
 def machine_endpoint(host: Host) -> "Endpoint | None":
-    """How to reach a container machine's engine, or None when the console cannot."""
+    """How to reach a container machine's engine, or None when the console cannot.
+    Raises InvalidInput (or OSError) when the machine's own files say something unusable."""
+    if host.role != parse.ROLE_VALUE or host.state not in FOLLOWED_STATES or not host.ip:
+        return None
     keys = known_machine(host.name)
-    if keys is None or not host.ip or host.role != parse.ROLE_VALUE or host.state not in FOLLOWED_STATES:
+    if keys is None:
         return None
     from ..docker.transport import SSHIdentity, parse_endpoint
 
@@ -49,6 +52,8 @@ def machine_endpoint(host: Host) -> "Endpoint | None":
         # TLS always, with the machine's own certificates when it has them.
         return parse_endpoint(url, tls_verify=True, cert_path=str(client_key.parent))
     endpoint = parse_endpoint(url)
+    if endpoint.scheme != "ssh":
+        raise InvalidInput(f"{url}: a machine's engine is reached over ssh:// or tcp:// with TLS")
     return replace(endpoint, identity=SSHIdentity(str(client_key), str(known_hosts), CONNECT_TIMEOUT))
 
 
@@ -60,6 +65,7 @@ class MachineEngines:
         self._watcher: asyncio.Task[None] | None = None
         self._by_vm: dict[str, Engine] = {}  # VM id -> its engine
         self._vm_of: dict[str, str] = {}  # engine host id -> VM id
+        self._unusable: dict[str, str] = {}  # VM id -> why its engine cannot be followed
 
     @property
     def active(self) -> bool:
@@ -88,7 +94,16 @@ class MachineEngines:
     async def sync(self, hosts: Iterable[Host]) -> None:
         """Follow the engines of these hosts that the console can reach, and no others; wait
         (a bounded time) for the first answer of engines followed from now on."""
-        wanted = {h.id: (e, h.name) for h in hosts if (e := machine_endpoint(h)) is not None}
+        wanted: dict[str, tuple[Endpoint, str]] = {}
+        self._unusable = {}
+        for h in hosts:
+            try:
+                endpoint = machine_endpoint(h)
+            except (InvalidInput, OSError) as err:
+                self._unusable[h.id] = getattr(err, "message", None) or str(err)
+                continue
+            if endpoint is not None:
+                wanted[h.id] = (endpoint, h.name)
         for vm_id, engine in list(self._by_vm.items()):
             if vm_id not in wanted or wanted[vm_id][0] != engine.endpoint:
                 del self._by_vm[vm_id]
@@ -114,6 +129,9 @@ class MachineEngines:
 
     async def merge(self, inv: Inventory) -> None:
         """Add the engines' containers, events and tasks to ``inv``, under the VMs' ids."""
+        for vm_id, why in self._unusable.items():
+            if vm_id in inv.hosts:
+                inv.hosts[vm_id] = replace(inv.hosts[vm_id], reason=f"engine unusable: {why}")
         if self._docker is None:
             return
         engines = await self._docker.snapshot()
@@ -154,15 +172,14 @@ class MachineEngines:
             return None
         return replace(t, target_id=self._vm_of.get(t.target_id or "", t.target_id))
 
-    def engine_url(self, host: Host) -> str:
-        """The Docker backend's name for a host's engine; Unavailable when there is none."""
+    def run_spec(self, spec: ContainerSpec, host: Host) -> ContainerSpec:
+        """The spec with the host named as the Docker backend knows its engine; Unavailable
+        when the host has no engine the console follows."""
         engine = self._by_vm.get(host.id)
         if engine is None:
-            raise Unavailable(f"{host.name}: {no_engine_reason(host)}")
-        return engine.endpoint.url
-
-    def run_spec(self, spec: ContainerSpec, host: Host) -> ContainerSpec:
-        return replace(spec, host=self.engine_url(host))
+            why = f"engine unusable: {self._unusable[host.id]}" if host.id in self._unusable else no_engine_reason(host)
+            raise Unavailable(f"{host.name}: {why}")
+        return replace(spec, host=engine.endpoint.url)
 
     async def close(self) -> None:
         if self._docker is not None:

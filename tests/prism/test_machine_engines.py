@@ -242,7 +242,9 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
 
 async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(backend, machines, own_sshd):
     inv = await backend.snapshot()
-    first, second = _container_machines(inv)[:2]
+    first, second, third = _container_machines(inv)[:3]
+    # A machine whose engine file names something no machine engine is: said, not fatal.
+    _hold_keys(machines, third.name, own_sshd, "unix:///var/run/docker.sock")
     # Keys for the machine, no engine file: its engine is ssh://docker@ its 127.x address,
     # where nothing listens.
     _hold_keys(machines, first.name, own_sshd)
@@ -266,6 +268,9 @@ async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(bac
         await backend.run_container(ContainerSpec(TEST_IMAGE, second.name))
     with pytest.raises(NotFound):
         await backend.start_container("no-such-container")
+    assert inv.hosts[third.id].reason == "engine unusable: unix:///var/run/docker.sock: a machine's engine is reached over ssh:// or tcp:// with TLS"
+    with pytest.raises(Unavailable, match=f"{third.name}: engine unusable"):
+        await backend.run_container(ContainerSpec(TEST_IMAGE, third.name))
 
     # Every poll stays quick although the engine keeps refusing (backoff, short timeouts).
     started = time.monotonic()
