@@ -294,3 +294,44 @@ async def test_a_machine_engine_over_tcp_with_tls_uses_the_machine_s_certificate
 
     await wait_until(shown, timeout=20, interval=0.1, what="the engine's containers over tcp+TLS")
     assert (await backend.snapshot()).hosts[machine.id].reason is None
+
+
+def test_the_docker_backend_is_loaded_only_for_a_machine_whose_keys_are_held(server, machines, own_sshd):
+    probe = (
+        "import asyncio, sys\n"
+        "from backends.prism import PrismBackend\n"
+        "from backends.prism.client import Credentials\n"
+        "from backends.settings import PrismSettings\n"
+        "async def main():\n"
+        f"    b = PrismBackend(PrismSettings(endpoint={server.endpoint!r}, user='admin', ca_bundle={str(server.cert.cert)!r}),\n"
+        f"                     credentials=Credentials('admin', {PASSWORD!r}))\n"
+        "    inv = await b.snapshot()\n"
+        "    await b.close()\n"
+        "    print('backends.docker' in sys.modules, sum(1 for h in inv.hosts.values() if h.reason and 'engine' in h.reason))\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("NTNX_")}, "NTNX_CONSOLE_MACHINES_DIR": str(machines)}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run() == "False 0"
+    sim_machine = next(
+        h for h in asyncio.run(_first_listing(server)).hosts.values()
+        if h.role == "container-machine" and h.state is HostState.RUNNING and h.ip
+    )
+    _hold_keys(machines, sim_machine.name, own_sshd)
+    assert run() == "True 1"
+
+
+async def _first_listing(server):
+    b = PrismBackend(
+        PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
+        credentials=Credentials("admin", PASSWORD),
+    )
+    try:
+        return await b.snapshot()
+    finally:
+        await b.close()
