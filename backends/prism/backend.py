@@ -22,7 +22,7 @@ import asyncio
 import re
 import time
 from dataclasses import replace
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, AsyncIterator, Callable, Iterable, Literal
 
 from ..contract import (
     Backend,
@@ -66,6 +66,7 @@ ENGINE_CAPABILITIES = frozenset(
         Capability.CONTAINERS_LOGS,
         Capability.CONTAINERS_SHELL,
         Capability.CONTAINERS_INSPECT,
+        Capability.STATS,
     }
 )
 
@@ -530,6 +531,10 @@ class PrismBackend(Backend):
 
     async def inspect_container(self, container_id: str) -> dict[str, Any]:
         return await self._engines.docker.inspect_container(container_id)
+
+    def request_stats(self, container_ids: Iterable[str]) -> None:
+        if self._engines.active:
+            self._engines.docker.request_stats(container_ids)
 
     def logs(
         self, container_id: str, *, follow: bool = False, tail: int | None = None, since: float | None = None

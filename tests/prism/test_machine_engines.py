@@ -178,9 +178,17 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
     with pytest.raises(Conflict, match=f"volume {group.name} is used by 1 container"):
         await backend.detach_volume(group.id)
 
-    # An action goes to the engine that holds the container, and the stream shows it live.
+    # Figures for the rows in view, asked of the engine that runs the container.
     web = next(c for c in inv.containers.values() if c.name == f"web-{suffix}")
-    assert web.state is ContainerState.RUNNING
+    assert web.state is ContainerState.RUNNING and web.memory_mib == 0.0
+    backend.request_stats([web.id])
+
+    async def measured():
+        return (await backend.snapshot()).containers[web.id].memory_mib > 0
+
+    await wait_until(measured, timeout=15, interval=0.1, what="the container's figures")
+
+    # An action goes to the engine that holds the container, and the stream shows it live.
     assert inv.hosts[machine.id].endpoint == own_sshd.ssh_url(dockerd.socket_path)
     seen: list[Container] = []
 
