@@ -85,10 +85,12 @@ class NtnxConsoleApp(App):
     def on_mount(self) -> None:
         from .screens.dashboard import DashboardScreen
 
+        # Workers get functions, not coroutines: one cancelled before it starts (an exclusive
+        # worker replaced, or the app quitting) then leaves no coroutine that was never awaited.
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
         self.push_screen(DashboardScreen())
-        self.run_worker(self._feed(), name="feed", group="feed", exit_on_error=False)
+        self.run_worker(self._feed, name="feed", group="feed", exit_on_error=False)
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(1.0, self._refresh_age)
         self.set_interval(STATS_INTERVAL, self._request_stats)
@@ -182,7 +184,7 @@ class NtnxConsoleApp(App):
         async def ask() -> None:
             backend.request_stats(ids)
 
-        self.run_worker(ask(), group="stats", exclusive=True, exit_on_error=False)
+        self.run_worker(ask, group="stats", exclusive=True, exit_on_error=False)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -203,7 +205,7 @@ class NtnxConsoleApp(App):
                 return
             self.post_message(ActionStarted(task, on_started))
 
-        self.run_worker(run(), group="actions", exit_on_error=False)
+        self.run_worker(run, group="actions", exit_on_error=False)
 
     def on_action_started(self, message: ActionStarted) -> None:
         task = message.task
@@ -228,7 +230,7 @@ class NtnxConsoleApp(App):
             except Exception as err:
                 self.post_message(ActionFailed(verb, one_line(err)))
 
-        self.run_worker(run(), group="actions", exit_on_error=False)
+        self.run_worker(run, group="actions", exit_on_error=False)
 
     def open_shell(self, kind: str, target_id: str) -> None:
         async def run() -> None:
@@ -239,7 +241,7 @@ class NtnxConsoleApp(App):
                 return
             self.post_message(ShellReady(command))
 
-        self.run_worker(run(), group="actions", exit_on_error=False)
+        self.run_worker(run, group="actions", exit_on_error=False)
 
     def on_shell_ready(self, message: ShellReady) -> None:
         command = message.command

@@ -153,7 +153,7 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
             result["first_frame_s"] = now - args.spawned_at
             timeline.mark("first_frame")
             result["rows_at_first_frame"] = table.row_count
-            app.run_worker(measure(), name="bench", exit_on_error=True)
+            app.run_worker(measure, name="bench", exit_on_error=True)
 
     async def measure() -> None:
         try:

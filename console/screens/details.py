@@ -188,11 +188,11 @@ class ContainerDetails(DetailsScreen):
         super().on_mount()
         backend = self.app.backend
         if backend.supports(Capability.CONTAINERS_INSPECT):
-            self.run_worker(self._inspect(), exit_on_error=False)
+            self.run_worker(self._inspect, exit_on_error=False)
         else:
             self.query_one("#inspect", Static).update("this backend cannot inspect containers")
         if backend.supports(Capability.CONTAINERS_LOGS):
-            self.run_worker(self._tail(), exit_on_error=False)
+            self.run_worker(self._tail, exit_on_error=False)
 
     async def _inspect(self) -> None:
         from ..app import one_line

@@ -45,7 +45,7 @@ class LogsScreen(Screen):
         self.query_one("#log-search").display = False
         self._retitle()
         self.query_one(LogView).focus()
-        self.run_worker(self._stream(), exit_on_error=False)
+        self.run_worker(self._stream, exit_on_error=False)
         self.set_interval(FLUSH_INTERVAL, self._flush)
 
     async def _stream(self) -> None:

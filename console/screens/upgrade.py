@@ -108,7 +108,7 @@ class UpgradeScreen(FormScreen):
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
         super().on_mount()
-        self.run_worker(self._versions(), exit_on_error=False)
+        self.run_worker(self._versions, exit_on_error=False)
 
     async def _versions(self) -> None:
         try:
