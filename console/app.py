@@ -138,6 +138,8 @@ class NtnxConsoleApp(App):
     # -- applying changes -------------------------------------------------------------------
 
     def _drain(self) -> None:
+        if not self.is_running:  # shutting down: the screens' widgets are going away
+            return
         drained = self.store.drain()
         if not drained:
             return
