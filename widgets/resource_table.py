@@ -218,7 +218,11 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._reported_cursor: str | None = None
         self._marked: set[str] = set()
         self._loading: str | None = None
-        self._search_warm = True
+        # The filter's texts are made between frames: for every row after set_rows, for the
+        # changed ones after apply, so a filter keystroke only compares text.
+        self._warm_all = False
+        self._unwarmed: set[str] = set()
+        self._warming = False
 
     # ----------------------------------------------------------------------------- read access
 
@@ -295,11 +299,11 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         rows_now = self._rows
         self._texts = {row_id: text for row_id, text in self._texts.items() if rows_now.get(row_id) is rows_before.get(row_id)}
         self._loading = None
-        self._search_warm = len(self._texts) == len(rows_now)
         self._grow_widths(self._sample(list(self._rows.values())))
         self._drop_gone_marks()
         self._resort()
-        if not self._search_warm:
+        if len(self._texts) != len(rows_now):
+            self._warm_all = True
             self.call_after_refresh(self._start_search_warmup)  # after the frame that shows the rows
 
     def apply(self, upserts: Iterable[Row], deletes: Iterable[str] = ()) -> None:
@@ -317,12 +321,13 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         in_place: list[str] = []  # ids changed where they are
         sample: list[Row] = []
         column = self._column(self._sort_column)
-        matcher, visible = self._matcher, self._visible
+        matcher, visible, unwarmed = self._matcher, self._visible, self._unwarmed
         for row in upserts:
             row_id = key(row)
             is_new = row_id not in rows
             rows[row_id] = row
             texts.pop(row_id, None)
+            unwarmed.add(row_id)
             if len(sample) < AUTO_WIDTH_SAMPLE:
                 sample.append(row)
             if is_new:
@@ -340,6 +345,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         grew = self._grow_widths(sample)
         if deleted:
             self._drop_gone_marks()
+        if unwarmed:
+            self._start_search_warmup()
         if not (moved or shown_or_hidden or grew):
             self._refresh_rows(in_place)  # the common tick: values change, the order does not
             return
@@ -568,25 +575,34 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
     def _start_search_warmup(self) -> None:
         # The function, not a coroutine made now: a table removed before its worker starts
         # leaves no coroutine behind that was never awaited.
-        if self.is_attached:
-            self.run_worker(self._warm_search, group="search-warmup", exclusive=True)
+        if not self._warming and self.is_attached:
+            self._warming = True
+            self.run_worker(self._warm_search, group="search-warmup")
 
     async def _warm_search(self) -> None:
-        """Fill the filter's text cache in small slices between frames, so the first
-        filter keystroke on a large table only compares text."""
-        ids = list(self._rows)
+        """Make the filter's missing texts in small slices between frames."""
         search_text = self._search_text
-        for start in range(0, len(ids), SEARCH_WARMUP_SLICE):
-            for row_id in ids[start : start + SEARCH_WARMUP_SLICE]:
-                if row_id in self._rows:
-                    search_text(row_id)
-            await asyncio.sleep(0)
-        self._search_warm = True
+        try:
+            while self._warm_all or self._unwarmed:
+                if self._warm_all:
+                    self._warm_all, self._unwarmed = False, set()
+                    ids = list(self._rows)
+                else:
+                    ids, self._unwarmed = list(self._unwarmed), set()
+                rows = self._rows
+                for start in range(0, len(ids), SEARCH_WARMUP_SLICE):
+                    for row_id in ids[start : start + SEARCH_WARMUP_SLICE]:
+                        if row_id in rows:
+                            search_text(row_id)
+                    await asyncio.sleep(0)
+                    rows = self._rows  # set_rows may have replaced them meanwhile
+        finally:
+            self._warming = False
 
     @property
     def filter_ready(self) -> bool:
-        """The filter's text of every row is cached (set after ``set_rows``, in the background)."""
-        return self._search_warm
+        """Every row's filter text is made (they are made in the background)."""
+        return len(self._texts) == len(self._rows)
 
     def _after_change(self) -> None:
         """Put the cursor back on its item, resize, and refresh once."""

@@ -289,3 +289,23 @@ async def test_a_table_removed_before_its_search_warmup_starts_leaves_no_unawait
             await pilot.pause()
         gc.collect()
     assert not [w for w in caught if "never awaited" in str(w.message)]
+
+
+async def test_filter_texts_of_changed_rows_are_made_again_between_frames():
+    app = TableApp(containers(3_000))
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(ResourceTable)
+        for _ in range(100):
+            if table.filter_ready:
+                break
+            await pilot.pause(0.02)
+        assert table.filter_ready
+        table.apply([replace(c, cpu_percent=1.0) for c in containers(500, start=1000)])
+        assert not table.filter_ready  # their texts are stale now...
+        for _ in range(100):
+            if table.filter_ready:
+                break
+            await pilot.pause(0.02)
+        assert table.filter_ready  # ...and made again without anyone filtering
+        table.set_filter("app-12")
+        assert visible_names(table)[:3] == ["app-12", "app-120", "app-121"]
