@@ -89,11 +89,24 @@ class NtnxConsoleApp(App):
         # worker replaced, or the app quitting) then leaves no coroutine that was never awaited.
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
+            self.set_timer(0.5, self._check_keymap)
         self.push_screen(DashboardScreen())
         self.run_worker(self._feed, name="feed", group="feed", exit_on_error=False)
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(1.0, self._refresh_age)
         self.set_interval(STATS_INTERVAL, self._request_stats)
+
+    def _check_keymap(self) -> None:
+        # Textual ignores an id it does not know; a typo in the config must not do so silently.
+        from .screens.help import known_binding_ids
+
+        unknown = sorted(set(self.keymap_overrides) - known_binding_ids())
+        if unknown:
+            self.notify(
+                f"config [keymap]: no binding with id {', '.join(unknown)} (the ids are in the help, ?)",
+                severity="warning",
+                timeout=15,
+            )
 
     async def on_unmount(self) -> None:
         if self._owns_backend:

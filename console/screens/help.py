@@ -21,6 +21,24 @@ def all_bindings() -> list[Binding]:
     return list(keymap.APP_BINDINGS) + list(keymap.DASHBOARD_BINDINGS) + table_bindings
 
 
+def known_binding_ids() -> set[str]:
+    """Every binding id a [keymap] entry may name, on any screen. Imports the screens, so it
+    is called after the first frame, not at start-up."""
+    from widgets.log_view import LogView
+
+    from . import confirm, details, forms, lists, logs, upgrade
+
+    classes = [HelpScreen, LogView, *_screens(confirm, details, forms, lists, logs, upgrade)]
+    bindings = all_bindings() + [b for cls in classes for b in cls.BINDINGS if isinstance(b, Binding)]
+    return {b.id for b in bindings if b.id}
+
+
+def _screens(*modules) -> list[type]:
+    from textual.screen import Screen as _Screen
+
+    return [obj for m in modules for obj in vars(m).values() if isinstance(obj, type) and issubclass(obj, _Screen)]
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 

@@ -254,3 +254,14 @@ async def test_details_keys(console):
     await console.on(ContainerDetails)
     await console.press("escape")
     await console.on(DashboardScreen)
+
+
+async def test_an_unknown_binding_id_in_the_config_is_named_not_ignored(sim):
+    config = SimpleNamespace(keymap={"host.create": "ctrl+n", "host.craete": "C"})
+    app = NtnxConsoleApp(Settings(), config, backend=sim)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        c = Console(app, pilot, sim)
+        await c.until(
+            lambda: any("host.craete" in str(n.message) for n in app._notifications), "a warning naming the bad id"
+        )
+        assert not any("host.create," in str(n.message) for n in app._notifications)
