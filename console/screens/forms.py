@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from backends.contract import ContainerSpec, HostSpec, MountSpec, VolumeSpec
+from backends.contract import Capability, ContainerSpec, HostSpec, MountSpec, VolumeSpec
 from backends.models import HostState, Project, TaskStatus, VolumeState
 from backends.waves import parse_version
 
@@ -136,11 +136,14 @@ class FormScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="form", id="form"):
-            yield Static(self.HEADING, classes="form-title")
+            yield Static(self.heading(), classes="form-title")
             yield from self.fields()
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.SUBMIT, id="submit", variant="primary")
+
+    def heading(self) -> str:
+        return self.HEADING
 
     def fields(self) -> ComposeResult:
         raise NotImplementedError
@@ -302,7 +305,12 @@ class CreateHostForm(FormScreen):
 
 
 class AttachVolumeForm(FormScreen):
-    HEADING = "Attach a volume to a host"
+    """A new or existing volume onto a host, optionally into one of its containers.
+
+    A backend without ``VOLUMES_HOST_ATTACH`` (Docker) mounts a volume only into a
+    container, by re-creating it: there the container and the mount path are required, the
+    volumes offered are the chosen host's own, and the form says so."""
+
     SUBMIT = "Attach"
 
     def __init__(self, host_id: str | None = None, volume_id: str | None = None, container_id: str | None = None) -> None:
@@ -311,11 +319,26 @@ class AttachVolumeForm(FormScreen):
         self.volume_id = volume_id
         self.container_id = container_id
 
+    @property
+    def host_attach(self) -> bool:
+        return self.app.backend.supports(Capability.VOLUMES_HOST_ATTACH)
+
+    def heading(self) -> str:
+        return "Attach a volume to a host" if self.host_attach else "Mount a volume into a container"
+
     def fields(self) -> ComposeResult:
         hosts = self.running_hosts()
         host_ids = {h.id for h in hosts}
-        existing = self._free_volumes()
+        host_id = self.host_id if self.host_id in host_ids else None
+        existing = self._volumes_for(host_id)
         start_existing = self.volume_id is not None and any(v.id == self.volume_id for v in existing)
+        if not self.host_attach:
+            yield Static(
+                f"{self.app.backend.kind.capitalize()} mounts a volume only into a container: the container is "
+                "re-created with its configuration intact plus the mount (refused if that would lose data).",
+                id="explain",
+                classes="hint",
+            )
         yield from self.field(
             "Volume",
             Select(
@@ -331,7 +354,7 @@ class AttachVolumeForm(FormScreen):
         yield from self.field(
             "Existing volume",
             Select(
-                [(f"{v.name}  ({v.size_gib:g} GiB)", v.id) for v in existing],
+                self._volume_options(existing),
                 value=self.volume_id if start_existing else Select.NULL,
                 id="volume",
                 compact=True,
@@ -339,23 +362,32 @@ class AttachVolumeForm(FormScreen):
         )
         yield from self.field(
             "Host",
-            Select(
-                [(h.name, h.id) for h in hosts],
-                value=self.host_id if self.host_id in host_ids else Select.NULL,
-                id="host",
-                compact=True,
-            ),
+            Select([(h.name, h.id) for h in hosts], value=host_id or Select.NULL, id="host", compact=True),
         )
-        yield from self.field(
-            "Container (optional)",
-            Select([], id="container", compact=True, prompt="none: attach to the host only"),
-            "mount it into one of the host's containers",
-        )
+        if self.host_attach:
+            yield from self.field(
+                "Container (optional)",
+                Select([], id="container", compact=True, prompt="none: attach to the host only"),
+                "mount it into one of the host's containers",
+            )
+        else:
+            yield from self.field("Container", Select([], id="container", compact=True, prompt="choose a container"))
         yield from self.field("Mount path", Input("/data", id="path", compact=True))
 
-    def _free_volumes(self):
-        free = [v for v in self.inventory.volumes.values() if v.state is VolumeState.AVAILABLE]
-        return sorted(free, key=lambda v: v.name)
+    def _volumes_for(self, host_id: str | None):
+        """Host-attach backends: the volumes attached nowhere. Otherwise: the host's own
+        volumes (a Docker volume lives on its engine and may be mounted by several)."""
+        volumes = self.inventory.volumes.values()
+        if self.host_attach:
+            chosen = [v for v in volumes if v.state is VolumeState.AVAILABLE]
+        else:
+            chosen = [v for v in volumes if host_id is not None and v.host_id == host_id]
+        return sorted(chosen, key=lambda v: v.name)
+
+    def _volume_options(self, volumes) -> list[tuple[str, str]]:
+        if not self.host_attach:  # no sizes: say who uses it instead
+            return [(f"{v.name}  ({len(v.container_ids)} container(s))", v.id) for v in volumes]
+        return [(f"{v.name}  ({v.size_gib:g} GiB)", v.id) for v in volumes]
 
     def on_mount(self) -> None:
         self._fill_containers()
@@ -373,9 +405,21 @@ class AttachVolumeForm(FormScreen):
         if any(c.id == self.container_id for c in containers):
             select.value = self.container_id
 
+    def _fill_volumes(self) -> None:
+        if self.host_attach:  # the free volumes do not depend on the host
+            return
+        select = self.query_one("#volume", Select)
+        chosen = self.choice("volume")
+        volumes = self._volumes_for(self.choice("host"))
+        select.set_options(self._volume_options(volumes))
+        if any(v.id == chosen for v in volumes):
+            select.value = chosen
+
     def _show_mode(self) -> None:
         new = self.choice("mode") == "new"
-        for field_id, shown in (("volname", new), ("size", new), ("volume", not new)):
+        # Docker's volumes have no size of their own (their driver decides).
+        sized = new and self.host_attach
+        for field_id, shown in (("volname", new), ("size", sized), ("volume", not new)):
             widget = self.query_one(f"#{field_id}")
             index = list(widget.parent.children).index(widget)
             for sibling in list(widget.parent.children)[index - 1 : index + 2]:
@@ -384,28 +428,33 @@ class AttachVolumeForm(FormScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "host":
             self._fill_containers()
+            self._fill_volumes()
         if event.select.id == "mode":
             self._show_mode()
         self.revalidate()
 
     def problems(self) -> dict[str, str]:
         problems: dict[str, str] = {}
+        host_id = self.choice("host")
         if self.choice("mode") == "new":
             name = self.value("volname")
-            taken = {v.name for v in self.inventory.volumes.values()}
+            taken = {v.name for v in self.inventory.volumes.values() if self.host_attach or v.host_id == host_id}
             if not name:
                 problems["volname"] = "a name is needed"
             elif not VOLUME_NAME.match(name):
                 problems["volname"] = "use a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
             elif name in taken:
                 problems["volname"] = f"a volume named {name} already exists"
-            if (p := size_problem(self.value("size"), "size", MAX_VOLUME_GIB, "the largest volume")):
+            if self.host_attach and (p := size_problem(self.value("size"), "size", MAX_VOLUME_GIB, "the largest volume")):
                 problems["size"] = p
         elif self.choice("volume") is None:
-            problems["volume"] = "choose a volume that is not attached anywhere"
-        if self.choice("host") is None:
+            problems["volume"] = "choose a volume that is not attached anywhere" if self.host_attach else "choose one of the host's volumes"
+        if host_id is None:
             problems["host"] = "choose a running host"
-        if self.choice("container") is not None and (p := mount_path_problem(self.value("path"))):
+        container_id = self.choice("container")
+        if container_id is None and not self.host_attach:
+            problems["container"] = "choose the container to mount it into (it is re-created with the mount)"
+        if (container_id is not None or not self.host_attach) and (p := mount_path_problem(self.value("path"))):
             problems["path"] = p
         return problems
 
@@ -421,14 +470,17 @@ class AttachVolumeForm(FormScreen):
                 f"attach {name}", lambda: backend.attach_volume(volume_id, host_id, container_id=container_id, mount_path=path)
             )
             return
-        name, size = self.value("volname"), float(self.value("size"))
+        name = self.value("volname")
+        size = float(self.value("size")) if self.host_attach else 0.0
         if container_id is None:
             spec = VolumeSpec(name=name, size_gib=size, host=host_id)
             self.app.start_action(f"create volume {name}", lambda: backend.create_volume(spec))
             return
+        # A host-attach backend attaches it below; the others make it where it will be used.
+        create = VolumeSpec(name=name, size_gib=size, host=None if self.host_attach else host_id)
 
         async def create_then_mount():
-            created = await backend.wait_task((await backend.create_volume(VolumeSpec(name=name, size_gib=size))).id)
+            created = await backend.wait_task((await backend.create_volume(create)).id)
             if created.status is not TaskStatus.SUCCEEDED or not created.result_id:
                 return created
             return await backend.attach_volume(created.result_id, host_id, container_id=container_id, mount_path=path)
@@ -469,10 +521,12 @@ class RunContainerForm(FormScreen):
 
     def _fill_volumes(self) -> None:
         host_id = self.choice("host")
+        # Without host attach (Docker) a volume lives on its engine: only the host's own.
+        free_too = self.app.backend.supports(Capability.VOLUMES_HOST_ATTACH)
         volumes = [
             v
             for v in self.inventory.volumes.values()
-            if v.state is VolumeState.AVAILABLE or (host_id is not None and v.host_id == host_id)
+            if (free_too and v.state is VolumeState.AVAILABLE) or (host_id is not None and v.host_id == host_id)
         ]
         self.query_one("#volume", Select).set_options([(v.name, v.id) for v in sorted(volumes, key=lambda v: v.name)])
 
