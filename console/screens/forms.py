@@ -125,6 +125,10 @@ class FormScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "submit", "Submit", id="form.submit"),
+        # Priority: keys typed right after tab (fast, or batched by a slow ssh link) go to
+        # the next field, not to the one tab leaves.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="form.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, id="form.previous"),
     ]
 
     def __init__(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from backends.contract import ConnectionState
+from backends.contract import Capability, ConnectionState
 
 from ..render import age_text
 
@@ -69,9 +69,13 @@ class StatusHeader(Widget):
                 line.append(f"  {store.reason}", style="red")
         line.append("\n")
         cap = store.capacity()
-        line.append("cluster ", style="bold")
-        line.append(f"cores {_ratio(cap.cores_used, cap.cores_total)}  ")
-        line.append(f"memory {_ratio(round(cap.memory_used_mib / 1024), round(cap.memory_total_mib / 1024), 'G')}")
+        if backend.supports(Capability.NODES):
+            line.append("cluster ", style="bold")
+            line.append(f"cores {_ratio(cap.cores_used, cap.cores_total)}  ")
+            line.append(f"memory {_ratio(round(cap.memory_used_mib / 1024), round(cap.memory_total_mib / 1024), 'G')}")
+        else:  # no nodes to measure against (Docker): what the hosts have
+            line.append("hosts ", style="bold")
+            line.append(f"{len(store.inventory.hosts)}  cores {cap.cores_used:g}  memory {round(cap.memory_used_mib / 1024):g}G")
         project = store.project(app.project_ref)
         if project is not None:
             q, u = project.quota, project.used
