@@ -200,3 +200,36 @@ async def test_attach_a_new_volume_into_a_running_container(console, dockerd, im
     assert [(m["Name"], m["Destination"]) for m in seen["Mounts"]] == [(f"{name}-vol", "/srv/data")]
     dockerd.cli("rm", "-f", name)
     dockerd.cli("volume", "rm", f"{name}-vol")
+
+
+async def test_attach_an_existing_volume_into_a_stopped_container(console, dockerd, image, name):
+    dockerd.cli("volume", "create", f"{name}-shared")
+    cid = dockerd.cli("create", "--network", "none", "--name", name, "--label", "tier=db", image).strip()
+    await console.cursor_on(cid)
+    await wait_until(lambda: any(v.name == f"{name}-shared" for v in console.app.store.inventory.volumes.values()), what="volume")
+    await console.press("a")
+    await console.on(AttachVolumeForm)
+    form = console.app.screen
+    form.query_one("#mode", Select).value = "existing"
+    await console.pilot.pause()
+    assert not form.query_one("#volname").display and form.query_one("#volume").display
+    assert "choose one of the host's volumes" in console.error("volume")
+    volume = next(v for v in console.app.store.inventory.volumes.values() if v.name == f"{name}-shared")
+    form.query_one("#volume", Select).value = volume.id
+    await console.pilot.pause()
+    assert console.error("volume") == "" and not form.query_one("#submit", Button).disabled
+    await console.press("ctrl+s")
+    await console.on(DashboardScreen)
+
+    def mounted():
+        now = console.named(name)
+        return now is not None and now.id != cid and console.app.store.inventory.volumes[volume.id].container_ids == (now.id,)
+
+    await wait_until(mounted, what="re-created with the volume", timeout=30)
+    await wait_until(lambda: any(f"attach volume {name}-shared -> {name}:/data: done" in n for n in console.notices()), what="the done notice")
+    seen = inspect(dockerd, name)
+    assert seen["State"]["Status"] == "created"  # not started by the attach
+    assert seen["Config"]["Labels"] == {"tier": "db"}
+    assert [(m["Name"], m["Destination"]) for m in seen["Mounts"]] == [(f"{name}-shared", "/data")]
+    dockerd.cli("rm", "-f", name)
+    dockerd.cli("volume", "rm", f"{name}-shared")
