@@ -26,14 +26,17 @@ class ConfirmDelete(ModalScreen[bool]):
         Binding("y", "confirm", "Delete", id="confirm.yes"),
     ]
 
-    def __init__(self, kind: str, names: list[str]) -> None:
+    def __init__(self, kind: str, names: list[str], warning: str = "") -> None:
         super().__init__(classes="form-screen")
         self.kind = kind
         self.names = names
+        self.warning = warning  # what else happens, said before it does
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="confirm"):
             yield Static(question(self.kind, self.names), classes="form-title", id="question")
+            if self.warning:
+                yield Static(self.warning, classes="error", id="warning")
             yield Static("This cannot be undone.", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")

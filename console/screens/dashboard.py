@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input
 
+from backends.models import ContainerState
 from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
@@ -18,7 +19,19 @@ from ..store import Drained
 from .status import StatusHeader
 
 KINDS = ("hosts", "containers", "volumes")
+SHOWN_RUNNING = 5  # running containers named in the delete confirmation
 TITLES = {"hosts": "Hosts", "containers": "Containers", "volumes": "Volumes"}
+
+
+def running_warning(kind: str, items: list) -> str:
+    """Containers are removed with force: the running ones are stopped first, say so."""
+    if kind != "containers":
+        return ""
+    running = [c.name for c in items if c.state is ContainerState.RUNNING]
+    if not running:
+        return ""
+    shown = ", ".join(running[:SHOWN_RUNNING]) + (f" and {len(running) - SHOWN_RUNNING} more" if len(running) > SHOWN_RUNNING else "")
+    return f"{len(running)} running ({shown}): stopped and removed at once."
 
 
 class Pane(Vertical):
@@ -320,7 +333,7 @@ class DashboardScreen(Screen):
                 self.app.delete_items(kind, items)
                 self.table(kind).clear_marks()
 
-        self.app.push_screen(ConfirmDelete(kind, [i.name for i in items]), done)
+        self.app.push_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
 
     def _lifecycle(self, verb: str) -> None:
         backend = self.app.backend

@@ -115,12 +115,15 @@ async def test_run_a_container_from_the_form_with_a_volume(console, dockerd, ima
     dockerd.cli("volume", "rm", f"{name}-v")
 
 
-async def test_remove_one_stopped_container_then_two_marked(console, dockerd, image, name):
-    ids = {n: dockerd.cli("create", "--network", "none", "--name", n, image).strip() for n in (f"{name}-a", f"{name}-b", f"{name}-c")}
+async def test_remove_one_stopped_container_then_two_marked_one_running(console, dockerd, image, name):
+    ids = {n: dockerd.cli("create", "--network", "none", "--name", n, image).strip() for n in (f"{name}-a", f"{name}-b")}
+    ids[f"{name}-c"] = dockerd.cli("run", "-d", "--network", "none", "--name", f"{name}-c", image).strip()
+    await wait_until(lambda: console.named(f"{name}-c") is not None and console.named(f"{name}-c").state is ContainerState.RUNNING, what="c running")
     await console.cursor_on(ids[f"{name}-a"])
     await console.press("ctrl+d")
     await console.on(ConfirmDelete)
     assert str(console.app.screen.query_one("#question", Static).render()) == f"Remove 1 container: {name}-a?"
+    assert not console.app.screen.query("#warning")  # a stopped one: nothing else happens
     await console.press("y")
     await console.on(DashboardScreen)
     await wait_until(lambda: not exists(dockerd, f"{name}-a"), what="removed from the engine", timeout=20)
@@ -133,6 +136,8 @@ async def test_remove_one_stopped_container_then_two_marked(console, dockerd, im
     await console.press("ctrl+d")
     await console.on(ConfirmDelete)
     assert str(console.app.screen.query_one("#question", Static).render()) == f"Remove 2 containers: {name}-b, {name}-c?"
+    warning = str(console.app.screen.query_one("#warning", Static).render())
+    assert warning == f"1 running ({name}-c): stopped and removed at once."
     await console.press("y")
     await console.on(DashboardScreen)
     await wait_until(
