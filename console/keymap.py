@@ -47,8 +47,9 @@ APP_BINDINGS = [
 ]
 
 DASHBOARD_BINDINGS = [
-    _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False),
-    _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False),
+    # Priority like the letter keys: in a fast burst ("tab /") the pane must change first.
+    _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False, priority=True),
+    _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False, priority=True),
     _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns", priority=True),
     _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
     _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)", priority=True),

@@ -117,7 +117,7 @@ def volume_columns(host_name: Callable[[str | None], str] | None) -> list[Column
     columns = [
         Column("name", "NAME", width=16),
         Column("state", "STATE", width=9, render=lambda v: state(v.state), sort_key=lambda v: v.state.value),
-        Column("size_gib", "SIZE", width=6, align="right", render=lambda v: f"{v.size_gib:g}G"),
+        Column("size_gib", "SIZE", width=6, align="right", render=lambda v: f"{v.size_gib:g}G" if v.size_gib else "-"),  # Docker volumes have no size
         Column("used_by", "USERS", width=5, align="right", render=lambda v: str(len(v.container_ids)), sort_key=lambda v: len(v.container_ids)),
     ]
     if host_name is not None:
