@@ -14,7 +14,10 @@ from typing import Any, Iterator
 
 import uvicorn
 
+from backends.prism import PrismBackend
+from backends.prism.client import Credentials
 from backends.prism.serving import CertFiles, PrismLogin, self_signed_cert
+from backends.settings import PrismSettings
 from tests.daemons import free_port
 
 PASSWORD = "s3cret-for-tests"
@@ -30,6 +33,12 @@ class RunningServer:
     @property
     def port(self) -> int:
         return int(self.endpoint.rsplit(":", 1)[1])
+
+
+def backend_for(server: "RunningServer", **options: Any) -> PrismBackend:
+    """A Prism backend for ``server``, trusting its certificate, logged in as admin."""
+    settings = PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert))
+    return PrismBackend(settings, credentials=Credentials("admin", PASSWORD), **options)
 
 
 @contextlib.contextmanager

@@ -12,9 +12,7 @@ from backends.contract import ChangeBatch, HostSpec, UpgradeSpec, VolumeSpec
 from backends.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from backends.models import HostState, TaskStatus
 from backends.prism import PrismBackend
-from backends.prism.client import Credentials
-from backends.settings import PrismSettings
-from tests.prism.servers import PASSWORD, serve, sim_app
+from tests.prism.servers import backend_for, serve, sim_app
 
 
 @pytest.fixture
@@ -26,11 +24,7 @@ def server(tmp_path, monkeypatch):
 
 @pytest.fixture
 async def backend(server):
-    b = PrismBackend(
-        PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
-        credentials=Credentials("admin", PASSWORD),
-        poll_interval=0.2,
-    )
+    b = backend_for(server, poll_interval=0.2)
     yield b
     await b.close()
 
@@ -71,11 +65,7 @@ async def test_a_machine_whose_engine_never_answers_is_deleted(tmp_path, monkeyp
     # The simulator not saying it is one: the backend then checks the engine over SSH, as on
     # real Prism, and nothing answers SSH on the machine's 127.16.x.y address.
     with serve(sim_app(seed=5, announce=False)) as server:
-        backend = PrismBackend(
-            PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
-            credentials=Credentials("admin", PASSWORD),
-            engine_timeout=0.5,
-        )
+        backend = backend_for(server, engine_timeout=0.5)
         try:
             await _engine_never_answers(backend, tmp_path)
         finally:
@@ -171,10 +161,7 @@ async def test_volume_rules(backend):
 async def test_a_volume_attaches_to_an_unreachable_machine_and_says_it_is_not_mounted(tmp_path, monkeypatch):
     monkeypatch.setenv("NTNX_CONSOLE_MACHINES_DIR", str(tmp_path / "machines"))
     with serve(sim_app(seed=5, announce=False)) as server:
-        backend = PrismBackend(
-            PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
-            credentials=Credentials("admin", PASSWORD),
-        )
+        backend = backend_for(server)
         try:
             _, image, network = await facts(backend)
             made = await backend.create_host(HostSpec("web-80", image.name, 1, 2048, network.name, engine_check=False))

@@ -24,11 +24,8 @@ import pytest
 from backends.contract import Capability, ChangeBatch, ContainerSpec
 from backends.errors import Conflict, NotFound, Unavailable
 from backends.models import Container, ContainerState, HostState, TaskStatus
-from backends.prism import PrismBackend
-from backends.prism.client import Credentials
-from backends.settings import PrismSettings
 from tests.daemons import DEFAULT_COMMAND, TEST_IMAGE, SSHDaemon, dockerd, require, start_sshd  # noqa: F401
-from tests.prism.servers import PASSWORD, serve, sim_app
+from tests.prism.servers import PASSWORD, backend_for, serve, sim_app
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +46,7 @@ def server(machines):
 
 @pytest.fixture
 async def backend(server):
-    b = PrismBackend(
-        PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
-        credentials=Credentials("admin", PASSWORD),
-        poll_interval=0.2,
-    )
+    b = backend_for(server, poll_interval=0.2)
     yield b
     await b.close()
 
@@ -335,10 +328,7 @@ def test_the_docker_backend_is_loaded_only_for_a_machine_whose_keys_are_held(ser
 
 
 async def _first_listing(server):
-    b = PrismBackend(
-        PrismSettings(endpoint=server.endpoint, user="admin", ca_bundle=str(server.cert.cert)),
-        credentials=Credentials("admin", PASSWORD),
-    )
+    b = backend_for(server)
     try:
         return await b.snapshot()
     finally:
