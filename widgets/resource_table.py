@@ -146,39 +146,35 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
     }
     """
 
-    class CursorMoved(Message):
+    class _TableMessage(Message):
+        """A message about the table: ``control`` lets handlers use ``on(..., "#id")``."""
+
+        def __init__(self, table: "ResourceTable") -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> "ResourceTable":
+            return self.table
+
+    class CursorMoved(_TableMessage):
         """The cursor is on another item (``row_id`` is ``None`` when the table is empty)."""
 
         def __init__(self, table: "ResourceTable", row_id: str | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.row_id = row_id
 
-        @property
-        def control(self) -> "ResourceTable":
-            return self.table
-
-    class Selected(Message):
+    class Selected(_TableMessage):
         """The user chose the item under the cursor (enter, or a double click)."""
 
         def __init__(self, table: "ResourceTable", row_id: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.row_id = row_id
 
-        @property
-        def control(self) -> "ResourceTable":
-            return self.table
-
-    class MarksChanged(Message):
+    class MarksChanged(_TableMessage):
         def __init__(self, table: "ResourceTable", marked: frozenset[str]) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.marked = marked
-
-        @property
-        def control(self) -> "ResourceTable":
-            return self.table
 
     def __init__(
         self,
