@@ -75,3 +75,11 @@ class TaskFailed(BackendError):
 
     exit_code = 1
     title = "Task failed"
+
+
+class ProtocolError(Unavailable):
+    """The server answered outside its API: malformed JSON, HTML, an impossible total, a page
+    that brings nothing new, an answer too large. Exit 3 like any server we cannot use; the
+    message names the endpoint and what was wrong."""
+
+    title = "Protocol error"
