@@ -4,12 +4,17 @@ which keeps start-up fast (see tests/test_import_hygiene.py)."""
 from __future__ import annotations
 
 from .contract import Backend
+from .endpoints import check_settings
 from .errors import InvalidInput
 from .settings import Settings
 
 
 def open_backend(settings: Settings) -> Backend:
-    """A new, not yet connected backend; the caller ``await``s ``connect()``."""
+    """A new, not yet connected backend; the caller ``await``s ``connect()``.
+
+    Its endpoints are checked first, whoever filled the settings: nothing is looked up or
+    connected for a bad or plain-text URL."""
+    check_settings(settings)
     if settings.backend == "simulator":
         from .simulator import SimulatorBackend
 

@@ -46,6 +46,9 @@ class Settings:
     backend: str = "simulator"  # "simulator", "docker" or "prism"
     context: str | None = None  # the config context's name, shown in the header
     read_only: bool = False
+    # Plain http:// to Prism or a registry, tcp:// without TLS to an engine: refused unless
+    # the user says so (--insecure-transport), and then shown on every command and in the header.
+    insecure_transport: bool = False
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     docker: DockerSettings = field(default_factory=DockerSettings)
     prism: PrismSettings = field(default_factory=PrismSettings)

@@ -101,6 +101,12 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
         "--backend", choices=("simulator", "docker", "prism"), default=default(None), help="the backend to use"
     )
     g.add_argument("--read-only", action="store_true", default=default(False), help="refuse every change")
+    g.add_argument(
+        "--insecure-transport",
+        action="store_true",
+        default=default(False),
+        help="allow http:// to Prism and tcp:// without TLS to engines (credentials in clear; shown loudly)",
+    )
     g.add_argument("--json", action="store_true", default=default(False), help="print JSON")
     g.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
     s = p.add_argument_group("simulator (--demo)")
@@ -278,6 +284,7 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
             raise UsageError(f"{', '.join(options)} {verb} only to the {backend} backend, not {settings.backend}")
 
     settings.read_only = settings.read_only or args.read_only
+    settings.insecure_transport = settings.insecure_transport or args.insecure_transport
     sim = settings.simulator
     if args.seed is not None:
         sim.seed = args.seed
@@ -319,9 +326,7 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
 
     prism = settings.prism
     if args.prism_endpoint is not None:
-        if not args.prism_endpoint.startswith("https://"):
-            raise UsageError(f"--prism-endpoint {args.prism_endpoint!r}: use https://HOST:9440")
-        prism.endpoint = args.prism_endpoint
+        prism.endpoint = args.prism_endpoint  # checked with every other endpoint (backends.endpoints)
     if args.prism_user is not None:
         prism.user = args.prism_user
     if args.insecure:
@@ -393,6 +398,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     # Following logs needs time to pass; every other command runs for a moment.
     headless = handler is not None and not getattr(args, "follow", False)
     settings = resolve_settings(args, config, headless=headless)
+    from backends.endpoints import check_settings, warnings
+
+    check_settings(settings)  # before anything is looked up or connected
+    for line in warnings(settings):
+        _err(line)  # on every command: a protection is off
     if handler is None:
         return _open_console(settings, config)
     if handler is _sim_serve:

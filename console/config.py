@@ -49,7 +49,10 @@ _BACKEND_SETTINGS: dict[str, type] = {
     "prism": PrismSettings,
 }
 # Keys every context may have, whatever its backend.
-_COMMON_KEYS = {"backend", "read_only"}
+_COMMON_KEYS = {"backend", "read_only", "insecure_transport"}
+# Keys that make the console run something: a file others can write could run anything as
+# the user, so these are refused from a config that is not the user's alone (as ssh does).
+_COMMAND_KEYS = ("password_command", "upgrade_command", "provision_script")
 # Keys that name files: "~" is expanded.
 _PATH_KEYS = {"cert_path", "ca_bundle", "state_path", "provision_script"}
 
@@ -86,13 +89,53 @@ class Config:
             where = "current_context names" if context is None else "no such context"
             raise ConfigError(f"{where} {name!r} in {self.path} (contexts: {known})")
         raw = self.contexts[name]
+        commands = [key for key in _COMMAND_KEYS if raw.get(key)]
+        if commands:
+            problem = unsafe_reason(self.path)
+            if problem:
+                raise ConfigError(f"refusing {commands[0]} of context {name!r}: {problem}")
         backend = raw["backend"]
-        settings = Settings(backend=backend, context=name, read_only=raw.get("read_only", False))
+        settings = Settings(
+            backend=backend,
+            context=name,
+            read_only=raw.get("read_only", False),
+            insecure_transport=raw.get("insecure_transport", False),
+        )
         section = getattr(settings, backend)
         for key, value in raw.items():
             if key not in _COMMON_KEYS:
                 setattr(section, key, value)
         return settings
+
+
+def unsafe_reason(path: Path) -> str | None:
+    """Why ``path`` may have been written by someone other than the user, else None.
+
+    The file and every directory above it must belong to the user (or root) and not be
+    writable by group or others; a shared directory with the sticky bit (``/tmp``) is
+    accepted, as the bit keeps others from replacing what is in it."""
+    uid = os.getuid()
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # no file: nothing to trust
+    if st.st_uid not in (uid, 0):
+        return f"{path} belongs to uid {st.st_uid}, not to you; fix with: chown {uid} {path}"
+    if st.st_mode & 0o022:
+        return f"{path} is writable by group or others (mode {st.st_mode & 0o777:03o}); fix with: chmod go-w {path}"
+    directory = path.resolve().parent
+    while True:
+        try:
+            st = directory.stat()
+        except OSError:
+            return None
+        if st.st_uid not in (uid, 0):
+            return f"{directory} belongs to uid {st.st_uid}, not to you or root; move the config elsewhere"
+        if st.st_mode & 0o022 and not st.st_mode & 0o1000:
+            return f"{directory} is writable by group or others (mode {st.st_mode & 0o777:03o}); fix with: chmod go-w {directory}"
+        if directory.parent == directory:
+            return None
+        directory = directory.parent
 
 
 def config_path() -> Path:
@@ -159,7 +202,7 @@ def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:
     for key, value in raw.items():
         if key == "backend":
             continue
-        if key == "read_only":
+        if key in ("read_only", "insecure_transport"):
             out[key] = _check(where, key, value, "bool")
         elif key in types:
             out[key] = _check(where, key, value, types[key])

@@ -55,6 +55,13 @@ class StatusHeader(Widget):
         if backend.read_only:
             line.append("  ")
             line.append(" READ-ONLY ", style="bold white on red")
+        # A protection the user turned off stays in sight for as long as the console runs.
+        if settings.backend == "prism" and settings.prism.insecure:
+            line.append("  ")
+            line.append(" INSECURE TLS ", style="bold white on red")
+        if settings.insecure_transport:
+            line.append("  ")
+            line.append(" INSECURE TRANSPORT ", style="bold white on red")
         line.append("   ")
         if store.state is ConnectionState.CONNECTED:
             line.append("● connected", style="green")

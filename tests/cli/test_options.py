@@ -74,7 +74,6 @@ def test_prism_options_fill_the_prism_settings():
         (["--backend", "docker", "--seed", "3", "hosts", "list"], "--seed applies only to the simulator"),
         (["--demo", "--backend", "prism", "hosts", "list"], "--demo is the simulator"),
         (["--backend", "prism", "hosts", "list"], "needs --prism-endpoint"),
-        (["--backend", "prism", "--prism-endpoint", "http://127.0.0.1:9440", "hosts", "list"], "use https://"),
         (["--backend", "docker", "--docker-host", "127.0.0.1:2375", "hosts", "list"], "--docker-host"),
     ],
 )
