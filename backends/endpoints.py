@@ -73,7 +73,9 @@ def _split(url: str, where: str) -> urllib.parse.SplitResult:
         port = parts.port  # raises ValueError for a port out of range or not a number
     except ValueError:
         raw = parts.netloc.rpartition(":")[2]
-        raise InvalidInput(f"{where}: port {_shown(raw)!r} is not a number from 1 to 65535") from None
+        if raw.isdigit():
+            raise InvalidInput(f"{where}: port {int(raw)} is out of range (1-65535)") from None
+        raise InvalidInput(f"{where}: port {_shown(raw)!r} is not a number") from None
     if port is not None:
         check_port(port, where)
     elif parts.netloc.endswith(":"):
@@ -147,7 +149,7 @@ def check_settings(settings: "Settings") -> None:
     if settings.backend == "docker":
         tls = docker_tls_wanted(settings)
         for url in settings.docker.hosts:
-            check_docker_url(url, f"Docker host {_shown(url)}", tls=tls, insecure_transport=loose)
+            check_docker_url(url, "Docker host", tls=tls, insecure_transport=loose)
 
 
 def warnings(settings: "Settings") -> list[str]:
