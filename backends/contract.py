@@ -273,6 +273,12 @@ class Backend(abc.ABC):
             if method is not None and not getattr(method, "__mutating__", False):
                 setattr(cls, name, _guard(name, method))
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Backend":
+        """The backend ``settings`` (a ``backends.settings.Settings``) ask for, not yet
+        connected; ``settings.chosen`` is this backend's own section."""
+        raise NotImplementedError(f"{cls.__name__} cannot be made from settings")
+
     @property
     def simulated(self) -> bool:
         return False

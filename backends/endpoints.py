@@ -143,22 +143,19 @@ def docker_tls_wanted(settings: "Settings") -> bool:
 
 def check_settings(settings: "Settings") -> None:
     """Every endpoint of the chosen backend, before any connection (exit 2 on a bad one)."""
-    loose = settings.insecure_transport
-    if settings.backend == "prism" and settings.prism.endpoint:
-        check_https_url(settings.prism.endpoint, "Prism endpoint", insecure_transport=loose)
-    if settings.backend == "docker":
-        tls = docker_tls_wanted(settings)
-        for url in settings.docker.hosts:
-            check_docker_url(url, "Docker host", tls=tls, insecure_transport=loose)
+    from .registry import info
+
+    check = info(settings.backend).check
+    if check is not None:
+        check(settings)
 
 
 def warnings(settings: "Settings") -> list[str]:
     """The lines a user must see on every command while a protection is off."""
-    lines = []
-    if settings.backend == "prism" and settings.prism.insecure:
-        lines.append(
-            "Warning: TLS verification is OFF (--insecure): anyone on the path can read the password and the data"
-        )
+    from .registry import info
+
+    about = info(settings.backend)
+    lines = about.warnings(settings) if about.warnings else []
     if settings.insecure_transport:
         lines.append("Warning: plain-text transport allowed (--insecure-transport): credentials may cross the network in clear")
     return lines

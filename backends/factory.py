@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .contract import Backend
 from .endpoints import check_settings
-from .errors import InvalidInput
+from .registry import info
 from .settings import Settings
 
 
@@ -14,17 +14,6 @@ def open_backend(settings: Settings) -> Backend:
 
     Its endpoints are checked first, whoever filled the settings: nothing is looked up or
     connected for a bad or plain-text URL."""
+    about = info(settings.backend)  # an unknown name is InvalidInput, naming the known ones
     check_settings(settings)
-    if settings.backend == "simulator":
-        from .simulator import SimulatorBackend
-
-        return SimulatorBackend.from_settings(settings)
-    if settings.backend == "docker":
-        from .docker import DockerBackend
-
-        return DockerBackend.from_settings(settings)
-    if settings.backend == "prism":
-        from .prism import PrismBackend
-
-        return PrismBackend.from_settings(settings)
-    raise InvalidInput(f"unknown backend {settings.backend!r}: choose simulator, docker or prism")
+    return about.load().from_settings(settings)

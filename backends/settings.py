@@ -1,54 +1,96 @@
 """Settings that choose and configure a backend, merged from the CLI and a config context.
 
-The CLI (``console.cli``) and the config (``console.config``) fill a ``Settings``;
-``backends.factory.open_backend`` turns it into a backend, importing only the one chosen.
+Each backend declares its own settings class in its ``about`` module (``backends.registry``):
+its fields are the backend's config keys, and a field made with ``option(...)`` is also a
+command-line option. ``Settings`` holds the common choices and one section per backend,
+reached as ``settings.docker`` (made with the class's defaults on first use).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+from typing import Any, Callable
 
 
-@dataclass(slots=True)
-class SimulatorSettings:
-    seed: int = 7
-    scale: int | None = None  # containers to generate; None: the small demo cluster
-    speed: float = 1.0  # simulated seconds per wall second; 0 means "as fast as possible"
-    faults: str | None = None  # e.g. "all" or "crash,node,api-errors=0.05,latency=0.1,partition"
-    activity: bool = True  # background activity: metrics move, containers come and go
-    state_path: str | None = None  # --demo-state: keep the simulator's state between runs
+def option(
+    default: Any = None,
+    *,
+    flag: str,
+    help: str,
+    metavar: str | None = None,
+    parse: Callable[[str], Any] | None = None,
+    negate: bool = False,
+    repeat: bool = False,
+) -> Any:
+    """A settings field that is also a command-line option.
+
+    ``parse`` turns the option's text into the value (and raises ``ValueError`` or
+    ``argparse.ArgumentTypeError`` with the reason); a bool field is a switch that sets True,
+    or False with ``negate`` (``--no-activity``); ``repeat`` collects every occurrence."""
+    meta = {"flag": flag, "help": help, "metavar": metavar, "parse": parse, "negate": negate, "repeat": repeat}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"option": meta})
+    return field(default=default, metadata={"option": meta})
 
 
-@dataclass(slots=True)
-class DockerSettings:
-    hosts: list[str] = field(default_factory=list)  # unix://, tcp://, ssh:// URLs
-    tls_verify: bool | None = None
-    cert_path: str | None = None
-    provision_script: str | None = None  # run on a machine without Docker Engine
-    upgrade_command: str | None = None  # run over SSH for each host of an upgrade wave
-    accept_new_host_keys: bool = False
+def field_type(f: Any) -> str:
+    """A settings field's type as text without ``| None``: 'bool', 'int', 'float', 'str',
+    'list[str]' (annotations are text under ``from __future__ import annotations``)."""
+    text = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return text.replace(" | None", "")
 
 
-@dataclass(slots=True)
-class PrismSettings:
-    endpoint: str | None = None  # https://HOST:9440
-    user: str | None = None
-    # The password is never a setting: NTNX_PASSWORD, a prompt, the keyring or password_command.
-    password_command: str | None = None
-    api_key_env: str | None = None
-    insecure: bool = False
-    ca_bundle: str | None = None
-    engine_check: bool = True
-
-
-@dataclass(slots=True)
 class Settings:
-    backend: str = "simulator"  # "simulator", "docker" or "prism"
-    context: str | None = None  # the config context's name, shown in the header
-    read_only: bool = False
-    # Plain http:// to Prism or a registry, tcp:// without TLS to an engine: refused unless
-    # the user says so (--insecure-transport), and then shown on every command and in the header.
-    insecure_transport: bool = False
-    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
-    docker: DockerSettings = field(default_factory=DockerSettings)
-    prism: PrismSettings = field(default_factory=PrismSettings)
+    """The backend to use, the choices common to every backend, and each backend's section."""
+
+    __slots__ = ("backend", "context", "read_only", "insecure_transport", "_sections")
+
+    def __init__(
+        self,
+        backend: str = "simulator",
+        context: str | None = None,
+        read_only: bool = False,
+        insecure_transport: bool = False,
+        **sections: Any,
+    ) -> None:
+        self.backend = backend  # a name in backends.registry
+        self.context = context  # the config context's name, shown in the header
+        self.read_only = read_only
+        # Plain http:// to Prism or a registry, tcp:// without TLS to an engine: refused unless
+        # the user says so (--insecure-transport), and then shown on every command and in the header.
+        self.insecure_transport = insecure_transport
+        self._sections: dict[str, Any] = dict(sections)
+
+    def section(self, name: str) -> Any:
+        """The settings of backend ``name``, with its defaults when none were given."""
+        if name not in self._sections:
+            from .registry import info
+
+            self._sections[name] = info(name).settings()
+        return self._sections[name]
+
+    @property
+    def chosen(self) -> Any:
+        """The chosen backend's section."""
+        return self.section(self.backend)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only for names that are not attributes: ``settings.docker`` is the docker section.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .registry import names
+
+        if name in names():
+            return self.section(name)
+        raise AttributeError(f"Settings has no {name!r} (backends: {', '.join(names())})")
+
+    def _key(self) -> tuple:
+        return (self.backend, self.context, self.read_only, self.insecure_transport, self._sections)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return f"Settings(backend={self.backend!r}, context={self.context!r}, read_only={self.read_only}, sections={self._sections!r})"

@@ -125,7 +125,8 @@ def run_empty(args: argparse.Namespace) -> dict[str, Any]:
 def run_console(args: argparse.Namespace) -> dict[str, Any]:
     from backends.models import Container
     from backends.contract import Change, ChangeBatch
-    from backends.settings import Settings, SimulatorSettings
+    from backends.settings import Settings
+    from backends.simulator.about import SimulatorSettings
     from console.app import NtnxConsoleApp
     from widgets.resource_table import ResourceTable
 

@@ -17,7 +17,9 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
 
+from backends import registry
 from backends.errors import BackendError, InvalidInput
+from backends.settings import field_type
 
 if TYPE_CHECKING:
     from backends.contract import Backend
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 
 PROG = "ntnx-console"
 LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
 # A host name becomes the machine's DNS name: one DNS label (RFC 1123).
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -87,6 +88,37 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _dest(f: Any) -> str:
+    return f.metadata["option"]["flag"].lstrip("-").replace("-", "_")
+
+
+def _add_option(group: Any, f: Any, default: Callable[[Any], Any]) -> None:
+    """One settings field as an option: its flag, help, and parse from the field's metadata.
+    Every default is None (or False for a switch), so the settings know what was given."""
+    meta = f.metadata["option"]
+    kwargs: dict[str, Any] = {"dest": _dest(f), "help": meta["help"]}
+    if field_type(f) == "bool":
+        kwargs.update(action="store_true", default=default(False))
+    else:
+        kwargs.update(metavar=meta["metavar"], default=default(None))
+        if meta["repeat"]:
+            kwargs["action"] = "append"
+        if meta["parse"] is not None:
+            kwargs["type"] = _argparse_type(meta["parse"])
+    group.add_argument(meta["flag"], **kwargs)
+
+
+def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as err:  # argparse shows only an ArgumentTypeError's own words
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
 def _global_options(suppress: bool) -> argparse.ArgumentParser:
     """The global options. Sub-commands get a copy whose defaults are SUPPRESS, so an option
     may come before or after the sub-command and the one given wins."""
@@ -98,7 +130,11 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     g = p.add_argument_group("backend")
     g.add_argument("--context", metavar="NAME", default=default(None), help="a context from the config file")
     g.add_argument(
-        "--backend", choices=("simulator", "docker", "prism"), default=default(None), help="the backend to use"
+        "--backend",
+        choices=registry.names(),
+        default=default(None),
+        help="the backend to use: "
+        + "; ".join(f"{about.name}: {about.summary}" for about in registry.infos().values()),
     )
     g.add_argument("--read-only", action="store_true", default=default(False), help="refuse every change")
     g.add_argument(
@@ -109,44 +145,12 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     )
     g.add_argument("--json", action="store_true", default=default(False), help="print JSON")
     g.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
-    s = p.add_argument_group("simulator (--demo)")
+    s = p.add_argument_group(registry.info("simulator").options_title)
     s.add_argument("--demo", action="store_true", default=default(False), help="use the built-in simulator")
-    s.add_argument("--seed", type=int, default=default(None), help="the simulated world's seed (default 7)")
-    s.add_argument("--scale", type=_positive_int, metavar="N", default=default(None), help="generate N containers")
-    s.add_argument(
-        "--speed",
-        type=_non_negative_float,
-        default=default(None),
-        help="simulated seconds per second; 0 = as fast as possible "
-        "(default 1 in the console, 0 for commands)",
-    )
-    s.add_argument("--faults", metavar="SPEC", default=default(None), help="e.g. all, story, crash,node,api-errors=0.05")
-    s.add_argument("--no-activity", action="store_true", default=default(False), help="no background activity")
-    s.add_argument("--demo-state", metavar="PATH", default=default(None), help="keep the simulator's state here")
-    d = p.add_argument_group("docker (--backend docker)")
-    d.add_argument(
-        "--docker-host",
-        action="append",
-        metavar="URL",
-        default=default(None),
-        help=f"unix://, tcp:// or ssh:// engine (repeatable; default $DOCKER_HOST, else {DEFAULT_DOCKER_HOST})",
-    )
-    d.add_argument("--tls-verify", action="store_true", default=default(False), help="verify the engine's TLS")
-    d.add_argument("--cert-path", metavar="DIR", default=default(None), help="ca.pem, cert.pem, key.pem for tcp+TLS")
-    d.add_argument(
-        "--accept-new-host-keys",
-        action="store_true",
-        default=default(False),
-        help="ssh://: trust a host key seen for the first time (a changed key is still refused)",
-    )
-    r = p.add_argument_group("prism (--backend prism; the password comes from NTNX_PASSWORD or a prompt)")
-    r.add_argument("--prism-endpoint", metavar="URL", default=default(None), help="https://HOST:9440")
-    r.add_argument("--prism-user", metavar="USER", default=default(None))
-    r.add_argument("--insecure", action="store_true", default=default(False), help="do not verify TLS (shown loudly)")
-    r.add_argument("--ca-bundle", metavar="PATH", default=default(None), help="trust this CA certificate")
-    r.add_argument(
-        "--no-engine-check", action="store_true", default=default(False), help="skip the SSH check of a new machine"
-    )
+    for about in registry.infos().values():
+        group = s if about.name == "simulator" else p.add_argument_group(about.options_title or about.name)
+        for f in about.option_fields():
+            _add_option(group, f, default)
     return p
 
 
@@ -263,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bool) -> "Settings":
+    """The config context (or the simulator), then every option given on the command line,
+    then the chosen backend's own defaults and checks (its ``about.finish``)."""
     from backends.settings import Settings
 
     chosen = "simulator" if args.demo else args.backend
@@ -280,74 +286,38 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
     given = _given_backend_options(args)
     for backend, options in given.items():
         if options and backend != settings.backend:
-            verb = "applies" if len(options) == 1 else "apply"
-            raise UsageError(f"{', '.join(options)} {verb} only to the {backend} backend, not {settings.backend}")
+            flags = [flag for flag, _ in options]
+            verb = "applies" if len(flags) == 1 else "apply"
+            raise UsageError(f"{', '.join(flags)} {verb} only to the {backend} backend, not {settings.backend}")
 
     settings.read_only = settings.read_only or args.read_only
     settings.insecure_transport = settings.insecure_transport or args.insecure_transport
-    sim = settings.simulator
-    if args.seed is not None:
-        sim.seed = args.seed
-    if args.scale is not None:
-        sim.scale = args.scale
-    if args.speed is not None:
-        sim.speed = args.speed
-    elif headless:
-        # A command runs for a moment and time does not pass between runs: a task it waits
-        # for should not take its simulated minutes of wall time.
-        sim.speed = 0.0
-    if args.faults is not None:
-        sim.faults = args.faults
-    elif args.demo and not headless and sim.faults is None:
-        # The demo tells its story (a crash, a node failure, an upgrade) unless told otherwise;
-        # `--faults none` turns it off.
-        sim.faults = "story"
-    if sim.faults == "none":
-        sim.faults = None
-    if args.no_activity:
-        sim.activity = False
-    if args.demo_state is not None:
-        sim.state_path = args.demo_state
-
-    docker = settings.docker
-    if args.docker_host:
-        for url in args.docker_host:
-            if not url.startswith(("unix://", "tcp://", "ssh://")):
-                raise UsageError(f"--docker-host {url!r}: use unix://PATH, tcp://HOST:PORT or ssh://USER@HOST")
-        docker.hosts = list(args.docker_host)
-    if settings.backend == "docker" and not docker.hosts:
-        docker.hosts = [os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST]
-    if args.tls_verify:
-        docker.tls_verify = True
-    if args.cert_path is not None:
-        docker.cert_path = args.cert_path
-    if args.accept_new_host_keys:
-        docker.accept_new_host_keys = True
-
-    prism = settings.prism
-    if args.prism_endpoint is not None:
-        prism.endpoint = args.prism_endpoint  # checked with every other endpoint (backends.endpoints)
-    if args.prism_user is not None:
-        prism.user = args.prism_user
-    if args.insecure:
-        prism.insecure = True
-    if args.ca_bundle is not None:
-        prism.ca_bundle = args.ca_bundle
-    if args.no_engine_check:
-        prism.engine_check = False
-    if settings.backend == "prism" and not prism.endpoint:
-        raise UsageError("the prism backend needs --prism-endpoint https://HOST:9440 (or a context)")
+    about = registry.info(settings.backend)
+    section = settings.chosen
+    for f in about.option_fields():
+        value = getattr(args, _dest(f))
+        if value in (None, False):
+            continue
+        if field_type(f) == "bool":
+            value = not f.metadata["option"]["negate"]
+        setattr(section, f.name, list(value) if isinstance(value, list) else value)
+    if about.finish is not None:
+        how = registry.Resolving(
+            headless=headless, demo=args.demo, given=frozenset(name for _, name in given[settings.backend])
+        )
+        about.finish(section, how)
     return settings
 
 
-def _given_backend_options(args: argparse.Namespace) -> dict[str, list[str]]:
-    def given(*names: str) -> list[str]:
-        return ["--" + n.replace("_", "-") for n in names if getattr(args, n) not in (None, False)]
-
+def _given_backend_options(args: argparse.Namespace) -> dict[str, list[tuple[str, str]]]:
+    """For each backend, the (flag, field) of its options given on the command line."""
     return {
-        "simulator": given("seed", "scale", "speed", "faults", "no_activity", "demo_state"),
-        "docker": given("docker_host", "tls_verify", "cert_path", "accept_new_host_keys"),
-        "prism": given("prism_endpoint", "prism_user", "insecure", "ca_bundle", "no_engine_check"),
+        about.name: [
+            (f.metadata["option"]["flag"], f.name)
+            for f in about.option_fields()
+            if getattr(args, _dest(f), None) not in (None, False)
+        ]
+        for about in registry.infos().values()
     }
 
 

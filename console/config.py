@@ -25,7 +25,7 @@ host.create = "C"
 item.delete = "ctrl+d,delete"
 ```
 
-A context's keys are the fields of its backend's settings (``backends.settings``); anything
+A context's keys are the fields of its backend's settings (its ``about`` module); anything
 else is an error, so a typo never silently does nothing. Every problem with the file is a
 ``ConfigError``: one line, exit code 2.
 """
@@ -38,16 +38,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from backends import registry
 from backends.errors import InvalidInput
-from backends.settings import DockerSettings, PrismSettings, Settings, SimulatorSettings
+from backends.settings import Settings, field_type
 
 ENV_CONFIG = "NTNX_CONSOLE_CONFIG"
 
-_BACKEND_SETTINGS: dict[str, type] = {
-    "simulator": SimulatorSettings,
-    "docker": DockerSettings,
-    "prism": PrismSettings,
-}
 # Keys every context may have, whatever its backend.
 _COMMON_KEYS = {"backend", "read_only", "insecure_transport"}
 # Keys that make the console run something: a file others can write could run anything as
@@ -101,7 +97,7 @@ class Config:
             read_only=raw.get("read_only", False),
             insecure_transport=raw.get("insecure_transport", False),
         )
-        section = getattr(settings, backend)
+        section = settings.section(backend)
         for key, value in raw.items():
             if key not in _COMMON_KEYS:
                 setattr(section, key, value)
@@ -191,13 +187,13 @@ def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
     backend = raw.get("backend")
-    if backend not in _BACKEND_SETTINGS:
-        raise ConfigError(f"{where}: backend must be one of simulator, docker, prism (got {backend!r})")
+    if backend not in registry.names():
+        raise ConfigError(f"{where}: backend must be one of {', '.join(registry.names())} (got {backend!r})")
     if "password" in raw:
         raise ConfigError(
             f"{where}: a password is never kept in the config; use password_command, NTNX_PASSWORD or a prompt"
         )
-    types = {f.name: str(f.type) for f in fields(_BACKEND_SETTINGS[backend])}
+    types = {f.name: field_type(f) for f in fields(registry.info(backend).settings)}
     out: dict[str, Any] = {"backend": backend}
     for key, value in raw.items():
         if key == "backend":
@@ -214,7 +210,7 @@ def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:
 
 def _check(where: str, key: str, value: Any, type_text: str) -> Any:
     """Check ``value`` against a settings field's annotation, e.g. 'int | None' or 'list[str]'."""
-    base = type_text.replace(" | None", "")
+    base = type_text
     ok = {
         "bool": isinstance(value, bool),
         "int": isinstance(value, int) and not isinstance(value, bool),

@@ -15,6 +15,15 @@ stats), ``actions`` (container and volume actions, re-creation), ``machines`` (p
 and upgrades over SSH), ``tasks`` (the local task table), ``bench`` (listing N containers).
 """
 
-from .backend import DockerBackend
+from typing import Any
 
 __all__ = ["DockerBackend"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so the registry can read ``about`` without loading the backend and its libraries.
+    if name == "DockerBackend":
+        from .backend import DockerBackend
+
+        return DockerBackend
+    raise AttributeError(name)

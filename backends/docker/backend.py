@@ -67,20 +67,10 @@ class DockerBackend(Backend):
         self.provision_script = provision_script
         self.upgrade_command = upgrade_command
         self.accept_new_host_keys = accept_new_host_keys
-        caps = {
-            Capability.HOSTS_CREATE,
-            Capability.HOSTS_SHELL,
-            Capability.VOLUMES_CREATE,
-            Capability.VOLUMES_ATTACH,
-            Capability.VOLUMES_DELETE,
-            Capability.CONTAINERS_RUN,
-            Capability.CONTAINERS_LIFECYCLE,
-            Capability.CONTAINERS_REMOVE,
-            Capability.CONTAINERS_LOGS,
-            Capability.CONTAINERS_SHELL,
-            Capability.CONTAINERS_INSPECT,
-            Capability.STATS,
-        }
+        from .about import BACKEND
+
+        # What every engine can do; upgrades and task control need an upgrade_command.
+        caps = set(BACKEND.capabilities - {Capability.HOSTS_UPGRADE, Capability.TASKS_CONTROL})
         self._controls: dict[str, WaveControl] = {}  # rolling upgrades, by task id
         if upgrade_command:
             # Pause, resume and abort apply to rolling upgrades, between waves.

@@ -1,6 +1,15 @@
 """The Prism Central backend: container machines, volume groups and rolling upgrades on
 Nutanix, and ``sim serve``, the simulator served as Prism Central."""
 
-from .backend import PrismBackend
+from typing import Any
 
 __all__ = ["PrismBackend"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so the registry can read ``about`` without loading the backend and its libraries.
+    if name == "PrismBackend":
+        from .backend import PrismBackend
+
+        return PrismBackend
+    raise AttributeError(name)

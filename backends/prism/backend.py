@@ -40,7 +40,8 @@ from ..contract import (
 from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, TaskFailed, Unavailable
 from ..models import Host, HostState, Image, Task, TaskStatus, Volume
 from ..poller import SnapshotPoller
-from ..settings import PrismSettings, Settings
+from ..settings import Settings
+from .about import ENGINE_CAPABILITIES, OWN_CAPABILITIES, PrismSettings
 from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_waves
 from . import parse
 from .client import Credentials, PrismClient, task_uuid_of
@@ -57,38 +58,9 @@ HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-# What the machines' engines add, through the Docker backend, while the console follows one.
-ENGINE_CAPABILITIES = frozenset(
-    {
-        Capability.CONTAINERS_RUN,
-        Capability.CONTAINERS_LIFECYCLE,
-        Capability.CONTAINERS_REMOVE,
-        Capability.CONTAINERS_LOGS,
-        Capability.CONTAINERS_SHELL,
-        Capability.CONTAINERS_INSPECT,
-        Capability.STATS,
-    }
-)
-
-
 class PrismBackend(Backend):
     kind = "prism"
-    capabilities = frozenset(
-        {
-            Capability.HOSTS_CREATE,
-            Capability.HOSTS_DELETE,
-            Capability.HOSTS_POWER,
-            Capability.HOSTS_UPGRADE,
-            Capability.HOSTS_SHELL,
-            Capability.VOLUMES_CREATE,
-            Capability.VOLUMES_ATTACH,
-            Capability.VOLUMES_HOST_ATTACH,
-            Capability.VOLUMES_DELETE,
-            Capability.TASKS_CONTROL,
-            Capability.PROJECTS,
-            Capability.NODES,
-        }
-    )
+    capabilities = OWN_CAPABILITIES  # and ENGINE_CAPABILITIES while an engine is followed
 
     def __init__(
         self,

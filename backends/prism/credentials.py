@@ -17,7 +17,7 @@ import sys
 from typing import Callable, Mapping
 
 from ..errors import AuthenticationFailed, InvalidInput
-from ..settings import PrismSettings
+from .about import PrismSettings
 from .client import Credentials
 
 KEYRING_SERVICE = "ntnx-console"

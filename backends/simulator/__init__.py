@@ -10,6 +10,15 @@ Modules, in the order a call goes through them:
 - ``persist``: the state file of ``--demo-state``; ``logs``, ``inspect``, ``shell``: reads.
 """
 
-from .backend import SimulatorBackend
+from typing import Any
 
 __all__ = ["SimulatorBackend"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so the registry can read ``about`` without loading the backend and its libraries.
+    if name == "SimulatorBackend":
+        from .backend import SimulatorBackend
+
+        return SimulatorBackend
+    raise AttributeError(name)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.errors import InvalidInput
 from console.cli import UsageError, build_parser, main, resolve_settings
 from console.config import load_config
 
@@ -74,12 +75,17 @@ def test_prism_options_fill_the_prism_settings():
         (["--backend", "docker", "--seed", "3", "hosts", "list"], "--seed applies only to the simulator"),
         (["--demo", "--backend", "prism", "hosts", "list"], "--demo is the simulator"),
         (["--backend", "prism", "hosts", "list"], "needs --prism-endpoint"),
-        (["--backend", "docker", "--docker-host", "127.0.0.1:2375", "hosts", "list"], "--docker-host"),
     ],
 )
 def test_options_that_contradict_each_other_are_refused(argv: list[str], reason: str):
-    with pytest.raises(UsageError, match=reason.replace("-", r"\-")):
+    # UsageError or the backend's own InvalidInput: both are one line and exit 2.
+    with pytest.raises(InvalidInput, match=reason.replace("-", r"\-")):
         settings_of(*argv)
+
+
+def test_an_engine_on_the_command_line_is_a_url(capsys):
+    assert main(["--backend", "docker", "--docker-host", "127.0.0.1:2375", "hosts", "list"]) == 2
+    assert "--docker-host: '127.0.0.1:2375': use unix://PATH" in capsys.readouterr().err
 
 
 def test_an_explicit_backend_ignores_the_current_context(config_file: Path):

@@ -12,7 +12,8 @@ import os
 import pytest
 from textual.widgets import Input
 
-from backends.settings import Settings, SimulatorSettings
+from backends.settings import Settings
+from backends.simulator.about import SimulatorSettings
 from console.app import NtnxConsoleApp
 from console.screens.dashboard import DashboardScreen
 from tests.waiting import wait_until

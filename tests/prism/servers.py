@@ -17,7 +17,7 @@ import uvicorn
 from backends.prism import PrismBackend
 from backends.prism.client import Credentials
 from backends.prism.serving import CertFiles, PrismLogin, self_signed_cert
-from backends.settings import PrismSettings
+from backends.prism.about import PrismSettings
 from tests.daemons import free_port
 
 PASSWORD = "s3cret-for-tests"

@@ -9,7 +9,7 @@ import pytest
 
 from backends.errors import AuthenticationFailed, InvalidInput
 from backends.prism.credentials import credentials
-from backends.settings import PrismSettings
+from backends.prism.about import PrismSettings
 
 SETTINGS = PrismSettings(endpoint="https://127.0.0.1:9440", user="admin")
 

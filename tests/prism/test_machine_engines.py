@@ -302,7 +302,7 @@ def test_the_docker_backend_is_loaded_only_for_a_machine_whose_keys_are_held(ser
         "import asyncio, sys\n"
         "from backends.prism import PrismBackend\n"
         "from backends.prism.client import Credentials\n"
-        "from backends.settings import PrismSettings\n"
+        "from backends.prism.about import PrismSettings\n"
         "async def main():\n"
         f"    b = PrismBackend(PrismSettings(endpoint={server.endpoint!r}, user='admin', ca_bundle={str(server.cert.cert)!r}),\n"
         f"                     credentials=Credentials('admin', {PASSWORD!r}))\n"

@@ -17,7 +17,8 @@ import pytest
 
 from backends.prism.client import Credentials
 from backends.prism import PrismBackend
-from backends.settings import PrismSettings, Settings
+from backends.prism.about import PrismSettings
+from backends.settings import Settings
 from console.app import NtnxConsoleApp
 from console.cli import main
 from tests.prism.servers import PASSWORD, serve, sim_app

@@ -12,7 +12,7 @@ from typing import AsyncIterator
 from backends.models import HostState
 from backends.prism import PrismBackend
 from backends.prism.client import Credentials
-from backends.settings import PrismSettings
+from backends.prism.about import PrismSettings
 from backends.waves import parse_version
 from tests.prism.servers import PASSWORD, serve, sim_app
 

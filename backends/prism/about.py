@@ -1,0 +1,87 @@
+"""The Prism backend as the registry sees it: its settings (config keys and options) and
+endpoint checks. Light on purpose: no httpx here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..contract import Capability
+from ..endpoints import check_https_url
+from ..errors import InvalidInput
+from ..registry import BackendInfo, Resolving
+from ..settings import option
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+
+@dataclass(slots=True)
+class PrismSettings:
+    endpoint: str | None = option(None, flag="--prism-endpoint", metavar="URL", help="https://HOST:9440")
+    user: str | None = option(None, flag="--prism-user", metavar="USER", help="the Prism Central user")
+    # The password is never a setting: NTNX_PASSWORD, a prompt, the keyring or password_command.
+    password_command: str | None = None
+    api_key_env: str | None = None
+    insecure: bool = option(False, flag="--insecure", help="do not verify TLS (shown loudly)")
+    ca_bundle: str | None = option(None, flag="--ca-bundle", metavar="PATH", help="trust this CA certificate")
+    engine_check: bool = option(True, flag="--no-engine-check", negate=True, help="skip the SSH check of a new machine")
+
+
+def finish(p: PrismSettings, how: Resolving) -> None:
+    if not p.endpoint:
+        raise InvalidInput("the prism backend needs --prism-endpoint https://HOST:9440 (or a context)")
+
+
+def check(settings: "Settings") -> None:
+    if settings.prism.endpoint:
+        check_https_url(settings.prism.endpoint, "Prism endpoint", insecure_transport=settings.insecure_transport)
+
+
+def warnings(settings: "Settings") -> list[str]:
+    if settings.prism.insecure:
+        return ["Warning: TLS verification is OFF (--insecure): anyone on the path can read the password and the data"]
+    return []
+
+
+# Containers come from the machines' own engines: the container capabilities are claimed at
+# run time while at least one engine is followed (see PrismBackend).
+ENGINE_CAPABILITIES = frozenset(
+    {
+        Capability.CONTAINERS_RUN,
+        Capability.CONTAINERS_LIFECYCLE,
+        Capability.CONTAINERS_REMOVE,
+        Capability.CONTAINERS_LOGS,
+        Capability.CONTAINERS_SHELL,
+        Capability.CONTAINERS_INSPECT,
+        Capability.STATS,
+    }
+)
+OWN_CAPABILITIES = frozenset(
+    {
+        Capability.HOSTS_CREATE,
+        Capability.HOSTS_DELETE,
+        Capability.HOSTS_POWER,
+        Capability.HOSTS_UPGRADE,
+        Capability.HOSTS_SHELL,
+        Capability.VOLUMES_CREATE,
+        Capability.VOLUMES_ATTACH,
+        Capability.VOLUMES_HOST_ATTACH,
+        Capability.VOLUMES_DELETE,
+        Capability.TASKS_CONTROL,
+        Capability.PROJECTS,
+        Capability.NODES,
+    }
+)
+
+BACKEND = BackendInfo(
+    name="prism",
+    summary="Prism Central's v3 REST API and v4 Volumes API: container machines on Nutanix",
+    settings=PrismSettings,
+    loader="backends.prism.backend:PrismBackend",
+    capabilities=OWN_CAPABILITIES | ENGINE_CAPABILITIES,
+    options_title="prism (--backend prism; the password comes from NTNX_PASSWORD or a prompt)",
+    finish=finish,
+    check=check,
+    warnings=warnings,
+)
