@@ -23,10 +23,27 @@ from .client import Credentials
 KEYRING_SERVICE = "ntnx-console"
 
 
+#: Seconds a ``password_command`` may take. A password manager answers in well under a second
+#: (a few when it asks for a passphrase first); one that hangs must not hang the console.
+PASSWORD_COMMAND_TIMEOUT = 30.0
+
+
 def _from_command(command: str) -> str:
     try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
+        argv = shlex.split(command)
+    except ValueError as err:  # an unbalanced quote: the config's fault, said as such
+        raise InvalidInput(f"password_command cannot be read as a command: {err}") from None
+    if not argv:
+        raise InvalidInput("password_command is empty")
+    timeout = PASSWORD_COMMAND_TIMEOUT
+    try:
+        # run() kills the command when the time is up (and does not wait for its output).
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise AuthenticationFailed(
+            f"password_command {argv[0]} did not finish within {timeout:g}s and was stopped"
+        ) from None
+    except (OSError, ValueError) as err:
         raise AuthenticationFailed(f"password_command could not run: {err}") from None
     if done.returncode != 0:
         raise AuthenticationFailed(f"password_command exited with status {done.returncode}")
