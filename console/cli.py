@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import sys
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
 
@@ -30,25 +29,29 @@ if TYPE_CHECKING:
 PROG = "ntnx-console"
 LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
 
-# A host name becomes the machine's DNS name: one DNS label (RFC 1123).
-_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
-
 class UsageError(InvalidInput):
     title = "Usage"
 
 
-def validate_host_name(name: str) -> None:
-    if _DNS_LABEL.match(name):
-        return
-    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
-    if len(name) > 63:
-        why = "it is longer than 63 characters"
-    elif bad:
-        why = "it contains " + " ".join(repr(c) for c in bad)
-    else:
-        why = "it must start and end with a letter or digit"
-    raise InvalidInput(f"host name {name!r} is not a DNS label: {why}; use letters, digits and '-' (e.g. web-01)")
+def _check_inputs(args: argparse.Namespace) -> None:
+    """What the user typed, by the rules the forms and the backends use, before connecting:
+    bad input costs nothing."""
+    from backends import validation as v
+
+    handler = getattr(args, "handler", None)
+    if handler is _create_host:
+        v.check_host_name(args.name)
+    elif handler is _create_volume:
+        v.check_volume_name(args.name)
+        v.check_volume_size(args.size_gib)
+    elif handler is _attach_volume and args.mount:
+        v.check_mount_path(args.mount)
+    elif handler is _run_container:
+        v.check_image_ref(args.image)
+        if args.name is not None:
+            v.check_container_name(args.name)
+        for _, path in _pairs(args.volume, ":", "volume"):
+            v.check_mount_path(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +363,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     handler = getattr(args, "handler", None)
     if handler is _config_path:
         return _config_path(args)
-    if handler is _create_host:
-        validate_host_name(args.name)  # before connecting: bad input costs nothing
+    _check_inputs(args)
     from console.config import load_config
 
     config = load_config()
@@ -560,8 +562,6 @@ async def _attach_volume(backend: "Backend", args: argparse.Namespace) -> int:
 
     if bool(args.container) != bool(args.mount):
         raise UsageError("--container and --mount go together")
-    if args.mount and not args.mount.startswith("/"):
-        raise InvalidInput(f"mount path {args.mount!r} must be absolute")
     inv = await backend.snapshot()
     volume = resolve(inv.volumes.values(), args.volume, "volume")
     host = resolve(inv.hosts.values(), args.host, "host")
@@ -599,8 +599,6 @@ async def _run_container(backend: "Backend", args: argparse.Namespace) -> int:
 
     mounts = []
     for volume, path in _pairs(args.volume, ":", "volume"):
-        if not path.startswith("/"):
-            raise InvalidInput(f"mount path {path!r} must be absolute")
         mounts.append(MountSpec(volume=volume, path=path))
     ports = []
     for text in args.publish:

@@ -33,6 +33,7 @@ from ..errors import BackendError, Conflict, InvalidInput, NotFound, TaskFailed,
 from ..models import Container, Host, HostState, Task, TaskStatus, Volume
 from ..poller import Broadcast, diff
 from ..settings import Settings
+from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name
 from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
 from . import actions, machines
 from .engine import Engine, host_id_for
@@ -42,7 +43,6 @@ from .transport import Endpoint, default_hosts, parse_endpoint
 CONNECT_TIMEOUT = 20.0
 PUBLISH_DELAY = 0.02  # coalesce changes made in one burst into one batch
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
 
 
 class DockerBackend(Backend):
@@ -293,8 +293,9 @@ class DockerBackend(Backend):
 
     async def run_container(self, spec: ContainerSpec) -> Task:
         engine = self._reachable(self._engine(spec.host))
-        if not spec.image:
-            raise InvalidInput("an image is required")
+        check_image_ref(spec.image)
+        if spec.name:
+            check_container_name(spec.name)
 
         async def work(task: TaskHandle) -> str:
             task.progress(10, f"creating a container from {spec.image}")
@@ -337,8 +338,9 @@ class DockerBackend(Backend):
     # -- volumes --------------------------------------------------------------------------
 
     async def create_volume(self, spec: VolumeSpec) -> Task:
-        if not spec.name:
-            raise InvalidInput("a volume name is required")
+        check_volume_name(spec.name)
+        if len(spec.name) < 2:  # Docker narrows the common rule
+            raise InvalidInput(f"volume name {spec.name!r}: Docker volume names have two characters or more")
         if spec.host:
             engine = self._engine(spec.host)
         elif len(self._engines) == 1:
@@ -416,8 +418,8 @@ class DockerBackend(Backend):
     async def create_host(self, spec: HostSpec) -> Task:
         if not spec.ssh_target:
             raise InvalidInput("the Docker backend provisions a machine over SSH: give its ssh target (user@host[:port])")
-        if spec.name and not _HOST_NAME.match(spec.name):
-            raise InvalidInput(f"host name {spec.name!r}: use letters, digits, '-' and '.', starting with a letter or digit")
+        if spec.name:
+            check_host_name(spec.name)
         if spec.name and any(e.name == spec.name for e in self._engines.values()):
             raise Conflict(f"a host named {spec.name} already exists")
         endpoint = machines.ssh_endpoint(spec.ssh_target)

@@ -19,7 +19,6 @@ one such engine, and each container action goes to the engine that holds the con
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import replace
 from typing import Any, AsyncIterator, Callable, Iterable, Literal
@@ -42,6 +41,7 @@ from ..models import Host, HostState, Image, Task, TaskStatus, Volume
 from ..poller import SnapshotPoller
 from ..settings import Settings
 from .about import ENGINE_CAPABILITIES, OWN_CAPABILITIES, PrismSettings
+from ..validation import check_host_name, check_volume_name, check_volume_size
 from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_waves
 from . import parse
 from .client import Credentials, PrismClient, task_uuid_of
@@ -54,8 +54,6 @@ from .taskbook import TaskBook
 GIB = 1024**3
 DISK_FETCHES_PER_POLL = 200
 TASK_POLL_DELAY = 1.0  # seconds between a console task's change and the poll that publishes it
-HOST_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class PrismBackend(Backend):
@@ -329,8 +327,7 @@ class PrismBackend(Backend):
     # -- hosts -----------------------------------------------------------------------------
 
     async def create_host(self, spec: HostSpec) -> Task:
-        if not HOST_NAME.match(spec.name):
-            raise InvalidInput(f"{spec.name!r} is not a valid host name: lower-case letters, digits and '-'")
+        check_host_name(spec.name)
         if spec.cores < 1 or spec.memory_mib < 512:
             raise InvalidInput("a machine needs at least 1 core and 512 MiB of memory")
         inv = await self.snapshot()
@@ -516,10 +513,8 @@ class PrismBackend(Backend):
     # -- volumes ---------------------------------------------------------------------------
 
     async def create_volume(self, spec: VolumeSpec) -> Task:
-        if not VOLUME_NAME.match(spec.name):
-            raise InvalidInput(f"{spec.name!r} is not a valid volume name")
-        if not 0 < spec.size_gib <= 64 * 1024:
-            raise InvalidInput("a volume's size must be between 1 GiB and 64 TiB")
+        check_volume_name(spec.name)
+        check_volume_size(spec.size_gib)
         inv = await self.snapshot()
         if any(v.name == spec.name for v in inv.volumes.values()):
             raise Conflict(f"a volume group named {spec.name} already exists")

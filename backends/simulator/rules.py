@@ -5,35 +5,13 @@ Each check raises the contract's typed error with a reason a user can act on.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..contract import ContainerSpec, HostSpec, VolumeSpec, resolve
 from ..errors import Conflict, InvalidInput, QuotaExceeded
+from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name, check_volume_size
 from ..models import Container, Host, HostState, Image, Network, Project, Volume, VolumeState
 from .world import HOST_DISK_GIB, World
-
-# A host name becomes the machine's DNS name: one DNS label (RFC 1123).
-_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-# Docker's rule for container and volume names.
-_DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def check_host_name(name: str) -> None:
-    if not _DNS_LABEL.match(name):
-        bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
-        why = f"it contains {' '.join(repr(c) for c in bad)}" if bad else "it must start and end with a letter or digit"
-        if len(name) > 63:
-            why = "it is longer than 63 characters"
-        raise InvalidInput(
-            f"host name {name!r} is not a valid DNS name: {why}; use letters, digits and hyphens (e.g. web-01)"
-        )
-
-
-def check_docker_name(name: str, what: str) -> None:
-    if not _DOCKER_NAME.match(name):
-        raise InvalidInput(f"{what} name {name!r} is invalid: use letters, digits, '_', '.' and '-', starting with a letter or digit")
-
 
 def unique_name(items: Any, name: str, what: str, scope: str = "") -> None:
     for item in items:
@@ -98,9 +76,8 @@ def check_quota(project: Project, cores: int, memory_mib: int, storage_gib: floa
 
 
 def check_create_volume(world: World, spec: VolumeSpec) -> Host | None:
-    check_docker_name(spec.name, "volume")
-    if not 1 <= spec.size_gib <= 16384:
-        raise InvalidInput(f"volume size must be between 1 and 16384 GiB, not {spec.size_gib:g}")
+    check_volume_name(spec.name)
+    check_volume_size(spec.size_gib)
     unique_name(world.store.volumes.values(), spec.name, "volume")
     return host(world, spec.host) if spec.host else None
 
@@ -141,10 +118,9 @@ def require_running(h: Host, doing: str) -> None:
 def check_run_container(world: World, spec: ContainerSpec) -> tuple[Host, list[Volume]]:
     target = host(world, spec.host)
     require_running(target, "run a container on")
-    if not spec.image.strip():
-        raise InvalidInput("an image is needed to run a container")
+    check_image_ref(spec.image)
     if spec.name is not None:
-        check_docker_name(spec.name, "container")
+        check_container_name(spec.name)
         for c in world.store.containers.values():
             if c.host_id == target.id and c.name == spec.name:
                 raise Conflict(f"a container named {spec.name!r} already exists on {target.name!r}")

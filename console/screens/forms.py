@@ -3,7 +3,6 @@ anything is sent. Create host, attach volume, run container."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from textual.app import ComposeResult
@@ -15,70 +14,22 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from backends.contract import Capability, ContainerSpec, HostSpec, MountSpec, VolumeSpec
 from backends.models import HostState, Project, TaskStatus, VolumeState
+from backends.validation import mount_path_problem, size_problem, whole_number_problem
 from backends.waves import parse_version
+from backends import validation
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-VOLUME_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_.-]+)?(@sha256:[0-9a-f]{64})?$")
-MAX_VOLUME_GIB = 16384
 
 
 # -- checks (pure: each returns the reason, or None when the value is fine) -------------------
+# The rules themselves live in backends.validation, shared with the CLI and the backends;
+# the forms add only what needs the inventory (a name already taken, the quota left).
 
 
 def host_name_problem(name: str, taken: set[str]) -> str | None:
-    if not name:
-        return "a name is needed"
-    if len(name) > 63:
-        return f"at most 63 characters (this has {len(name)})"
-    if not DNS_LABEL.match(name):
-        bad = sorted({ch for ch in name if not (ch.islower() or ch.isdigit() or ch == "-")})
-        shown = " ".join(repr(ch) for ch in bad)
-        if bad:
-            return f"not a DNS label: {shown} not allowed (use a-z, 0-9 and '-', e.g. {suggest_dns_label(name)})"
-        return "not a DNS label: it must start and end with a letter or digit"
+    if (problem := validation.host_name_problem(name)):
+        return problem
     if name in taken:
         return f"a host named {name} already exists"
-    return None
-
-
-def suggest_dns_label(name: str) -> str:
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return label[:63] or "web-01"
-
-
-def whole_number_problem(text: str, what: str, low: int, high: int | None, why_high: str) -> str | None:
-    try:
-        value = int(text)
-    except ValueError:
-        return f"{what} must be a whole number"
-    if value < low:
-        return f"{what} must be at least {low}"
-    if high is not None and value > high:
-        return f"{what} {value} is more than {high}, {why_high}"
-    return None
-
-
-def size_problem(text: str, what: str, high: float | None, why_high: str) -> str | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return f"{what} must be a number"
-    if value <= 0:
-        return f"{what} must be more than 0"
-    if high is not None and value > high:
-        return f"{what} {value:g} is more than {high:g}, {why_high}"
-    return None
-
-
-def mount_path_problem(path: str) -> str | None:
-    if not path:
-        return "a mount path is needed"
-    if not path.startswith("/"):
-        return "the mount path must be absolute (start with /)"
-    if path == "/" or "//" in path or any(part in (".", "..") for part in path.split("/")):
-        return "the mount path must be a plain directory such as /data"
     return None
 
 
@@ -443,13 +394,11 @@ class AttachVolumeForm(FormScreen):
         if self.choice("mode") == "new":
             name = self.value("volname")
             taken = {v.name for v in self.inventory.volumes.values() if self.host_attach or v.host_id == host_id}
-            if not name:
-                problems["volname"] = "a name is needed"
-            elif not VOLUME_NAME.match(name):
-                problems["volname"] = "use a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+            if (p := validation.volume_name_problem(name)):
+                problems["volname"] = p
             elif name in taken:
                 problems["volname"] = f"a volume named {name} already exists"
-            if self.host_attach and (p := size_problem(self.value("size"), "size", MAX_VOLUME_GIB, "the largest volume")):
+            if self.host_attach and (p := validation.volume_size_problem(self.value("size"))):
                 problems["size"] = p
         elif self.choice("volume") is None:
             problems["volume"] = "choose a volume that is not attached anywhere" if self.host_attach else "choose one of the host's volumes"
@@ -542,14 +491,12 @@ class RunContainerForm(FormScreen):
     def problems(self) -> dict[str, str]:
         problems: dict[str, str] = {}
         image = self.value("image")
-        if not image:
-            problems["image"] = "an image is needed, e.g. nginx:1.27"
-        elif not IMAGE_REF.match(image):
-            problems["image"] = "not an image reference (lower case name, optional :tag)"
+        if (p := validation.image_ref_problem(image)):
+            problems["image"] = p
         name = self.value("name")
         taken = {c.name for c in self.inventory.containers.values() if c.host_id == self.choice("host")}
-        if name and not CONTAINER_NAME.match(name):
-            problems["name"] = "use letters, digits, '.', '_' and '-', starting with a letter or digit"
+        if name and (p := validation.container_name_problem(name)):
+            problems["name"] = p
         elif name in taken:
             problems["name"] = f"a container named {name} already runs on that host"
         if self.choice("host") is None:

@@ -127,5 +127,5 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]):
 def test_a_bad_host_name_exits_2_before_connecting(cli):
     result = cli("host", "create", "Web_01!", "--image", "i", "--cores", "2", "--memory-mib", "4096", "--network", "n")
     assert result.code == 2 and result.out == ""
-    assert result.err.strip().startswith("Invalid input: host name 'Web_01!' is not a DNS label")
+    assert result.err.strip().startswith("Invalid input: host name 'Web_01!': not a DNS label")
     assert "simulated" not in result.err  # refused before the backend was even opened

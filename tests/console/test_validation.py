@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from backends.models import Project, Quota
-from console.screens.forms import host_name_problem, mount_path_problem, quota_left, size_problem, whole_number_problem
+from backends.validation import mount_path_problem, size_problem, whole_number_problem
+from console.screens.forms import host_name_problem, quota_left
 
 
 def test_host_names_are_dns_labels_and_the_reason_names_the_bad_characters():
