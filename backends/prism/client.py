@@ -205,8 +205,19 @@ class PrismClient:
         self.task_poll = task_poll
         self.simulated = False
         self.product: str | None = None
+        self._callers: set[asyncio.Task[Any]] = set()  # tasks with a request under way
+        self._closing = False
 
     async def close(self) -> None:
+        # Requests still under way (siblings of a failed gather, say) are ended here, while the
+        # loop runs: left to the loop's shutdown, their half-made connections warn on stderr.
+        # Those still waiting for a page slot find the client closing and send nothing.
+        self._closing = True
+        others = {t for t in self._callers if t is not asyncio.current_task() and not t.done()}
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others, timeout=5)
         await self._http.aclose()
 
     async def open(self) -> None:
@@ -228,6 +239,26 @@ class PrismClient:
         """Send one request: session cookie or credentials, 429/503 retried after the server's
         wait (bounded), a 401 on a stale session renewed once, errors mapped to typed errors.
         The answer's body is read (within ``max_body``) before it is returned."""
+        if self._closing:
+            raise Unavailable(f"{what}: the connection to {self.endpoint} is closed")
+        caller = asyncio.current_task()
+        if caller is not None:
+            self._callers.add(caller)
+        try:
+            return await self._request(method, path, what=what, json=json, params=params, headers=headers)
+        finally:
+            self._callers.discard(caller)  # type: ignore[arg-type]
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
         renewed = False
         attempt = 0
         waited = 0.0
@@ -478,11 +509,27 @@ class PrismClient:
     ) -> list[dict[str, Any]]:
         """The pages after the first, at most ``page_concurrency`` at once (a fixed number of
         workers, so a long list is never thousands of waiting coroutines), each checked as it
-        arrives; returned in order."""
-        seen = {identity(e) for e in first}
+        arrives; returned in order.
+
+        A page brings something new when one of its entities has an id not seen before, or
+        differs from every entity seen with its id (Prism's documented examples reuse a
+        placeholder uuid; a server repeating a page repeats it whole). Entities are compared
+        only when ids collide, so an honest list costs one set lookup each."""
+        seen: dict[str, list[dict[str, Any]]] = {}
+        for entity in first:
+            seen.setdefault(identity(entity), []).append(entity)
         pages: dict[int, list[dict[str, Any]]] = {}
         pending = iter(keys)
         ended = False
+
+        def brings_news(page: list[dict[str, Any]]) -> bool:
+            news = False
+            for entity in page:
+                before = seen.setdefault(identity(entity), [])
+                if not any(entity == old for old in before):
+                    before.append(entity)
+                    news = True
+            return news
 
         async def worker() -> None:
             nonlocal ended
@@ -493,12 +540,10 @@ class PrismClient:
                 if not page:
                     ended = True  # the list shrank while being read
                     return
-                ids = {identity(e) for e in page}
-                if not ids - seen:
+                if not brings_news(page):
                     raise self._protocol(
                         method, path, f"sent a page ({key}) of {len(page)} entities all seen before: paging would not end"
                     )
-                seen.update(ids)
                 pages[key] = page
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self.page_concurrency, len(keys)))]
