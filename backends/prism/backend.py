@@ -48,7 +48,7 @@ from .client import Credentials, PrismClient, task_uuid_of
 from .credentials import credentials as find_credentials
 from .engines import MachineEngines
 from .guest import Guest
-from .machine import forget_machine, known_machine, new_machine_keys, user_data
+from .machine import adopt_legacy, forget_machine, is_machine_id, known_machine, new_machine_keys, user_data
 from .taskbook import TaskBook
 
 GIB = 1024**3
@@ -176,6 +176,8 @@ class PrismBackend(Backend):
             if self._prism is None or self._prism_at <= self._prism_wanted or now - self._prism_at >= self._poller.interval:
                 self._prism = await self._fetch_prism()
                 self._prism_at = now
+                # Keys an older version kept under a machine's name move to its uuid, once.
+                adopt_legacy((h.id, h.name) for h in self._prism.hosts.values())
             inv = self._prism.copy()
             inv.tasks.update(self._book.all())
             for task in self._book.all().values():
@@ -288,7 +290,7 @@ class PrismBackend(Backend):
             return None, "engine checks are off (--no-engine-check)"
         if not host.ip:
             return None, f"{host.name} has no IP address"
-        keys = known_machine(host.name)
+        keys = known_machine(host.id)
         if keys is None:
             return None, f"{host.name} was not made from this computer: no SSH key for it"
         return Guest(host.ip, *keys), ""
@@ -342,7 +344,7 @@ class PrismBackend(Backend):
         if project is not None:
             _check_quota(project, spec, image)
 
-        keys = new_machine_keys(spec.name)
+        keys = new_machine_keys()  # before the VM's uuid is known: cloud-init carries them
         resources = {
             "num_sockets": spec.cores,
             "num_vcpus_per_socket": 1,
@@ -370,9 +372,16 @@ class PrismBackend(Backend):
         try:
             answer = await self.client.v3_create("vm", body, metadata)
         except BaseException:
-            forget_machine(spec.name)
+            keys.discard()
             raise
         vm_uuid = parse.uuid_of(answer) or None
+        if vm_uuid and is_machine_id(vm_uuid):
+            # Now, not in the task: a CLI call without --wait ends before the task runs, and
+            # the machine's keys must then already be where later calls look for them.
+            try:
+                keys = keys.claim(vm_uuid)
+            except (BackendError, OSError):
+                pass  # the task claims them again and, failing, deletes the VM and its keys
         task = self._book.start("create_host", spec.name, target_id=vm_uuid, message="creating the VM", progress=5)
         self._book.run(task.id, self._finish_create(task.id, spec, vm_uuid, task_uuid_of(answer), keys))
         return task
@@ -385,6 +394,8 @@ class PrismBackend(Backend):
             )
             if not vm_uuid:
                 raise TaskFailed("Prism did not say which VM it created")
+            if keys.pending:
+                keys = keys.claim(vm_uuid)
             self._book.update(task_id, target_id=vm_uuid, progress=65, message="waiting for an IP address")
             vm = await self._wait_for_ip(vm_uuid)
             host = parse.host(vm)
@@ -408,7 +419,7 @@ class PrismBackend(Backend):
             self._book.update(task_id, message="cleaning up: deleting the half-made VM")
             if vm_uuid:
                 await self._delete_quietly(vm_uuid)
-            forget_machine(spec.name)
+            keys.discard()
             self._book.finish(task_id, TaskStatus.FAILED, error=f"{reason} (the VM was deleted)")
 
     async def _delete_quietly(self, vm_uuid: str) -> None:
@@ -438,8 +449,13 @@ class PrismBackend(Backend):
 
         async def steps() -> None:
             await self._prism_v3(task.id, prism_task, 0, 100)
-            forget_machine(host.name)
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message="deleted")
+            note = "deleted"
+            if is_machine_id(host.id):
+                try:
+                    forget_machine(host.id)
+                except InvalidInput as err:
+                    note = f"deleted; its keys were left in place: {err.message}"
+            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note)
 
         self._book.run(task.id, steps())
         return task
@@ -472,7 +488,7 @@ class PrismBackend(Backend):
             return await self._engines.docker.shell("container", target_id)
         host = self._host(await self.snapshot(), target_id)
         guest, why_not = self._guest(host)
-        keys = known_machine(host.name)
+        keys = known_machine(host.id)
         if guest is None or keys is None:
             raise Unavailable(f"no shell on {host.name}: {why_not}")
         key, known = keys

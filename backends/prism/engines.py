@@ -41,13 +41,13 @@ def machine_endpoint(host: Host) -> "Endpoint | None":
     Raises InvalidInput (or OSError) when the machine's own files say something unusable."""
     if host.role != parse.ROLE_VALUE or host.state not in FOLLOWED_STATES or not host.ip:
         return None
-    keys = known_machine(host.name)
+    keys = known_machine(host.id)
     if keys is None:
         return None
     from ..docker.transport import SSHIdentity, parse_endpoint
 
     client_key, known_hosts = keys
-    url = engine_url(host.name, host.ip)
+    url = engine_url(host.id, host.ip)
     if url.startswith("tcp://"):
         # TLS always, with the machine's own certificates when it has them.
         return parse_endpoint(url, tls_verify=True, cert_path=str(client_key.parent))

@@ -81,7 +81,7 @@ async def _engine_never_answers(backend: PrismBackend, tmp_path) -> None:
     assert "ssh docker@127." in final.error and final.error.endswith("(the VM was deleted)")
     names = {h.name for h in (await backend.snapshot()).hosts.values() if h.state is not HostState.DELETING}
     assert "web-78" not in names
-    assert not (tmp_path / "machines" / "web-78").exists(), "the machine's keys outlived it"
+    assert list((tmp_path / "machines").iterdir()) == [], "the machine's keys outlived it"
 
 
 async def test_upgrade_runs_in_waves_of_the_batch_size(backend):

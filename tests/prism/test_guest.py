@@ -18,19 +18,23 @@ pytestmark = pytest.mark.ssh
 
 def test_user_data_installs_the_console_key_the_host_key_and_docker(tmp_path, monkeypatch):
     monkeypatch.setenv("NTNX_CONSOLE_MACHINES_DIR", str(tmp_path))
-    keys = new_machine_keys("web-01")
+    keys = new_machine_keys()
     text = base64.b64decode(user_data(keys, "web-01")).decode()
     assert text.startswith("#cloud-config\n")
     config = json.loads(text.split("\n", 1)[1])
     assert config["users"][0]["ssh_authorized_keys"] == [keys.client_public]
     assert config["ssh_keys"]["ed25519_public"] == keys.host_public
     assert any("get.docker.com" in c for c in config["runcmd"])
-    assert (tmp_path / "web-01" / "id_ed25519").stat().st_mode & 0o077 == 0
+    vm_id = "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
+    keys = keys.claim(vm_id)
+    assert keys.directory == tmp_path / vm_id
+    assert (tmp_path / vm_id / "id_ed25519").stat().st_mode & 0o077 == 0
     keys.remember_address("127.16.0.9")
-    assert known_machine("web-01") == (keys.client_key_path, keys.known_hosts_path)
+    assert known_machine(vm_id) == (keys.client_key_path, keys.known_hosts_path)
     assert keys.known_hosts_path.read_text() == f"127.16.0.9 {keys.host_public}\n"
-    forget_machine("web-01")
-    assert known_machine("web-01") is None
+    forget_machine(vm_id)
+    assert known_machine(vm_id) is None
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_ssh_runs_commands_with_the_host_key_checked(sshd):  # noqa: F811

@@ -108,9 +108,10 @@ def _restart_sshd(daemon: SSHDaemon) -> None:
         time.sleep(0.05)
 
 
-def _hold_keys(machines: Path, name: str, sshd: SSHDaemon, engine_url: str | None = None) -> None:
-    """The machine's directory as ``create host`` leaves it, with the sshd's keys."""
-    directory = machines / name
+def _hold_keys(machines: Path, vm_id: str, sshd: SSHDaemon, engine_url: str | None = None) -> None:
+    """The machine's directory as ``create host`` leaves it (under its VM's uuid), with the
+    sshd's keys."""
+    directory = machines / vm_id
     directory.mkdir(parents=True)
     shutil.copy(sshd.client_key, directory / "id_ed25519")
     shutil.copy(sshd.known_hosts, directory / "known_hosts")
@@ -153,7 +154,7 @@ async def test_a_machine_engine_s_containers_join_its_host_and_survive_its_sshd_
     # The volume group's Docker volume, as attaching it to a real machine makes it.
     dockerd.cli("volume", "create", group.name)
     dockerd.cli("create", "--network", "none", "--name", f"job-{suffix}", "-v", f"{group.name}:/data", TEST_IMAGE)
-    _hold_keys(machines, machine.name, own_sshd, own_sshd.ssh_url(dockerd.socket_path))
+    _hold_keys(machines, machine.id, own_sshd, own_sshd.ssh_url(dockerd.socket_path))
 
     async def shown():
         return _on_host(await backend.snapshot(), machine.id) == _docker_ps(dockerd)
@@ -245,10 +246,10 @@ async def test_engines_at_the_simulator_s_addresses_are_unreachable_promptly(bac
     inv = await backend.snapshot()
     first, second, third = _container_machines(inv)[:3]
     # A machine whose engine file names something no machine engine is: said, not fatal.
-    _hold_keys(machines, third.name, own_sshd, "unix:///var/run/docker.sock")
+    _hold_keys(machines, third.id, own_sshd, "unix:///var/run/docker.sock")
     # Keys for the machine, no engine file: its engine is ssh://docker@ its 127.x address,
     # where nothing listens.
-    _hold_keys(machines, first.name, own_sshd)
+    _hold_keys(machines, first.id, own_sshd)
     assert first.ip.startswith("127.")
     started = time.monotonic()
 
@@ -286,9 +287,9 @@ async def test_a_machine_engine_over_tcp_with_tls_uses_the_machine_s_certificate
     name = f"tls-{str(time.monotonic_ns())[-6:]}"
     request.addfinalizer(lambda: dockerd.cli("rm", "-f", name, check=False))
     dockerd.cli("create", "--network", "none", "--name", name, TEST_IMAGE)
-    _hold_keys(machines, machine.name, own_sshd, dockerd.tls_url)
+    _hold_keys(machines, machine.id, own_sshd, dockerd.tls_url)
     for pem in ("ca.pem", "cert.pem", "key.pem"):
-        shutil.copy(dockerd.tls_dir / pem, machines / machine.name / pem)
+        shutil.copy(dockerd.tls_dir / pem, machines / machine.id / pem)
 
     async def shown():
         return _on_host(await backend.snapshot(), machine.id) == _docker_ps(dockerd)
@@ -323,7 +324,7 @@ def test_the_docker_backend_is_loaded_only_for_a_machine_whose_keys_are_held(ser
         h for h in asyncio.run(_first_listing(server)).hosts.values()
         if h.role == "container-machine" and h.state is HostState.RUNNING and h.ip
     )
-    _hold_keys(machines, sim_machine.name, own_sshd)
+    _hold_keys(machines, sim_machine.id, own_sshd)
     assert run() == "True 1"
 
 
