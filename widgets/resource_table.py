@@ -26,6 +26,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets.terminal_text import visible, visible_text
+
 Row = TypeVar("Row")
 
 MARKER_WIDTH = 2  # the marker column: "● " on marked rows
@@ -51,6 +53,17 @@ class Column(Generic[Row]):
     align: Literal["left", "right"] = "left"
 
     def cell(self, row: Row) -> str | Text:
+        """The cell as shown: every control in it made visible.
+
+        Every cell may hold data from outside (a VM's name, a container's status): cleaned
+        here, where a cell becomes text, every table is safe and its widths and sort see what
+        is shown. Clean text costs one ``str.isprintable`` call.
+        """
+        cell = self.raw_cell(row)
+        return visible(cell) if isinstance(cell, str) else visible_text(cell)
+
+    def raw_cell(self, row: Row) -> str | Text:
+        """The cell as rendered, not yet cleaned: never for the screen."""
         if self.render is not None:
             return self.render(row)
         value = getattr(row, self.key, "")
@@ -60,6 +73,10 @@ class Column(Generic[Row]):
 
     def plain(self, row: Row) -> str:
         cell = self.cell(row)
+        return cell.plain if isinstance(cell, Text) else cell
+
+    def raw_plain(self, row: Row) -> str:
+        cell = self.raw_cell(row)
         return cell.plain if isinstance(cell, Text) else cell
 
     def order_key(self, row: Row) -> Any:
@@ -488,7 +505,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         text = self._texts.get(row_id)
         if text is None:
             row = self._rows[row_id]
-            text = self._texts[row_id] = "\t".join(column.plain(row) for column in self.columns).lower()
+            # Cleaned once per row, not per cell: the filter matches what is shown.
+            text = self._texts[row_id] = visible("\t".join(column.raw_plain(row) for column in self.columns), tabs=True).lower()
         return text
 
     def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...] | int:
@@ -737,6 +755,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         else:
             text = self.empty_text
         style = self.get_component_rich_style("resource-table--message")
+        text = visible(text)  # given by the caller: shown safely, whatever it holds
         return Strip([Segment(f"  {text}"[:width], style)]).extend_cell_length(width, self.rich_style)
 
     def _filter_line(self, width: int) -> Strip:
