@@ -20,10 +20,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets.terminal_text import sgr_text
+
 DEFAULT_MAX_LINES = 10_000
-# Terminal escape sequences and control characters in a log line would reach the real
-# terminal and garble the screen: they are dropped (colours included).
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class LogView(ScrollView, can_focus=True):
@@ -74,7 +73,11 @@ class LogView(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        # The lines' plain text (what search looks at), and beside each its colours: the Text
+        # from its SGR sequences, or None for a line without any (most lines: drawn as a plain
+        # segment). The two rings have the same bound, so they drop the same lines.
         self.lines: deque[str] = deque(maxlen=max_lines)
+        self._styled: deque[Text | None] = deque(maxlen=max_lines)
         self._dropped = 0  # lines that fell off the front: absolute number of lines[0]
         self._width = 0
         self._search_term = ""
@@ -112,8 +115,21 @@ class LogView(ScrollView, can_focus=True):
         width = self._width
         pattern = self._pattern
         for line in lines:
-            line = _CONTROL.sub("", line.rstrip("\r\n")).expandtabs()
+            line = line.rstrip("\r\n")
+            styled = None
+            if line.isprintable():  # the common line: nothing to decode, nothing to clean
+                pass
+            else:
+                # A log line is the container's output: its colours are kept, every other
+                # escape sequence (title, clear screen, cursor moves, hyperlinks) is dropped
+                # and any other control is shown (sgr_text), never sent to the terminal.
+                text = sgr_text(line)
+                text.expand_tabs()
+                line = text.plain
+                if text.spans:
+                    styled = text
             self.lines.append(line)
+            self._styled.append(styled)
             width = max(width, len(line) if line.isascii() else cell_len(line))
             if pattern is not None and pattern.search(line):
                 self._matches.append(before)
@@ -133,6 +149,7 @@ class LogView(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.lines.clear()
+        self._styled.clear()
         self._dropped = 0
         self._width = 0
         self._matches = []
@@ -222,16 +239,19 @@ class LogView(ScrollView, can_focus=True):
         if index >= len(self.lines):
             return Strip.blank(width, base)
         line = self.lines[index]
+        styled = self._styled[index]
         scroll_x = round(self.scroll_x)
-        if self._pattern is None or not self._pattern.search(line):
+        matched = self._pattern is not None and self._pattern.search(line)
+        if styled is None and not matched:
             return Strip([Segment(line)]).apply_style(base).crop_extend(
                 scroll_x, scroll_x + width, base
             )
-        text = Text(line)
-        current = self.current_match_line == index
-        style = self.get_component_rich_style(
-            "log-view--current-match" if current else "log-view--match"
-        )
-        text.highlight_regex(self._pattern, style)
+        text = Text(line) if styled is None else styled.copy()
+        if matched:
+            current = self.current_match_line == index
+            style = self.get_component_rich_style(
+                "log-view--current-match" if current else "log-view--match"
+            )
+            text.highlight_regex(self._pattern, style)
         strip = Strip(list(text.render(self.app.console, end=""))).apply_style(base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)

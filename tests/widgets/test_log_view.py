@@ -93,7 +93,16 @@ async def test_escape_sequences_and_control_characters_never_reach_the_terminal(
     app = LogApp(max_lines=10)
     async with app.run_test(size=(60, 10)) as pilot:
         log = app.query_one(LogView)
-        log.append(["\x1b[31mred\x1b[0m alert\r\n", "bell\x07 and \x1b]0;title\x07tab\there"])
-        assert list(log.lines) == ["red alert", "bell and tab    here"]
+        log.append(["\x1b[31mred\x1b[0m alert\r\n", "bell\x07 and \x1b]0;title\x07tab\there\x1b[2J"])
+        # The title and the clear are gone; the bell is shown, not rung; tabs are expanded.
+        assert list(log.lines) == ["red alert", "bell␇ and tab   here"]
         await pilot.pause()
-        assert screen_text(log)[:2] == ["red alert", "bell and tab    here"]
+        assert screen_text(log)[:2] == ["red alert", "bell␇ and tab   here"]
+        segments = list(log.render_line(0))
+        assert all("\x1b" not in s.text and "\x07" not in s.text for y in range(2) for s in log.render_line(y))
+        # The colour stays, on the word it was on (and searching still finds the line).
+        red = [s.text for s in segments if s.style and s.style.color and s.style.color.name == "color(1)"]
+        assert red == ["red"]
+        assert log.search("red alert") == 1
+        highlighted = [s.text for s in log.render_line(0) if s.style and s.style.bgcolor != log.rich_style.bgcolor]
+        assert "".join(highlighted) == "red alert"
