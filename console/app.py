@@ -12,7 +12,7 @@ import asyncio
 import os
 import subprocess
 import time
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from textual.app import App, SuspendNotSupported
 from textual.message import Message
@@ -26,6 +26,9 @@ from backends.settings import Settings
 
 from . import keymap
 from .commands import ConsoleCommands
+
+if TYPE_CHECKING:
+    from .actions import Action
 from .render import task_outcome
 from .store import DRAIN_INTERVAL, Drained, InventoryStore
 
@@ -321,15 +324,42 @@ class NtnxConsoleApp(App):
 
         self.push_screen(LogsScreen(container_id))
 
-    def delete_items(self, kind: str, items: list) -> None:
+    # -- registered actions (console.actions) -----------------------------------------------
+
+    def open_form(self, record: "Action", context: Any) -> None:
+        """The action's form; the spec it is dismissed with is what the action runs on."""
+        import importlib
+
+        module, _, name = (record.form or "").partition(":")
+        form = getattr(importlib.import_module(module), name)(context)
+
+        def done(spec: Any) -> None:
+            if spec is not None:
+                self.perform(record, spec)
+
+        self.push_screen(form, done)
+
+    def perform(
+        self, record: "Action", subject: Any, *, what: str = "", on_started: Callable[[Task], None] | None = None, pane: str | None = None
+    ) -> None:
+        """Run ``record`` on one item or spec, as a task the user follows."""
+        run = record.runner(pane)
+        if run is None:
+            return
         backend = self.backend
-        calls = {
-            "hosts": lambda item: backend.delete_host(item.id),
-            "containers": lambda item: backend.remove_container(item.id, force=True),
-            "volumes": lambda item: backend.delete_volume(item.id),
-        }
+        self.start_action(what or f"{record.says()} {self._label(subject)}".strip(), lambda: run(backend, subject), on_started)
+
+    def run_on_items(self, record: "Action", kind: str, items: list) -> None:
         for item in items:
-            self.start_action(f"delete {item.name}", lambda item=item: calls[kind](item))
+            self.perform(record, item, pane=kind)
+
+    def _label(self, subject: Any) -> str:
+        """How the notifications name what an action runs on."""
+        volume_id = getattr(subject, "volume_id", None)
+        if volume_id and volume_id in self.store.inventory.volumes:
+            return self.store.inventory.volumes[volume_id].name
+        return str(getattr(subject, "name", None) or getattr(subject, "image", None) or "")
+
 
 def run_app(settings: Settings, config: Any = None) -> int:
     """Run the console until the user quits; the terminal is restored on every way out."""

@@ -14,11 +14,12 @@ import argparse
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple, NoReturn
 
 from backends import registry
 from backends.errors import BackendError, InvalidInput
 from backends.settings import field_type
+from widgets.terminal_text import visible
 
 if TYPE_CHECKING:
     from backends.contract import Backend
@@ -38,15 +39,15 @@ def _check_inputs(args: argparse.Namespace) -> None:
     bad input costs nothing."""
     from backends import validation as v
 
-    handler = getattr(args, "handler", None)
-    if handler is _create_host:
+    action = getattr(args, "action_id", None)
+    if action == "host.create":
         v.check_host_name(args.name)
-    elif handler is _create_volume:
+    elif action == "volume.create":
         v.check_volume_name(args.name)
         v.check_volume_size(args.size_gib)
-    elif handler is _attach_volume and args.mount:
+    elif action == "volume.attach" and args.mount:
         v.check_mount_path(args.mount)
-    elif handler is _run_container:
+    elif action == "container.run":
         v.check_image_ref(args.image)
         if args.name is not None:
             v.check_container_name(args.name)
@@ -180,78 +181,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     leaf(cfg, "path", _config_path, "print where the config file is")
 
+    nouns: dict[str, Any] = {}
     for kind in LIST_KINDS:
         sub = commands.add_parser(kind, help=f"list {kind}" + (", upgrade hosts" if kind == "hosts" else ""))
-        actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-        leaf(actions, "list", _list, f"list {kind}").set_defaults(kind=kind)
-        if kind == "hosts":
-            p = leaf(actions, "upgrade", _upgrade_hosts, "rolling upgrade of Docker Engine on hosts, in waves")
-            p.add_argument("hosts", nargs="*", metavar="HOST", help="host names or ids")
-            p.add_argument("--all", action="store_true", help="every container machine")
-            p.add_argument("--to", required=True, metavar="VERSION", help="the Docker Engine version")
-            p.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="hosts per wave (default 1)")
-            p.add_argument("--continue-on-failure", action="store_true", help="go on after a failed wave")
+        nouns[kind] = sub.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+        leaf(nouns[kind], "list", _list, f"list {kind}").set_defaults(kind=kind)
+    for noun, help in (
+        ("host", "create, delete, power hosts"),
+        ("volume", "create, attach, detach, delete volumes"),
+        ("container", "run, start, stop, remove containers; logs"),
+    ):
+        nouns[noun] = commands.add_parser(noun, help=help).add_subparsers(
+            dest="action", metavar="ACTION", required=True, parser_class=_Parser
+        )
+
+    # Every action with a CLI form, from its record (console.actions): one that works on a
+    # spec takes its options from SPEC_COMMANDS; one that works on an item takes the item.
+    from console import actions
+
+    for record in actions.ACTIONS:
+        for pane, (noun, verb) in record.cli.items():
+            command = SPEC_COMMANDS.get(record.id)
+            if command is not None:
+                p = leaf(nouns[noun], verb, _spec_action, command.help)
+                command.arguments(p)
+            else:
+                p = leaf(nouns[noun], verb, _item_action, f"{verb.replace('-', ' ')} a {pane[:-1]}")
+                p.add_argument("item", metavar=pane[:-1].upper())
+                for flag, help in record.cli_switches.get(pane, ()):
+                    p.add_argument(flag, action="store_true", help=help)
+            p.set_defaults(action_id=record.id, pane=pane, switches=[f for f, _ in record.cli_switches.get(pane, ())])
             wait_option(p)
-
-    host = commands.add_parser("host", help="create, delete, power hosts").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser
-    )
-    p = leaf(host, "create", _create_host, "create a container machine")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--image", required=True, metavar="IMG")
-    p.add_argument("--cores", required=True, type=_positive_int, metavar="N")
-    p.add_argument("--memory-mib", required=True, type=_positive_int, metavar="M")
-    p.add_argument("--network", required=True, metavar="NET")
-    p.add_argument("--project", metavar="P")
-    p.add_argument("--ssh", dest="ssh_target", metavar="USER@HOST[:PORT]", help="docker: the machine to provision")
-    wait_option(p)
-    for name, method in (("delete", "delete_host"), ("power-on", "power_on_host"), ("power-off", "power_off_host")):
-        p = leaf(host, name, _host_action, f"{name.replace('-', ' ')} a host")
-        p.add_argument("host", metavar="HOST")
-        p.set_defaults(method=method)
-        wait_option(p)
-
-    volume = commands.add_parser("volume", help="create, attach, detach, delete volumes").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser
-    )
-    p = leaf(volume, "create", _create_volume, "create a volume")
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--size-gib", required=True, type=_positive_float, metavar="G")
-    p.add_argument("--host", metavar="HOST", help="attach it to this host at once")
-    p.add_argument("--driver", metavar="DRIVER")
-    wait_option(p)
-    p = leaf(volume, "attach", _attach_volume, "attach a volume to a host (and mount it in a container)")
-    p.add_argument("volume", metavar="VOLUME")
-    p.add_argument("--host", required=True, metavar="HOST")
-    p.add_argument("--container", metavar="C")
-    p.add_argument("--mount", metavar="PATH", help="where the container sees it (with --container)")
-    wait_option(p)
-    for name, method in (("detach", "detach_volume"), ("delete", "delete_volume")):
-        p = leaf(volume, name, _volume_action, f"{name} a volume")
-        p.add_argument("volume", metavar="VOLUME")
-        p.set_defaults(method=method)
-        wait_option(p)
-
-    container = commands.add_parser("container", help="run, start, stop, remove containers; logs").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser
-    )
-    for name in ("start", "stop", "restart", "remove"):
-        p = leaf(container, name, _container_action, f"{name} a container")
-        p.add_argument("container", metavar="CONTAINER")
-        p.set_defaults(method=f"{name}_container")
-        if name == "remove":
-            p.add_argument("--force", action="store_true", help="remove it even when running")
-        wait_option(p)
-    p = leaf(container, "run", _run_container, "run a container on a host")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("command_args", nargs="*", metavar="COMMAND", help="after --: the command and its arguments")
-    p.add_argument("--host", required=True, metavar="H")
-    p.add_argument("--name", metavar="N")
-    p.add_argument("--volume", action="append", default=[], metavar="VOL:PATH", help="mount a volume (repeatable)")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
-    p.add_argument("--publish", action="append", default=[], metavar="[HOST_PORT:]PORT", help="(repeatable)")
-    p.add_argument("--restart", default="no", metavar="POLICY", help="no, always, unless-stopped, on-failure")
-    wait_option(p)
+    container = nouns["container"]
     p = leaf(container, "logs", _logs, "print a container's logs")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("--follow", "-f", action="store_true")
@@ -328,12 +289,27 @@ def _given_backend_options(args: argparse.Namespace) -> dict[str, list[tuple[str
 # Entry
 
 
+def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``container run IMAGE --host H -- CMD ARGS``: what follows ``--`` is the container's
+    command. argparse cannot take it there (its positional list is filled before the
+    options), so it is cut off first and handed over after parsing."""
+    if "--" in argv:
+        cut = argv.index("--")
+        head = argv[:cut]
+        if "container" in head and "run" in head[head.index("container") :]:
+            return head, argv[cut + 1 :]
+    return argv, []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, command = _split_command(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already printed
         return int(stop.code or 0) if not isinstance(stop.code, str) else 2
+    if command:
+        args.command_args = [*args.command_args, *command]
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -383,7 +359,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    # Error lines carry servers' words (a Docker error, a VM's name): shown, never obeyed by
+    # the terminal, and one line each.
+    sys.stderr.write(visible(line) + "\n")
     sys.stderr.flush()
 
 
@@ -489,7 +467,7 @@ async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) ->
     elif args.wait or task.done:
         print(output.task_line(task))
     else:
-        print(f"{output.task_line(task)} (task {task.id})")
+        print(f"{output.task_line(task)} (task {visible(task.id)})")
     if task.done and task.status is not TaskStatus.SUCCEEDED:
         _err(f"Task failed: {task.kind} {task.target}: {task.status.value}: {task.error or task.message}")
         return 1
@@ -503,10 +481,43 @@ async def _find(backend: "Backend", kind: str, ref: str) -> Any:
     return resolve(inv.of(kind).values(), ref, kind[:-1])
 
 
-async def _create_host(backend: "Backend", args: argparse.Namespace) -> int:
+async def _item_action(backend: "Backend", args: argparse.Namespace) -> int:
+    """A registered action on one item: ``host delete web-01``, ``container stop db-1``."""
+    from console import actions
+
+    record = actions.get(args.action_id)
+    item = await _find(backend, args.pane, args.item)
+    switches = {flag.lstrip("-").replace("-", "_"): getattr(args, flag.lstrip("-").replace("-", "_")) for flag in args.switches}
+    run = record.runner(args.pane)
+    return await _finish(backend, await run(backend, item, **switches), args)
+
+
+async def _spec_action(backend: "Backend", args: argparse.Namespace) -> int:
+    """A registered action on a spec made from the options: ``host create``, ``container run``."""
+    from console import actions
+
+    record = actions.get(args.action_id)
+    spec = await SPEC_COMMANDS[record.id].spec(backend, args)
+    return await _finish(backend, await record.runner(args.pane)(backend, spec), args)
+
+
+# -- the options of each action that works on a spec, and the spec made from them -------------
+
+
+def _host_create_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--image", required=True, metavar="IMG")
+    p.add_argument("--cores", required=True, type=_positive_int, metavar="N")
+    p.add_argument("--memory-mib", required=True, type=_positive_int, metavar="M")
+    p.add_argument("--network", required=True, metavar="NET")
+    p.add_argument("--project", metavar="P")
+    p.add_argument("--ssh", dest="ssh_target", metavar="USER@HOST[:PORT]", help="docker: the machine to provision")
+
+
+async def _host_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import HostSpec
 
-    spec = HostSpec(
+    return HostSpec(
         name=args.name,
         image=args.image,
         cores=args.cores,
@@ -516,15 +527,17 @@ async def _create_host(backend: "Backend", args: argparse.Namespace) -> int:
         ssh_target=args.ssh_target,
         engine_check=not args.no_engine_check,
     )
-    return await _finish(backend, await backend.create_host(spec), args)
 
 
-async def _host_action(backend: "Backend", args: argparse.Namespace) -> int:
-    host = await _find(backend, "hosts", args.host)
-    return await _finish(backend, await getattr(backend, args.method)(host.id), args)
+def _upgrade_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hosts", nargs="*", metavar="HOST", help="host names or ids")
+    p.add_argument("--all", action="store_true", help="every container machine")
+    p.add_argument("--to", required=True, metavar="VERSION", help="the Docker Engine version")
+    p.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="hosts per wave (default 1)")
+    p.add_argument("--continue-on-failure", action="store_true", help="go on after a failed wave")
 
 
-async def _upgrade_hosts(backend: "Backend", args: argparse.Namespace) -> int:
+async def _upgrade_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import UpgradeSpec, resolve
     from backends.models import HostState
 
@@ -541,24 +554,37 @@ async def _upgrade_hosts(backend: "Backend", args: argparse.Namespace) -> int:
             raise InvalidInput("there are no running container machines to upgrade")
     else:
         hosts = [resolve(inv.hosts.values(), ref, "host") for ref in args.hosts]
-    spec = UpgradeSpec(
+    return UpgradeSpec(
         host_ids=tuple(dict.fromkeys(h.id for h in hosts)),
         target_version=args.to,
         batch_size=args.batch,
         continue_on_failure=args.continue_on_failure,
     )
-    return await _finish(backend, await backend.upgrade_hosts(spec), args)
 
 
-async def _create_volume(backend: "Backend", args: argparse.Namespace) -> int:
+def _volume_create_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--size-gib", required=True, type=_positive_float, metavar="G")
+    p.add_argument("--host", metavar="HOST", help="attach it to this host at once")
+    p.add_argument("--driver", metavar="DRIVER")
+
+
+async def _volume_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import VolumeSpec
 
-    spec = VolumeSpec(name=args.name, size_gib=args.size_gib, driver=args.driver, host=args.host)
-    return await _finish(backend, await backend.create_volume(spec), args)
+    return VolumeSpec(name=args.name, size_gib=args.size_gib, driver=args.driver, host=args.host)
 
 
-async def _attach_volume(backend: "Backend", args: argparse.Namespace) -> int:
+def _attach_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("volume", metavar="VOLUME")
+    p.add_argument("--host", required=True, metavar="HOST")
+    p.add_argument("--container", metavar="C")
+    p.add_argument("--mount", metavar="PATH", help="where the container sees it (with --container)")
+
+
+async def _attach_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import resolve
+    from console.actions import AttachRequest
 
     if bool(args.container) != bool(args.mount):
         raise UsageError("--container and --mount go together")
@@ -566,22 +592,7 @@ async def _attach_volume(backend: "Backend", args: argparse.Namespace) -> int:
     volume = resolve(inv.volumes.values(), args.volume, "volume")
     host = resolve(inv.hosts.values(), args.host, "host")
     container_id = resolve(inv.containers.values(), args.container, "container").id if args.container else None
-    task = await backend.attach_volume(volume.id, host.id, container_id=container_id, mount_path=args.mount)
-    return await _finish(backend, task, args)
-
-
-async def _volume_action(backend: "Backend", args: argparse.Namespace) -> int:
-    volume = await _find(backend, "volumes", args.volume)
-    return await _finish(backend, await getattr(backend, args.method)(volume.id), args)
-
-
-async def _container_action(backend: "Backend", args: argparse.Namespace) -> int:
-    container = await _find(backend, "containers", args.container)
-    if args.method == "remove_container":
-        task = await backend.remove_container(container.id, force=args.force)
-    else:
-        task = await getattr(backend, args.method)(container.id)
-    return await _finish(backend, task, args)
+    return AttachRequest(host.id, volume_id=volume.id, container_id=container_id, mount_path=args.mount)
 
 
 def _pairs(values: list[str], sep: str, what: str) -> list[tuple[str, str]]:
@@ -594,12 +605,21 @@ def _pairs(values: list[str], sep: str, what: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _run_container(backend: "Backend", args: argparse.Namespace) -> int:
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("command_args", nargs="*", metavar="COMMAND", help="after --: the command and its arguments")
+    p.add_argument("--host", required=True, metavar="H")
+    p.add_argument("--name", metavar="N")
+    p.add_argument("--volume", action="append", default=[], metavar="VOL:PATH", help="mount a volume (repeatable)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
+    p.add_argument("--publish", action="append", default=[], metavar="[HOST_PORT:]PORT", help="(repeatable)")
+    p.add_argument("--restart", default="no", metavar="POLICY", help="no, always, unless-stopped, on-failure")
+
+
+async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import ContainerSpec, MountSpec
 
-    mounts = []
-    for volume, path in _pairs(args.volume, ":", "volume"):
-        mounts.append(MountSpec(volume=volume, path=path))
+    mounts = [MountSpec(volume=volume, path=path) for volume, path in _pairs(args.volume, ":", "volume")]
     ports = []
     for text in args.publish:
         host_port, _, container_port = text.rpartition(":")
@@ -607,7 +627,7 @@ async def _run_container(backend: "Backend", args: argparse.Namespace) -> int:
             ports.append((int(container_port), int(host_port) if host_port else None))
         except ValueError:
             raise UsageError(f"--publish {text!r}: expected [HOST_PORT:]PORT") from None
-    spec = ContainerSpec(
+    return ContainerSpec(
         image=args.image,
         host=args.host,
         name=args.name,
@@ -617,18 +637,56 @@ async def _run_container(backend: "Backend", args: argparse.Namespace) -> int:
         mounts=tuple(mounts),
         restart_policy=args.restart,
     )
-    return await _finish(backend, await backend.run_container(spec), args)
+
+
+class _SpecCommand(NamedTuple):
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    spec: Callable[["Backend", argparse.Namespace], Awaitable[Any]]
+
+
+# By action id (console.actions): what the CLI asks for, and the spec it makes.
+SPEC_COMMANDS: dict[str, _SpecCommand] = {
+    "host.create": _SpecCommand("create a container machine", _host_create_arguments, _host_spec),
+    "host.upgrade": _SpecCommand("rolling upgrade of Docker Engine on hosts, in waves", _upgrade_arguments, _upgrade_spec),
+    "volume.create": _SpecCommand("create a volume", _volume_create_arguments, _volume_spec),
+    "volume.attach": _SpecCommand(
+        "attach a volume to a host (and mount it in a container)", _attach_arguments, _attach_spec
+    ),
+    "container.run": _SpecCommand("run a container on a host", _run_arguments, _run_spec),
+}
 
 
 async def _logs(backend: "Backend", args: argparse.Namespace) -> int:
     import json
 
+    from widgets.terminal_text import sgr_text
+
     container = await _find(backend, "containers", args.container)
+    consoles: dict[str, Any] = {}
     async for line in backend.logs(container.id, follow=args.follow, tail=args.tail):
         if args.json:
             sys.stdout.write(json.dumps({"time": line.time, "stream": line.stream, "text": line.text}) + "\n")
         else:
-            (sys.stderr if line.stream == "stderr" else sys.stdout).write(line.text.rstrip("\n") + "\n")
+            # The container's output keeps its colours on a terminal and nothing else: no
+            # title, no clear screen, no hyperlink; other controls are shown (sgr_text). Piped,
+            # it is plain text.
+            out = sys.stderr if line.stream == "stderr" else sys.stdout
+            text = sgr_text(line.text.rstrip("\r\n"))
+            if text.spans and out.isatty():
+                _log_console(consoles, out).print(text)
+            else:
+                out.write(text.plain + "\n")
         if args.follow:
             sys.stdout.flush()
     return 0
+
+
+def _log_console(consoles: dict[str, Any], out: Any) -> Any:
+    """One Rich console per stream, printing Text as it is: no wrapping, markup or highlighting."""
+    from rich.console import Console
+
+    key = "stderr" if out is sys.stderr else "stdout"
+    if key not in consoles:
+        consoles[key] = Console(file=out, soft_wrap=True, highlight=False, markup=False, emoji=False)
+    return consoles[key]

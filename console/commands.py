@@ -1,5 +1,5 @@
-"""The command palette (ctrl+p): the `:` commands, and every host, container and volume by
-name (opening its details)."""
+"""The command palette (ctrl+p): the actions that apply now (from ``console.actions``), the
+`:` commands, and every host, container and volume by name (opening its details)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,22 @@ ITEM_HITS = 200  # at most this many items are scored per search, to stay quick 
 class ConsoleCommands(Provider):
     def _commands(self):
         app = self.app
+        for title, callback, help_text in self._actions():
+            yield title, callback, help_text
         for word, help_text in COMMANDS.items():
             yield f":{word}", partial(app.run_command, word), help_text
+
+    def _actions(self):
+        """Every action with keys that applies on the dashboard now, with its keys shown."""
+        from . import actions
+
+        dashboard = next((s for s in self.app.screen_stack if hasattr(s, "action_act")), None)
+        if dashboard is None:
+            return
+        for record in actions.ACTIONS:
+            if record.keys and actions.allowed(record, self.app.backend, dashboard.current):
+                keys = self.app.keymap_overrides.get(record.id, record.keys)
+                yield f"{record.title} ({record.group.lower()})", partial(dashboard.action_act, record.id), f"{record.help} [{keys}]"
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from backends.contract import Capability
-
 NAVIGATE = "Navigate"
 VIEW = "View"
 HOSTS = "Hosts"
 CONTAINERS = "Containers"
 VOLUMES = "Volumes"
-ACTIONS = "Any pane"
 APP = "Console"
 
 
@@ -46,7 +43,9 @@ APP_BINDINGS = [
     _b("app.palette", "ctrl+p", "command_palette", "Palette", APP, show=False),
 ]
 
-DASHBOARD_BINDINGS = [
+# The dashboard's own keys: moving and looking, nothing that touches the backend. The actions
+# (create, stop, delete, logs...) come from ``console.actions``, one record each.
+VIEW_BINDINGS = [
     # Priority like the letter keys: in a fast burst ("tab /") the pane must change first.
     _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False, priority=True),
     _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False, priority=True),
@@ -54,58 +53,18 @@ DASHBOARD_BINDINGS = [
     _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
     _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)", priority=True),
     _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back", priority=True),
-    _b("item.delete", "ctrl+d", "delete", "Delete", ACTIONS, more="Delete the marked items (or the one under the cursor), after a confirmation"),
-    _b("item.shell", "s", "shell", "Shell", ACTIONS, more="A shell on the host or in the container", priority=True),
-    _b("host.narrow", "n", "narrow", "Narrow", HOSTS, more="Narrow Containers and Volumes to this host (again: back to all)", priority=True),
-    _b("host.create", "c", "create_host", "Create", HOSTS, more="Create a container host", priority=True),
-    _b("host.upgrade", "u", "upgrade", "Upgrade", HOSTS, more="Upgrade Docker Engine on the marked hosts (or all), in waves", priority=True),
-    _b("volume.attach", "a", "attach_volume", "Attach", VOLUMES, more="Attach a new or existing volume to a host, optionally into a container", priority=True),
-    _b("container.run", "r", "run_container", "Run", CONTAINERS, more="Run a new container", priority=True),
-    _b("container.start", "t", "start_container", "Start", CONTAINERS, priority=True),
-    _b("container.stop", "x", "stop_container", "Stop", CONTAINERS, priority=True),
-    _b("container.restart", "R", "restart_container", "Restart", CONTAINERS, priority=True),
-    _b("container.logs", "l", "logs", "Logs", CONTAINERS, more="Stream the container's logs (follow, pause, search)", priority=True),
 ]
+# View keys still live while the user types in the filter prompt (they are not text).
+WHILE_TYPING = {"clear", "next_pane", "previous_pane"}
 
-# What each action needs from the backend; the console hides an action whose capability
-# the backend lacks (and every mutating one in read-only mode).
-NEEDS: dict[str, Capability] = {
-    "create_host": Capability.HOSTS_CREATE,
-    "upgrade": Capability.HOSTS_UPGRADE,
-    "attach_volume": Capability.VOLUMES_ATTACH,
-    "run_container": Capability.CONTAINERS_RUN,
-    "start_container": Capability.CONTAINERS_LIFECYCLE,
-    "stop_container": Capability.CONTAINERS_LIFECYCLE,
-    "restart_container": Capability.CONTAINERS_LIFECYCLE,
-    "logs": Capability.CONTAINERS_LOGS,
-}
-MUTATING = {
-    "create_host",
-    "upgrade",
-    "attach_volume",
-    "run_container",
-    "start_container",
-    "stop_container",
-    "restart_container",
-    "delete",
-    "shell",
-}
-DELETE_NEEDS = {
-    "hosts": Capability.HOSTS_DELETE,
-    "containers": Capability.CONTAINERS_REMOVE,
-    "volumes": Capability.VOLUMES_DELETE,
-}
-SHELL_NEEDS = {"hosts": Capability.HOSTS_SHELL, "containers": Capability.CONTAINERS_SHELL}
-# Actions still live while the user types in the filter prompt (their keys are not text).
-WHILE_TYPING = {"clear", "next_pane", "previous_pane", "delete"}
-# Actions that act on one pane's items only; elsewhere they do not apply (and leave the footer).
-PANE_OF = {
-    "narrow": "hosts",
-    "start_container": "containers",
-    "stop_container": "containers",
-    "restart_container": "containers",
-    "logs": "containers",
-}
+
+def dashboard_bindings() -> list[Binding]:
+    """The view keys, then a binding for every action that has keys (``console.actions``)."""
+    from . import actions
+
+    for action in actions.ACTIONS:
+        GROUP_OF[action.id] = action.group
+    return VIEW_BINDINGS + actions.bindings()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.binding import BindingsMap
 from textual.screen import Screen
 from textual.widgets import Input
 
@@ -13,7 +14,7 @@ from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
-from .. import keymap
+from .. import actions, keymap
 from ..render import container_columns, host_columns, volume_columns
 from ..store import Drained
 from .status import StatusHeader
@@ -58,10 +59,13 @@ class Pane(Vertical):
 
 
 class DashboardScreen(Screen):
-    BINDINGS = keymap.DASHBOARD_BINDINGS
+    BINDINGS = keymap.VIEW_BINDINGS
 
     def __init__(self) -> None:
         super().__init__()
+        # The view keys and every action's keys, made when the screen is: the actions are
+        # records (console.actions), and a record added there is a key here.
+        self._bindings = BindingsMap(keymap.dashboard_bindings())
         self.narrow_host: str | None = None
         self.zoomed: str | None = None
         self.current = "hosts"
@@ -183,7 +187,7 @@ class DashboardScreen(Screen):
         self.query_one("#top").display = self.zoomed in (None, "hosts", "volumes")
         self.set_class(self.zoomed is not None, "zoomed")
 
-    def action_narrow(self) -> None:
+    def narrow(self) -> None:
         host_id = self.table("hosts").cursor_id
         self.narrow_host = None if self.narrow_host == host_id else host_id
         self.reload(("containers", "volumes"))
@@ -249,23 +253,13 @@ class DashboardScreen(Screen):
     # -- what applies now -------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.focused, Input) and action not in keymap.WHILE_TYPING:
-            return False
-        backend = self.app.backend
-        if action in keymap.MUTATING and backend.read_only:
-            return False
-        need = keymap.NEEDS.get(action)
-        if need is not None and not backend.supports(need):
-            return False
-        pane = keymap.PANE_OF.get(action)
-        if pane is not None and pane != self.current:
-            return False
-        if action == "delete":
-            return backend.supports(keymap.DELETE_NEEDS[self.current])
-        if action == "shell":
-            need = keymap.SHELL_NEEDS.get(self.current)
-            return need is not None and backend.supports(need)
-        return True
+        typing = isinstance(self.focused, Input)
+        if action == "act":
+            record = actions.by_id().get(str(parameters[0])) if parameters else None
+            if record is None or (typing and not record.while_typing):
+                return False
+            return actions.allowed(record, self.app.backend, self.current)
+        return not typing or action in keymap.WHILE_TYPING
 
     # -- actions on items -------------------------------------------------------------------
 
@@ -289,73 +283,58 @@ class DashboardScreen(Screen):
         if message.table.id in KINDS:
             self.app.open_details(message.table.id, message.row_id)
 
-    def action_create_host(self) -> None:
-        from .forms import CreateHostForm
-
-        self.app.push_screen(CreateHostForm())
-
-    def action_attach_volume(self) -> None:
-        from .forms import AttachVolumeForm
-
-        volume = self.table("volumes").cursor_row if self.current == "volumes" else None
-        container = self.table("containers").cursor_row if self.current == "containers" else None
-        self.app.push_screen(
-            AttachVolumeForm(
-                host_id=self.focused_host_id(),
-                volume_id=volume.id if volume else None,
-                container_id=container.id if container else None,
-            )
+    def context(self) -> actions.FormContext:
+        """What a form starts from: the pane, the host in focus, the item under each cursor."""
+        return actions.FormContext(
+            pane=self.current,
+            host_id=self.focused_host_id(),
+            cursor_ids={kind: self.table(kind).cursor_id for kind in KINDS},
+            marked_ids={kind: tuple(self.table(kind).marked) for kind in KINDS},
         )
 
-    def action_run_container(self) -> None:
-        from .forms import RunContainerForm
+    def action_act(self, action_id: str) -> None:
+        """Carry out a registered action (``console.actions``) on what the user chose."""
+        record = actions.get(action_id)
+        if not actions.allowed(record, self.app.backend, self.current):
+            return  # its key arrived after the pane or the mode changed
+        if record.ui is not None:
+            getattr(self, record.ui)()
+        elif record.form is not None:
+            self.app.open_form(record, self.context())
+        else:
+            self._on_items(record)
 
-        self.app.push_screen(RunContainerForm(host_id=self.focused_host_id()))
+    def _on_items(self, record: actions.Action) -> None:
+        kind = self.current
+        items = self.chosen(kind)
+        if not items:
+            self.notify(f"no {kind} chosen", severity="warning")
+            return
+        if not record.destructive:
+            self.app.run_on_items(record, kind, items)
+            return
+        from .confirm import ConfirmDelete
 
-    def action_upgrade(self) -> None:
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self.app.run_on_items(record, kind, items)
+                self.table(kind).clear_marks()
+
+        self.app.push_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
+
+    def open_upgrade(self) -> None:
         from .upgrade import UpgradeScreen
 
         table = self.table("hosts")
         marked = [i for i in table.marked if i in table.rows_by_id]
         self.app.push_screen(UpgradeScreen(marked))
 
-    def action_delete(self) -> None:
-        from .confirm import ConfirmDelete
-
-        kind = self.current
-        items = self.chosen(kind)
-        if not items:
-            self.notify(f"no {kind} chosen", severity="warning")
-            return
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self.app.delete_items(kind, items)
-                self.table(kind).clear_marks()
-
-        self.app.push_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
-
-    def _lifecycle(self, verb: str) -> None:
-        backend = self.app.backend
-        method = {"start": backend.start_container, "stop": backend.stop_container, "restart": backend.restart_container}[verb]
-        for container in self.chosen("containers"):
-            self.app.start_action(f"{verb} {container.name}", lambda c=container: method(c.id))
-
-    def action_start_container(self) -> None:
-        self._lifecycle("start")
-
-    def action_stop_container(self) -> None:
-        self._lifecycle("stop")
-
-    def action_restart_container(self) -> None:
-        self._lifecycle("restart")
-
-    def action_logs(self) -> None:
+    def open_logs(self) -> None:
         container = self.table("containers").cursor_row
         if container is not None:
             self.app.open_logs(container.id)
 
-    def action_shell(self) -> None:
+    def open_shell(self) -> None:
         row_id = self.table(self.current).cursor_id
         if row_id is not None:
             self.app.open_shell(self.current[:-1], row_id)

@@ -12,11 +12,13 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from backends import validation
 from backends.contract import Capability, ContainerSpec, HostSpec, MountSpec, VolumeSpec
-from backends.models import HostState, Project, TaskStatus, VolumeState
+from backends.models import HostState, Project, VolumeState
 from backends.validation import mount_path_problem, size_problem, whole_number_problem
 from backends.waves import parse_version
-from backends import validation
+
+from ..actions import AttachRequest, FormContext
 
 
 
@@ -68,8 +70,9 @@ def quota_text(project: Project | None) -> str:
 # -- the form machinery -----------------------------------------------------------------------
 
 
-class FormScreen(ModalScreen[None]):
-    """A modal form. Subclasses give ``fields()``, ``problems()`` and ``send()``."""
+class FormScreen(ModalScreen[Any]):
+    """A modal form. Subclasses give ``fields()``, ``problems()`` and ``spec()``; the form
+    ends with ``dismiss(spec)`` (None when cancelled) and the caller runs the action."""
 
     HEADING = ""
     SUBMIT = "Create"
@@ -82,8 +85,9 @@ class FormScreen(ModalScreen[None]):
         Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, id="form.previous"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, context: FormContext | None = None) -> None:
         super().__init__(classes="form-screen")
+        self.context = context or FormContext()
 
     @property
     def inventory(self):
@@ -107,8 +111,8 @@ class FormScreen(ModalScreen[None]):
         """Field id -> what is wrong with it, for every field that is wrong now."""
         raise NotImplementedError
 
-    def send(self) -> None:
-        """Start the action (the form is valid)."""
+    def spec(self) -> Any:
+        """What the action runs on (the form is valid)."""
         raise NotImplementedError
 
     @staticmethod
@@ -164,8 +168,7 @@ class FormScreen(ModalScreen[None]):
         if problems:
             self.notify(f"not sent: {next(iter(problems.values()))}", severity="warning", timeout=4)
             return
-        self.send()
-        self.dismiss()
+        self.dismiss(self.spec())
 
     def running_hosts(self):
         hosts = [h for h in self.inventory.hosts.values() if h.state is HostState.RUNNING]
@@ -242,9 +245,9 @@ class CreateHostForm(FormScreen):
             self.query_one("#quota", Static).update(quota_text(self.project()))
         return super().revalidate()
 
-    def send(self) -> None:
+    def spec(self) -> HostSpec:
         project = self.project()
-        spec = HostSpec(
+        return HostSpec(
             name=self.value("name"),
             image=self.choice("image"),
             cores=int(self.value("cores")),
@@ -252,8 +255,6 @@ class CreateHostForm(FormScreen):
             network=self.choice("network"),
             project=project.id if project else None,
         )
-        backend = self.app.backend
-        self.app.start_action(f"create host {spec.name}", lambda: backend.create_host(spec))
 
 
 # -- attach volume ----------------------------------------------------------------------------
@@ -268,11 +269,11 @@ class AttachVolumeForm(FormScreen):
 
     SUBMIT = "Attach"
 
-    def __init__(self, host_id: str | None = None, volume_id: str | None = None, container_id: str | None = None) -> None:
-        super().__init__()
-        self.host_id = host_id
-        self.volume_id = volume_id
-        self.container_id = container_id
+    def __init__(self, context: FormContext | None = None) -> None:
+        super().__init__(context)
+        self.host_id = self.context.host_id
+        self.volume_id = self.context.cursor("volumes")
+        self.container_id = self.context.cursor("containers")
 
     @property
     def host_attach(self) -> bool:
@@ -411,34 +412,18 @@ class AttachVolumeForm(FormScreen):
             problems["path"] = p
         return problems
 
-    def send(self) -> None:
-        backend = self.app.backend
+    def spec(self) -> AttachRequest:
         host_id = self.choice("host")
         container_id = self.choice("container")
         path = self.value("path") if container_id else None
         if self.choice("mode") == "existing":
-            volume_id = self.choice("volume")
-            name = self.inventory.volumes[volume_id].name
-            self.app.start_action(
-                f"attach {name}", lambda: backend.attach_volume(volume_id, host_id, container_id=container_id, mount_path=path)
-            )
-            return
-        name = self.value("volname")
+            return AttachRequest(host_id, volume_id=self.choice("volume"), container_id=container_id, mount_path=path)
         size = float(self.value("size")) if self.host_attach else 0.0
-        if container_id is None:
-            spec = VolumeSpec(name=name, size_gib=size, host=host_id)
-            self.app.start_action(f"create volume {name}", lambda: backend.create_volume(spec))
-            return
-        # A host-attach backend attaches it below; the others make it where it will be used.
-        create = VolumeSpec(name=name, size_gib=size, host=None if self.host_attach else host_id)
-
-        async def create_then_mount():
-            created = await backend.wait_task((await backend.create_volume(create)).id)
-            if created.status is not TaskStatus.SUCCEEDED or not created.result_id:
-                return created
-            return await backend.attach_volume(created.result_id, host_id, container_id=container_id, mount_path=path)
-
-        self.app.start_action(f"create volume {name}", create_then_mount)
+        # Attached to the host as it is made when it goes into no container; otherwise a
+        # host-attach backend attaches it afterwards, the others make it where it is used.
+        on_host = container_id is None or not self.host_attach
+        volume = VolumeSpec(name=self.value("volname"), size_gib=size, host=host_id if on_host else None)
+        return AttachRequest(host_id, new_volume=volume, container_id=container_id, mount_path=path)
 
 
 # -- run container ----------------------------------------------------------------------------
@@ -448,9 +433,9 @@ class RunContainerForm(FormScreen):
     HEADING = "Run a container"
     SUBMIT = "Run"
 
-    def __init__(self, host_id: str | None = None) -> None:
-        super().__init__()
-        self.host_id = host_id
+    def __init__(self, context: FormContext | None = None) -> None:
+        super().__init__(context)
+        self.host_id = self.context.host_id
 
     def fields(self) -> ComposeResult:
         hosts = self.running_hosts()
@@ -505,14 +490,12 @@ class RunContainerForm(FormScreen):
             problems["path"] = p
         return problems
 
-    def send(self) -> None:
+    def spec(self) -> ContainerSpec:
         volume = self.choice("volume")
-        spec = ContainerSpec(
+        return ContainerSpec(
             image=self.value("image"),
             host=self.choice("host"),
             name=self.value("name") or None,
             mounts=(MountSpec(volume, self.value("path")),) if volume else (),
         )
-        backend = self.app.backend
-        self.app.start_action(f"run {spec.name or spec.image}", lambda: backend.run_container(spec))
 

@@ -18,7 +18,7 @@ from .. import keymap
 def all_bindings() -> list[Binding]:
     """Every binding a user can press on the dashboard, in groups."""
     table_bindings = [b for b in ResourceTable.BINDINGS if isinstance(b, Binding)]
-    return list(keymap.APP_BINDINGS) + list(keymap.DASHBOARD_BINDINGS) + table_bindings
+    return list(keymap.APP_BINDINGS) + keymap.dashboard_bindings() + table_bindings
 
 
 def known_binding_ids() -> set[str]:

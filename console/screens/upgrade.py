@@ -168,8 +168,9 @@ class UpgradeScreen(FormScreen):
             batch_size=int(self.value("batch")),
             continue_on_failure=self.query_one("#continue", Checkbox).value,
         )
-        backend = self.app.backend
-        self.app.start_action(f"upgrade {plan.host_count} hosts", lambda: backend.upgrade_hosts(spec), self._started)
+        from .. import actions
+
+        self.app.perform(actions.get("host.upgrade"), spec, what=f"upgrade {plan.host_count} hosts", on_started=self._started)
 
     def _started(self, task: Task) -> None:
         self.task_id = task.id

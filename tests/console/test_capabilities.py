@@ -10,7 +10,8 @@ from .conftest import SIZE, Console, make_app
 
 
 def footer_actions(app) -> set[str]:
-    return {binding.action for (_, binding, enabled, _) in app.screen.active_bindings.values() if enabled}
+    """The binding ids whose keys are live now."""
+    return {binding.id for (_, binding, enabled, _) in app.screen.active_bindings.values() if enabled}
 
 
 
@@ -24,11 +25,11 @@ async def test_missing_capabilities_hide_their_keys():
             c = Console(app, pilot, sim)
             await c.until(lambda: isinstance(app.screen, DashboardScreen) and c.table("hosts").row_count > 0, "the dashboard")
             shown = footer_actions(app)
-            assert "create_host" not in shown and "upgrade" not in shown and "attach_volume" in shown
+            assert "host.create" not in shown and "host.upgrade" not in shown and "volume.attach" in shown
             await c.press("c", "u")
             assert isinstance(app.screen, DashboardScreen)
             await c.press("tab")
-            assert "logs" not in footer_actions(app) and "start_container" in footer_actions(app)
+            assert "container.logs" not in footer_actions(app) and "container.start" in footer_actions(app)
     finally:
         await sim.close()
 
@@ -42,8 +43,8 @@ async def test_read_only_is_loud_and_hides_every_change():
             await c.until(lambda: isinstance(app.screen, DashboardScreen) and "connected" in c.header(), "the dashboard")
             assert "READ-ONLY" in c.header()
             shown = footer_actions(app)
-            assert not shown & {"create_host", "upgrade", "attach_volume", "run_container", "delete", "shell"}
-            assert {"filter", "zoom", "sort"} <= shown
+            assert not shown & {"host.create", "host.upgrade", "volume.attach", "container.run", "item.delete", "item.shell"}
+            assert {"pane.filter", "pane.zoom", "pane.sort"} <= shown
             await c.press("c", "ctrl+d")
             assert isinstance(app.screen, DashboardScreen)
     finally:

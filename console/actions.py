@@ -1,0 +1,244 @@
+"""Every action a user can take, described once.
+
+A record says what the action is called, its default keys, which panes it applies on, which
+capability it needs, whether it changes anything (hidden and refused in read-only mode),
+whether it destroys something (a counted confirmation first), and how it runs against the
+backend. From these records come the dashboard's bindings and footer, the help screen, the
+command palette, what is enabled now (``allowed``), and the CLI's action subcommands.
+
+Adding an action is one record here (plus, if it needs one, a form: a ``ModalScreen`` that
+ends with ``dismiss(spec)``; the caller runs ``run(backend, spec)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+
+from backends.contract import Capability
+from backends.models import TaskStatus
+
+if TYPE_CHECKING:
+    from textual.binding import Binding
+
+    from backends.contract import Backend, VolumeSpec
+    from backends.models import Task
+
+Run = Callable[..., Awaitable["Task"]]  # run(backend, item_or_spec, **cli_switches)
+
+# The help screen's groups.
+HOSTS = "Hosts"
+CONTAINERS = "Containers"
+VOLUMES = "Volumes"
+ANY_PANE = "Any pane"
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str  # the binding id a user remaps in [keymap], e.g. "container.stop"
+    title: str  # the footer's word
+    help: str  # the help screen's and the palette's line
+    group: str  # the help screen's group
+    keys: str | None = None  # default keys; None: offered in the CLI only
+    panes: tuple[str, ...] = ()  # the dashboard panes it applies on; () = any
+    needs: Capability | Mapping[str, Capability] | None = None  # per pane when a mapping
+    mutating: bool = True  # changes something: hidden and refused when read-only
+    destructive: bool = False  # asks a confirmation naming how many and which
+    # How it runs: for each chosen item (per pane when a mapping), or on a form's spec.
+    run: Run | Mapping[str, Run] | None = None
+    form: str | None = None  # "module:Class" of the form whose dismissed spec ``run`` takes
+    ui: str | None = None  # the dashboard's method for what is not a backend call (logs, shell)
+    cli: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # pane -> (noun, verb)
+    # pane -> extra CLI switches (flag, help), passed to ``run`` as keywords
+    cli_switches: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    verb: str = ""  # what the notifications say ("stop web-1"); the id's last word by default
+    show: bool = True  # in the footer
+    priority: bool = True  # a letter key: runs before the next key is routed (fast typing)
+    while_typing: bool = False  # its keys are not text: live while the filter prompt is open
+
+    def binding(self) -> "Binding":
+        from textual.binding import Binding
+
+        return Binding(
+            self.keys or "", f"act({self.id!r})", self.title, show=self.show, id=self.id, tooltip=self.help,
+            priority=self.priority,
+        )
+
+    def need(self, pane: str | None) -> Capability | None | bool:
+        """The capability it needs on ``pane``; False when it does not apply there at all."""
+        if self.panes and pane not in self.panes:
+            return False
+        if isinstance(self.needs, Mapping):
+            return self.needs.get(pane or "", False)
+        return self.needs
+
+    def runner(self, pane: str | None) -> Run | None:
+        if isinstance(self.run, Mapping):
+            return self.run.get(pane or "")
+        return self.run
+
+    def says(self) -> str:
+        return self.verb or self.id.rpartition(".")[2].replace("_", " ")
+
+
+def allowed(action: Action, backend: "Backend", pane: str | None) -> bool:
+    """Whether ``action`` applies now: on this pane, with this backend, in this mode."""
+    need = action.need(pane)
+    if need is False:
+        return False
+    if action.mutating and backend.read_only:
+        return False
+    return need is None or backend.supports(need)
+
+
+# -- what forms start from and end with ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormContext:
+    """Where the user was when a form opened: it picks its defaults from this."""
+
+    pane: str = "hosts"
+    host_id: str | None = None  # the host in focus (the cursor's, or the narrowed one)
+    cursor_ids: dict[str, str | None] = field(default_factory=dict)  # pane -> the id under its cursor
+    marked_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pane -> its marked ids
+
+    def cursor(self, pane: str) -> str | None:
+        return self.cursor_ids.get(pane) if self.pane == pane else None
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    """What attaching asks for: an existing volume, or a new one made first; a host, and
+    optionally a container and the path it sees the volume at."""
+
+    host_id: str
+    volume_id: str | None = None
+    new_volume: "VolumeSpec | None" = None
+    container_id: str | None = None
+    mount_path: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.new_volume.name if self.new_volume else (self.volume_id or "")
+
+
+# -- how the actions run --------------------------------------------------------------------------
+
+
+async def _attach(backend: "Backend", request: Any) -> "Task":
+    """An existing volume onto a host (and into a container), or a new one made first."""
+    if request.volume_id is not None:
+        return await backend.attach_volume(
+            request.volume_id, request.host_id, container_id=request.container_id, mount_path=request.mount_path
+        )
+    if request.container_id is None:  # a new volume, attached to the host as it is made
+        return await backend.create_volume(request.new_volume)
+    created = await backend.wait_task((await backend.create_volume(request.new_volume)).id)
+    if created.status is not TaskStatus.SUCCEEDED or not created.result_id:
+        return created
+    return await backend.attach_volume(
+        created.result_id, request.host_id, container_id=request.container_id, mount_path=request.mount_path
+    )
+
+
+# In the order of the footer and the help screen.
+ACTIONS: list[Action] = [
+    # -- any pane
+    Action(
+        "item.delete", "Delete", "Delete the marked items (or the one under the cursor), after a confirmation", ANY_PANE,
+        keys="ctrl+d", panes=("hosts", "containers", "volumes"),
+        needs={"hosts": Capability.HOSTS_DELETE, "containers": Capability.CONTAINERS_REMOVE, "volumes": Capability.VOLUMES_DELETE},
+        destructive=True,
+        run={
+            "hosts": lambda b, h: b.delete_host(h.id),
+            # The confirmation says which are running: they are stopped and removed at once.
+            "containers": lambda b, c, force=True: b.remove_container(c.id, force=force),
+            "volumes": lambda b, v: b.delete_volume(v.id),
+        },
+        cli={"hosts": ("host", "delete"), "containers": ("container", "remove"), "volumes": ("volume", "delete")},
+        cli_switches={"containers": (("--force", "remove it even when running"),)},
+        priority=False,
+        while_typing=True,
+        verb="delete",
+    ),
+    Action(
+        "item.shell", "Shell", "A shell on the host or in the container", ANY_PANE, keys="s", panes=("hosts", "containers"),
+        needs={"hosts": Capability.HOSTS_SHELL, "containers": Capability.CONTAINERS_SHELL}, ui="open_shell",
+    ),
+    Action(
+        "host.narrow", "Narrow", "Narrow Containers and Volumes to this host (again: back to all)", HOSTS, keys="n",
+        panes=("hosts",), mutating=False, ui="narrow",
+    ),
+    # -- hosts
+    Action(
+        "host.create", "Create", "Create a container host", HOSTS, keys="c", needs=Capability.HOSTS_CREATE,
+        form="console.screens.forms:CreateHostForm", run=lambda b, spec: b.create_host(spec), cli={"hosts": ("host", "create")},
+        verb="create host",
+    ),
+    Action(
+        "host.upgrade", "Upgrade", "Upgrade Docker Engine on the marked hosts (or all), in waves", HOSTS, keys="u",
+        needs=Capability.HOSTS_UPGRADE, ui="open_upgrade", run=lambda b, spec: b.upgrade_hosts(spec),
+        cli={"hosts": ("hosts", "upgrade")},
+    ),
+    Action(
+        "host.power_on", "Power on", "Power the host on", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
+        run=lambda b, h: b.power_on_host(h.id), cli={"hosts": ("host", "power-on")}, verb="power on",
+    ),
+    Action(
+        "host.power_off", "Power off", "Power the host off", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
+        run=lambda b, h: b.power_off_host(h.id), cli={"hosts": ("host", "power-off")}, verb="power off",
+    ),
+    # -- volumes
+    Action(
+        "volume.attach", "Attach", "Attach a new or existing volume to a host, optionally into a container", VOLUMES,
+        keys="a", needs=Capability.VOLUMES_ATTACH, form="console.screens.forms:AttachVolumeForm", run=_attach,
+        cli={"volumes": ("volume", "attach")},
+    ),
+    Action(
+        "volume.create", "Create volume", "Create a volume", VOLUMES, needs=Capability.VOLUMES_CREATE,
+        run=lambda b, spec: b.create_volume(spec), cli={"volumes": ("volume", "create")}, verb="create volume",
+    ),
+    Action(
+        "volume.detach", "Detach", "Detach the volume from its host", VOLUMES, panes=("volumes",),
+        needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id), cli={"volumes": ("volume", "detach")},
+    ),
+    # -- containers
+    Action(
+        "container.run", "Run", "Run a new container", CONTAINERS, keys="r", needs=Capability.CONTAINERS_RUN,
+        form="console.screens.forms:RunContainerForm", run=lambda b, spec: b.run_container(spec),
+        cli={"containers": ("container", "run")}, verb="run",
+    ),
+    Action(
+        "container.start", "Start", "Start", CONTAINERS, keys="t",
+        panes=("containers",), needs=Capability.CONTAINERS_LIFECYCLE, run=lambda b, c: b.start_container(c.id),
+        cli={"containers": ("container", "start")},
+    ),
+    Action(
+        "container.stop", "Stop", "Stop", CONTAINERS, keys="x",
+        panes=("containers",), needs=Capability.CONTAINERS_LIFECYCLE, run=lambda b, c: b.stop_container(c.id),
+        cli={"containers": ("container", "stop")},
+    ),
+    Action(
+        "container.restart", "Restart", "Restart", CONTAINERS,
+        keys="R", panes=("containers",), needs=Capability.CONTAINERS_LIFECYCLE, run=lambda b, c: b.restart_container(c.id),
+        cli={"containers": ("container", "restart")},
+    ),
+    Action(
+        "container.logs", "Logs", "Stream the container's logs (follow, pause, search)", CONTAINERS, keys="l",
+        panes=("containers",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
+    ),
+]
+
+
+def by_id() -> dict[str, Action]:
+    return {a.id: a for a in ACTIONS}
+
+
+def get(action_id: str) -> Action:
+    return by_id()[action_id]
+
+
+def bindings() -> list["Binding"]:
+    """The dashboard's bindings of every action that has keys."""
+    return [a.binding() for a in ACTIONS if a.keys]
