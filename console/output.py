@@ -16,6 +16,7 @@ from typing import IO, Any, Callable, Iterable
 
 from backends.contract import Inventory
 from backends.models import Container, Event, Host, Image, Mount, Network, Node, Project, Quota, Task, Volume
+from widgets.terminal_text import visible
 
 Row = dict[str, Any]
 
@@ -332,7 +333,9 @@ _STATE_STYLES = {
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
+    # Every cell may be a server's string: its controls are shown, never sent to the terminal
+    # (JSON needs nothing: json.dumps escapes them).
+    return "" if value is None else visible(str(value))
 
 
 def print_json(items: list[Row] | Row, out: IO[str] | None = None) -> None:
@@ -388,7 +391,7 @@ def _plain_table(columns: list[Column], cells: list[list[str]], out: IO[str]) ->
 def task_line(t: Task) -> str:
     text = f"{t.kind} {t.target}: {t.status.value} {t.progress}%"
     detail = t.error or t.message
-    return f"{text} {detail}" if detail else text
+    return visible(f"{text} {detail}" if detail else text)  # the target and message are data
 
 
 class TaskProgress:
@@ -405,12 +408,14 @@ class TaskProgress:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
+            # The description and step are data (a target's name, a server's message): cleaned
+            # and never read as markup.
             self._bar = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 TaskProgressColumn(),
                 TimeElapsedColumn(),
-                TextColumn("{task.fields[step]}"),
+                TextColumn("{task.fields[step]}", markup=False),
                 console=Console(file=self._err),
                 transient=False,
             )
@@ -430,7 +435,7 @@ class TaskProgress:
             self._err.write(task_line(t) + "\n")
             self._err.flush()
             return
-        step = t.error or t.message
+        step = visible(t.error or t.message or "")
         if self._bar_task is None:
-            self._bar_task = self._bar.add_task(f"{t.kind} {t.target}", total=100, step=step)
+            self._bar_task = self._bar.add_task(visible(f"{t.kind} {t.target}"), total=100, step=step)
         self._bar.update(self._bar_task, completed=t.progress, step=step)
