@@ -27,6 +27,15 @@ class BackendError(Exception):
         return self.message
 
 
+def one_line(err: BaseException) -> str:
+    """The one line a user sees for any failure: a backend error's own, else the exception's
+    text folded onto one line (never a traceback)."""
+    if isinstance(err, BackendError):
+        return err.one_line()
+    text = " ".join(str(err).split()) or type(err).__name__
+    return f"Error: {text}"
+
+
 class Unavailable(BackendError):
     """The backend (or one engine of it) cannot be reached, or is partitioned away."""
 

@@ -15,17 +15,19 @@ import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from textual.app import App, SuspendNotSupported
-from textual.message import Message
 from textual.widgets import Input
 
 from backends.contract import Backend, ConnectionChanged, ConnectionState, ShellCommand
-from backends.errors import BackendError
+from backends.errors import one_line
 from backends.factory import open_backend
 from backends.models import Severity, Task
 from backends.settings import Settings
+from widgets.terminal_text import visible
 
 from . import keymap
 from .commands import ConsoleCommands
+from .messages import ActionFailed, ActionStarted, ShellReady
+from .screens.live import Live
 
 if TYPE_CHECKING:
     from .actions import Action
@@ -35,33 +37,6 @@ from .store import DRAIN_INTERVAL, Drained, InventoryStore
 RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down
 STATS_INTERVAL = 3.0  # seconds between asks for fresh CPU / memory of the containers in view
 EVENT_NOTICES_PER_DRAIN = 3  # warnings and errors from the backend shown as notifications
-
-
-def one_line(err: BaseException) -> str:
-    if isinstance(err, BackendError):
-        return err.one_line()
-    text = " ".join(str(err).split()) or type(err).__name__
-    return f"Error: {text}"
-
-
-class ActionStarted(Message):
-    def __init__(self, task: Task, on_started: Callable[[Task], None] | None) -> None:
-        super().__init__()
-        self.task = task
-        self.on_started = on_started
-
-
-class ActionFailed(Message):
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__()
-        self.what = what
-        self.reason = reason
-
-
-class ShellReady(Message):
-    def __init__(self, command: ShellCommand) -> None:
-        super().__init__()
-        self.command = command
 
 
 class NtnxConsoleApp(App):
@@ -82,6 +57,24 @@ class NtnxConsoleApp(App):
         self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
         self.project_ref: str | None = getattr(config, "project", None)
         self._my_tasks: set[str] = set()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification, the screens' too (theirs come here): plain text, cleaned.
+
+        Notifications carry servers' words (a task's error, a target's name, a reason): they
+        are shown through visible() and never read as markup, so a name like "[bold]x" is
+        shown as typed and an escape sequence cannot reach the terminal. ``markup`` is taken
+        and ignored (Widget.notify always passes it): no notification here is markup.
+        """
+        super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
 
     # -- start and stop ---------------------------------------------------------------------
 
@@ -161,9 +154,8 @@ class NtnxConsoleApp(App):
             return
         with self.batch_update():
             for screen in self.screen_stack:
-                apply = getattr(screen, "apply_changes", None)
-                if apply is not None:
-                    apply(drained)
+                if isinstance(screen, Live):
+                    screen.apply_changes(drained)
         self._announce(drained)
 
     def _announce(self, drained: Drained) -> None:
@@ -186,15 +178,13 @@ class NtnxConsoleApp(App):
     def _refresh_age(self) -> None:
         if self.store.stale:
             for screen in self.screen_stack:
-                refresh = getattr(screen, "refresh_status", None)
-                if refresh is not None:
-                    refresh()
+                if isinstance(screen, Live):
+                    screen.refresh_status()
 
     def _request_stats(self) -> None:
         """Backends that fetch container figures on demand (Docker) get asked for the rows
         the user sees now, and only those; the call runs in a worker, off the frame path."""
-        wanted = getattr(self.screen, "stats_wanted", None)
-        ids = wanted() if wanted is not None else []
+        ids = self.screen.stats_wanted() if isinstance(self.screen, Live) else []
         if not ids or self.store.stale:
             return
         backend = self.backend
@@ -290,9 +280,8 @@ class NtnxConsoleApp(App):
         return True
 
     def action_command_line(self) -> None:
-        open_prompt = getattr(self.screen, "open_command_line", None)
-        if open_prompt is not None:
-            open_prompt()
+        if isinstance(self.screen, Live):
+            self.screen.open_command_line()
 
     def run_command(self, text: str) -> None:
         """A `:` command: :hosts :containers :volumes :tasks :events :quit."""

@@ -29,8 +29,9 @@ class ConsoleCommands(Provider):
     def _actions(self):
         """Every action with keys that applies on the dashboard now, with its keys shown."""
         from . import actions
+        from .screens.dashboard import DashboardScreen
 
-        dashboard = next((s for s in self.app.screen_stack if hasattr(s, "action_act")), None)
+        dashboard = next((s for s in self.app.screen_stack if isinstance(s, DashboardScreen)), None)
         if dashboard is None:
             return
         for record in actions.ACTIONS:

@@ -18,6 +18,7 @@ from .. import actions, keymap
 from ..render import container_columns, host_columns, volume_columns
 from ..store import Drained
 from .status import StatusHeader
+from .live import Live
 
 KINDS = ("hosts", "containers", "volumes")
 SHOWN_RUNNING = 5  # running containers named in the delete confirmation
@@ -58,7 +59,7 @@ class Pane(Vertical):
         self.border_subtitle = "  ".join(notes)
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(Live, Screen):
     BINDINGS = keymap.VIEW_BINDINGS
 
     def __init__(self) -> None:

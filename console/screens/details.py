@@ -9,33 +9,44 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
 from backends.contract import Capability
+from backends.errors import one_line
 from widgets.key_bar import KeyBar
 from widgets.log_view import LogView
 from widgets.resource_table import ResourceTable
+from widgets.terminal_text import visible, visible_text
 from widgets.usage_sparkline import UsageSparkline
 
+from ..messages import InspectLoaded, LogTail
 from ..render import container_columns, date_time_text, event_columns, gib, state, volume_columns
 from ..store import Drained
 from .status import StatusHeader
+from .live import Live
 
 DETAIL_LOG_TAIL = 50  # log lines shown on a container's details screen
 
 
 def facts(rows: list[tuple[str, object]]) -> Table:
+    """Label and value rows. Every value is data from the backend, shown through visible(): a
+    newline in it cannot forge another row. A list is a value of several lines."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for label, value in rows:
-        table.add_row(label, value if isinstance(value, Text) else Text(str(value if value not in (None, "") else "-")))
+        if isinstance(value, Text):
+            shown = visible_text(value)
+        elif isinstance(value, list) and value:
+            shown = Text("\n").join(Text(visible(str(line))) for line in value)
+        else:
+            shown = Text(visible(str(value if value not in (None, "", []) else "-")))
+        table.add_row(label, shown)
     return table
 
 
-class DetailsScreen(Screen):
+class DetailsScreen(Live, Screen):
     KIND = ""
     BINDINGS = [Binding("escape", "back", "Back", id="details.back")]
 
@@ -71,7 +82,7 @@ class DetailsScreen(Screen):
 
     def gone(self) -> bool:
         if self.item is None:
-            self.query_one("#facts", Static).update(Text(f"{self.KIND[:-1]} {self.item_id} is gone", style="bold red"))
+            self.query_one("#facts", Static).update(Text(visible(f"{self.KIND[:-1]} {self.item_id} is gone"), style="bold red"))
             return True
         return False
 
@@ -151,18 +162,6 @@ class HostDetails(DetailsScreen):
             self.app.open_shell("host", self.item_id)
 
 
-class InspectLoaded(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class LogTail(Message):
-    def __init__(self, lines: list[str]) -> None:
-        super().__init__()
-        self.lines = lines
-
-
 class ContainerDetails(DetailsScreen):
     KIND = "containers"
     BINDINGS = DetailsScreen.BINDINGS + [
@@ -195,8 +194,6 @@ class ContainerDetails(DetailsScreen):
             self.run_worker(self._tail, exit_on_error=False)
 
     async def _inspect(self) -> None:
-        from ..app import one_line
-
         try:
             data = await self.app.backend.inspect_container(self.item_id)
             text = json.dumps(data, indent=2, sort_keys=True, default=str)
@@ -205,8 +202,6 @@ class ContainerDetails(DetailsScreen):
         self.post_message(InspectLoaded(text))
 
     async def _tail(self) -> None:
-        from ..app import one_line
-
         try:
             lines = []
             async for line in self.app.backend.logs(self.item_id, tail=DETAIL_LOG_TAIL):
@@ -216,7 +211,8 @@ class ContainerDetails(DetailsScreen):
             self.post_message(LogTail([one_line(err)]))
 
     def on_inspect_loaded(self, message: InspectLoaded) -> None:
-        self.query_one("#inspect", Static).update(Text(message.text))
+        # JSON escapes controls already; an error message does not: shown, never obeyed.
+        self.query_one("#inspect", Static).update(Text(visible(message.text, newlines=True)))
 
     def on_log_tail(self, message: LogTail) -> None:
         self.query_one(LogView).append(message.lines)
@@ -230,10 +226,10 @@ class ContainerDetails(DetailsScreen):
             f"{p.host_ip or '0.0.0.0'}:{p.host_port}->{p.container_port}/{p.protocol}" if p.host_port else f"{p.container_port}/{p.protocol}"
             for p in c.ports
         )
-        mounts = "\n".join(
+        mounts = [
             f"{volumes[m.source].name if m.source in volumes else m.source} -> {m.path}{' (ro)' if m.read_only else ''}"
             for m in c.mounts
-        )
+        ]
         self.query_one("#facts", Static).update(
             facts(
                 [

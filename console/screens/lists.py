@@ -14,9 +14,10 @@ from widgets.resource_table import ResourceTable
 from ..render import event_columns, task_columns
 from ..store import Drained
 from .status import StatusHeader
+from .live import Live
 
 
-class ListScreen(Screen):
+class ListScreen(Live, Screen):
     KIND = ""
     BINDINGS = [Binding("escape", "back", "Back", id="list.back"), Binding("slash", "filter", "Filter", id="list.filter")]
 

@@ -10,16 +10,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from backends.errors import one_line
 from widgets.key_bar import KeyBar
 from widgets.log_view import DEFAULT_MAX_LINES, LogView
 
 from .status import StatusHeader
+from .live import Live
 
 LOG_TAIL = 500  # lines of history fetched before following
 FLUSH_INTERVAL = 0.1  # seconds between moving arrived lines onto the screen
 
 
-class LogsScreen(Screen):
+class LogsScreen(Live, Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("p", "pause", "Pause/resume", id="logs.pause"),
@@ -49,8 +51,6 @@ class LogsScreen(Screen):
         self.set_interval(FLUSH_INTERVAL, self._flush)
 
     async def _stream(self) -> None:
-        from ..app import one_line
-
         try:
             async for line in self.app.backend.logs(self.container_id, follow=True, tail=LOG_TAIL):
                 self._arrived.append(line.text)

@@ -11,7 +11,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.widgets import Checkbox, Input, Select, Static
 
 from backends.contract import Capability, UpgradeSpec
@@ -19,9 +18,11 @@ from backends.errors import BackendError
 from backends.models import Task, TaskStatus
 from backends.waves import UpgradePlan, parse_version, plan_waves
 
+from ..messages import VersionsLoaded
 from ..render import state
 from ..store import Drained
 from .forms import FormScreen, whole_number_problem
+from .live import Live
 
 BAR = 16  # cells of a host's progress bar
 
@@ -57,13 +58,7 @@ def bar(progress: int) -> str:
     return "█" * filled + "░" * (BAR - filled)
 
 
-class VersionsLoaded(Message):
-    def __init__(self, versions: list[str]) -> None:
-        super().__init__()
-        self.versions = versions
-
-
-class UpgradeScreen(FormScreen):
+class UpgradeScreen(Live, FormScreen):
     HEADING = "Upgrade Docker Engine on container hosts"
     SUBMIT = "Start upgrade"
     BINDINGS = FormScreen.BINDINGS + [
