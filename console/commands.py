@@ -6,6 +6,11 @@ from __future__ import annotations
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
+
+from widgets.terminal_text import visible
 
 COMMANDS = {
     "hosts": "Show the Hosts pane",
@@ -37,7 +42,10 @@ class ConsoleCommands(Provider):
         for record in actions.ACTIONS:
             if record.keys and actions.allowed(record, self.app.backend, dashboard.current):
                 keys = self.app.keymap_overrides.get(record.id, record.keys)
-                yield f"{record.title} ({record.group.lower()})", partial(dashboard.action_act, record.id), f"{record.help} [{keys}]"
+                # The palette reads help as markup: the keys (from the user's [keymap]) are escaped,
+                # else "[d]" would be taken for a tag and vanish.
+                help_text = escape(visible(f"{record.help} [{keys}]"))
+                yield f"{record.title} ({record.group.lower()})", partial(dashboard.action_act, record.id), help_text
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():
@@ -53,11 +61,23 @@ class ConsoleCommands(Provider):
         scored = 0
         for kind in ("hosts", "containers", "volumes"):
             for item in inventory.of(kind).values():
-                title = f"{kind[:-1]} {item.name}"
+                title = f"{kind[:-1]} {visible(item.name)}"
                 score = matcher.match(title)
                 if score <= 0:
                     continue
-                yield Hit(score, matcher.highlight(title), partial(self.app.open_details, kind, item.id), help=f"open {kind[:-1]} details")
+                yield Hit(score, _highlight(matcher, title), partial(self.app.open_details, kind, item.id), help=f"open {kind[:-1]} details")
                 scored += 1
                 if scored >= ITEM_HITS:
                     return
+
+
+def _highlight(matcher: Matcher, title: str) -> Content:
+    """``Matcher.highlight`` reads its candidate as markup; an item's name is data (a name
+    like "[b]x" must show as typed): plain Content, the matched letters styled the same way."""
+    content = Content(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    if score:
+        for offset in offsets:
+            if not title[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from backends.models import ContainerState, HostState, Severity, Task, TaskStatus, VolumeState
 from widgets.resource_table import Column
+from widgets.terminal_text import visible
 
 STATE_STYLE = {
     HostState.RUNNING: "green",
@@ -43,6 +44,12 @@ STATE_STYLE = {
     Severity.WARNING: "yellow",
     Severity.ERROR: "bold red",
 }
+
+
+def shown(text: object, style: str = "") -> Text:
+    """Data (a name, a message, a server's reason) for a widget: its controls made visible
+    and, being Text, never read as markup. Use it wherever a widget would take a str."""
+    return Text(visible(str(text)), style=style)
 
 
 def state(value) -> Text:

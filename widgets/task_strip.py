@@ -12,6 +12,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from backends.models import Task, TaskStatus
+from widgets.terminal_text import visible
 
 BAR_WIDTH = 20
 STATUS_STYLES = {
@@ -149,7 +150,8 @@ class TaskStrip(Widget):
     def _line(self, task: Task, width: int, now: float) -> Text:
         style = STATUS_STYLES[task.status]
         faded = task.done and now - self._finished_seen.get(task.id, now) >= self.fade_after
-        title = set_cell_size(f"{task.kind.replace('_', ' ')} {task.target}", 30)
+        # The target and the message come from the backend: shown, never obeyed by the terminal.
+        title = set_cell_size(visible(f"{task.kind.replace('_', ' ')} {task.target}"), 30)
         line = Text.assemble(
             (f"{STATUS_ICONS[task.status]} ", style),
             (title, "bold"),
@@ -158,7 +160,7 @@ class TaskStrip(Widget):
             (f" {task.progress:>3}% ", style),
             (f"{task.status.value.lower():<9} ", style),
         )
-        message = task.error if task.status is TaskStatus.FAILED and task.error else task.message
+        message = visible(task.error if task.status is TaskStatus.FAILED and task.error else task.message)
         room = width - line.cell_len
         if room > 0 and message:
             line.append(message if cell_len(message) <= room else set_cell_size(message, room - 1) + "…")

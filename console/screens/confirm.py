@@ -8,13 +8,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from widgets.terminal_text import visible
+
 SHOWN_NAMES = 12  # names listed in full; the rest are counted
 
 
 def question(kind: str, names: list[str]) -> str:
     noun = kind if len(names) != 1 else kind[:-1]
     verb = "Remove" if kind == "containers" else "Delete"
-    listed = ", ".join(names[:SHOWN_NAMES])
+    listed = ", ".join(visible(name) for name in names[:SHOWN_NAMES])  # names are data
     if len(names) > SHOWN_NAMES:
         listed += f" and {len(names) - SHOWN_NAMES} more"
     return f"{verb} {len(names)} {noun}: {listed}?"
@@ -34,9 +36,10 @@ class ConfirmDelete(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="confirm"):
-            yield Static(question(self.kind, self.names), classes="form-title", id="question")
+            # markup=False: a name like "[red]x" is shown as it is, not read as markup.
+            yield Static(question(self.kind, self.names), classes="form-title", id="question", markup=False)
             if self.warning:
-                yield Static(self.warning, classes="error", id="warning")
+                yield Static(visible(self.warning), classes="error", id="warning", markup=False)
             yield Static("This cannot be undone.", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -19,6 +20,7 @@ from backends.validation import mount_path_problem, size_problem, whole_number_p
 from backends.waves import parse_version
 
 from ..actions import AttachRequest, FormContext
+from ..render import shown
 
 
 
@@ -141,7 +143,7 @@ class FormScreen(ModalScreen[Any]):
         problems = self.problems()
         for error in self.query(".error"):
             field_id = (error.id or "").removesuffix("-error")
-            error.update(f"✗ {problems[field_id]}" if field_id in problems else "")
+            error.update(shown(f"✗ {problems[field_id]}") if field_id in problems else "")  # names in it are data
         self.query_one("#submit", Button).disabled = bool(problems)
         return problems
 
@@ -195,7 +197,7 @@ class CreateHostForm(FormScreen):
         yield from self.field(
             "Image",
             Select(
-                [(f"{i.name}  (Docker {i.engine_version})", i.id) for i in images],
+                [(shown(f"{i.name}  (Docker {i.engine_version})"), i.id) for i in images],
                 value=images[0].id if images else Select.NULL,
                 id="image",
                 compact=True,
@@ -205,14 +207,14 @@ class CreateHostForm(FormScreen):
         yield from self.field("Memory (GiB)", Input("4", id="memory", compact=True))
         yield from self.field(
             "Network",
-            Select([(n.name, n.id) for n in networks], value=networks[0].id if networks else Select.NULL, id="network", compact=True),
+            Select([(shown(n.name), n.id) for n in networks], value=networks[0].id if networks else Select.NULL, id="network", compact=True),
         )
         if projects:
             yield from self.field(
                 "Project",
-                Select([(p.name, p.id) for p in projects], value=(current or projects[0]).id, id="project", compact=True),
+                Select([(shown(p.name), p.id) for p in projects], value=(current or projects[0]).id, id="project", compact=True),
             )
-            yield Static(quota_text(current or projects[0]), id="quota", classes="hint")
+            yield Static(shown(quota_text(current or projects[0])), id="quota", classes="hint")
 
     def project(self) -> Project | None:
         if not self.query("#project"):
@@ -242,7 +244,7 @@ class CreateHostForm(FormScreen):
 
     def revalidate(self) -> dict[str, str]:
         if self.query("#quota"):
-            self.query_one("#quota", Static).update(quota_text(self.project()))
+            self.query_one("#quota", Static).update(shown(quota_text(self.project())))
         return super().revalidate()
 
     def spec(self) -> HostSpec:
@@ -318,7 +320,7 @@ class AttachVolumeForm(FormScreen):
         )
         yield from self.field(
             "Host",
-            Select([(h.name, h.id) for h in hosts], value=host_id or Select.NULL, id="host", compact=True),
+            Select([(shown(h.name), h.id) for h in hosts], value=host_id or Select.NULL, id="host", compact=True),
         )
         if self.host_attach:
             yield from self.field(
@@ -340,10 +342,10 @@ class AttachVolumeForm(FormScreen):
             chosen = [v for v in volumes if host_id is not None and v.host_id == host_id]
         return sorted(chosen, key=lambda v: v.name)
 
-    def _volume_options(self, volumes) -> list[tuple[str, str]]:
+    def _volume_options(self, volumes) -> list[tuple[Text, str]]:
         if not self.host_attach:  # no sizes: say who uses it instead
-            return [(f"{v.name}  ({len(v.container_ids)} container(s))", v.id) for v in volumes]
-        return [(f"{v.name}  ({v.size_gib:g} GiB)", v.id) for v in volumes]
+            return [(shown(f"{v.name}  ({len(v.container_ids)} container(s))"), v.id) for v in volumes]
+        return [(shown(f"{v.name}  ({v.size_gib:g} GiB)"), v.id) for v in volumes]
 
     def on_mount(self) -> None:
         self._fill_containers()
@@ -357,7 +359,7 @@ class AttachVolumeForm(FormScreen):
         host_id = self.choice("host")
         containers = sorted(self.app.store.containers_on(host_id) if host_id else [], key=lambda c: c.name)
         select = self.query_one("#container", Select)
-        select.set_options([(c.name, c.id) for c in containers])
+        select.set_options([(shown(c.name), c.id) for c in containers])
         if any(c.id == self.container_id for c in containers):
             select.value = self.container_id
 
@@ -444,7 +446,7 @@ class RunContainerForm(FormScreen):
         yield from self.field("Name (optional)", Input(placeholder="web", id="name", compact=True))
         yield from self.field(
             "Host",
-            Select([(h.name, h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
+            Select([(shown(h.name), h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
         )
         yield from self.field(
             "Volume (optional)",
@@ -466,7 +468,7 @@ class RunContainerForm(FormScreen):
             for v in self.inventory.volumes.values()
             if (free_too and v.state is VolumeState.AVAILABLE) or (host_id is not None and v.host_id == host_id)
         ]
-        self.query_one("#volume", Select).set_options([(v.name, v.id) for v in sorted(volumes, key=lambda v: v.name)])
+        self.query_one("#volume", Select).set_options([(shown(v.name), v.id) for v in sorted(volumes, key=lambda v: v.name)])
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "host":

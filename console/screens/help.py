@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from widgets.resource_table import ResourceTable
+from widgets.terminal_text import visible
 
 from .. import keymap
 
@@ -63,7 +64,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Id", style="dim")
         previous = None
         for row in rows:
-            table.add_row(row.group if row.group != previous else "", row.keys, row.description, Text(row.binding_id))
+            # Text, not str: a Rich table reads a str cell as markup, and the keys come from the
+            # user's config file ([keymap]); visible() for the same reason as any outside text.
+            group = row.group if row.group != previous else ""
+            table.add_row(*(Text(visible(cell)) for cell in (group, row.keys, row.description, row.binding_id)))
             previous = row.group
         return table
 

@@ -14,6 +14,7 @@ from backends.errors import one_line
 from widgets.key_bar import KeyBar
 from widgets.log_view import DEFAULT_MAX_LINES, LogView
 
+from ..render import shown
 from .status import StatusHeader
 from .live import Live
 
@@ -76,7 +77,8 @@ class LogsScreen(Live, Screen):
         text = f" logs of {name}: {log.line_count} lines (last {log.max_lines} kept), {mode}"
         if self.ended:
             text += f"; {self.ended}"
-        self.query_one("#logs-title", Static).update(text)
+        # The name and the reason the stream ended are data: Text (never markup), cleaned.
+        self.query_one("#logs-title", Static).update(shown(text))
 
     def on_log_view_follow_changed(self, message: LogView.FollowChanged) -> None:
         self._retitle()

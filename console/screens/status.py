@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from backends.contract import Capability, ConnectionState
+from widgets.terminal_text import visible
 
 from ..render import age_text
 
@@ -42,6 +43,9 @@ class StatusHeader(Widget):
     def status_text(self) -> Text:
         app = self.app
         store, backend, settings = app.store, app.backend, app.settings
+        # The label (a server's name), the reasons (its error messages), the context and the
+        # project's name are data: every one goes through visible(), so none can move the
+        # cursor, set the title or break the header's two lines.
         line = Text()
         line.append("ntnx-console ", style="bold")
         if backend.simulated:
@@ -49,9 +53,9 @@ class StatusHeader(Widget):
         else:
             line.append(f" {backend.kind.upper()} ", style="bold reverse")
         if backend.label != backend.kind:
-            line.append(f"  {backend.label}")
+            line.append(f"  {visible(backend.label)}")
         if settings.context:
-            line.append(f"  context {settings.context}", style="bold")
+            line.append(f"  context {visible(settings.context)}", style="bold")
         if backend.read_only:
             line.append("  ")
             line.append(" READ-ONLY ", style="bold white on red")
@@ -66,14 +70,14 @@ class StatusHeader(Widget):
         if store.state is ConnectionState.CONNECTED:
             line.append("● connected", style="green")
         elif store.state is ConnectionState.DEGRADED:
-            line.append(f"◐ degraded: {store.reason}", style="yellow")
+            line.append(f"◐ degraded: {visible(store.reason or '')}", style="yellow")
         else:
             age = store.age()
             line.append(" ● UNREACHABLE ", style="bold white on red")
             if age is not None:
                 line.append(f" data {age_text(age)} old", style="bold red")
             if store.reason:
-                line.append(f"  {store.reason}", style="red")
+                line.append(f"  {visible(store.reason)}", style="red")
         line.append("\n")
         cap = store.capacity()
         if backend.supports(Capability.NODES):
@@ -88,7 +92,7 @@ class StatusHeader(Widget):
             q, u = project.quota, project.used
             line.append("   ")
             line.append("project ", style="bold")
-            line.append(f"{project.name}: ")
+            line.append(f"{visible(project.name)}: ")
             line.append(f"vCPU {_ratio(u.vcpus or 0, q.vcpus)}  ")
             memory_quota = None if q.memory_mib is None else round(q.memory_mib / 1024)
             line.append(f"memory {_ratio(round((u.memory_mib or 0) / 1024), memory_quota, 'G')}  ")

@@ -17,9 +17,10 @@ from backends.contract import Capability, UpgradeSpec
 from backends.errors import BackendError
 from backends.models import Task, TaskStatus
 from backends.waves import UpgradePlan, parse_version, plan_waves
+from widgets.terminal_text import visible
 
 from ..messages import VersionsLoaded
-from ..render import state
+from ..render import shown, state
 from ..store import Drained
 from .forms import FormScreen, whole_number_problem
 from .live import Live
@@ -28,14 +29,16 @@ BAR = 16  # cells of a host's progress bar
 
 
 def plan_text(plan: UpgradePlan) -> Text:
+    # Names, versions and reasons are the backend's: each through visible(), so none can break
+    # the plan's lines or reach the terminal; the newlines are ours.
     text = Text()
-    text.append(f"{plan.host_count} hosts in {len(plan.waves)} waves to Docker {plan.target_version}\n", style="bold")
+    text.append(visible(f"{plan.host_count} hosts in {len(plan.waves)} waves to Docker {plan.target_version}") + "\n", style="bold")
     for wave in plan.waves:
-        names = ", ".join(f"{h.name} ({h.from_version or '?'})" for h in wave.hosts)
+        names = ", ".join(visible(f"{h.name} ({h.from_version or '?'})") for h in wave.hosts)
         text.append(f"  wave {wave.number}: ", style="bold")
         text.append(f"{names}\n")
     for host in plan.skipped:
-        text.append(f"  skip {host.name}: {host.skip_reason}\n", style="dim")
+        text.append(visible(f"  skip {host.name}: {host.skip_reason}") + "\n", style="dim")
     return text
 
 
@@ -96,9 +99,9 @@ class UpgradeScreen(Live, FormScreen):
             yield Static("", id="progress-table")
             yield Static("p pause · r resume · x abort · escape close (the upgrade goes on)", classes="hint")
 
-    def _image_versions(self) -> list[tuple[str, str]]:
+    def _image_versions(self) -> list[tuple[Text, str]]:
         versions = {i.engine_version for i in self.inventory.images.values() if i.engine_version}
-        return [(v, v) for v in sorted(versions, key=parse_version, reverse=True)]
+        return [(shown(v), v) for v in sorted(versions, key=parse_version, reverse=True)]
 
     def on_mount(self) -> None:
         self.query_one("#progress").display = False
@@ -116,7 +119,7 @@ class UpgradeScreen(Live, FormScreen):
     def on_versions_loaded(self, message: VersionsLoaded) -> None:
         select = self.query_one("#version", Select)
         current = select.value
-        select.set_options([(v, v) for v in message.versions])
+        select.set_options([(shown(v), v) for v in message.versions])
         select.value = current if current in message.versions else message.versions[0]
         self.revalidate()
 
@@ -186,16 +189,17 @@ class UpgradeScreen(Live, FormScreen):
         if task is None or plan is None:
             self.query_one("#progress-title", Static).update("upgrade starting…")
             return
-        title = Text(f"Upgrade to Docker {plan.target_version}: ")
+        title = Text(visible(f"Upgrade to Docker {plan.target_version}: "))
         title.append_text(state(task.status))
-        title.append(f"  {bar(task.progress)} {task.progress}%  {task.error or task.message}")
+        title.append(visible(f"  {bar(task.progress)} {task.progress}%  {task.error or task.message}"))
         self.query_one("#progress-title", Static).update(title)
         table = Table(expand=True, box=None)
         for column, width in (("Wave", 4), ("Host", 14), ("From", 8), ("Now", 8), ("Status", 10), ("Progress", BAR)):
             table.add_column(column, no_wrap=True, min_width=width)
         table.add_column("Step", ratio=1, overflow="fold")
         for row in self.progress_rows():
-            table.add_row(*row[:5], bar(row[5]), row[6])
+            # Text cells: a Rich table reads a str cell as markup, and these are the backend's.
+            table.add_row(*(shown(cell) for cell in row[:4]), row[4], bar(row[5]), shown(row[6]))
         self.query_one("#progress-table", Static).update(table)
 
     def progress_rows(self) -> list[tuple[str, str, str, str, Text, int, str]]:
