@@ -55,6 +55,9 @@ class Action:
     show: bool = True  # in the footer
     priority: bool = True  # a letter key: runs before the next key is routed (fast typing)
     while_typing: bool = False  # its keys are not text: live while the filter prompt is open
+    # How long `--wait` follows its task before giving up (the task goes on in the backend):
+    # long enough for the slowest honest run, short enough that a stuck task ends the command.
+    wait_timeout: float = 900.0
 
     def binding(self) -> "Binding":
         from textual.binding import Binding
@@ -174,12 +177,12 @@ ACTIONS: list[Action] = [
     Action(
         "host.create", "Create", "Create a container host", HOSTS, keys="c", needs=Capability.HOSTS_CREATE,
         form="console.screens.forms:CreateHostForm", run=lambda b, spec: b.create_host(spec), cli={"hosts": ("host", "create")},
-        verb="create host",
+        verb="create host", wait_timeout=1800.0,
     ),
     Action(
         "host.upgrade", "Upgrade", "Upgrade Docker Engine on the marked hosts (or all), in waves", HOSTS, keys="u",
         needs=Capability.HOSTS_UPGRADE, ui="open_upgrade", run=lambda b, spec: b.upgrade_hosts(spec),
-        cli={"hosts": ("hosts", "upgrade")},
+        cli={"hosts": ("hosts", "upgrade")}, wait_timeout=4 * 3600.0,
     ),
     Action(
         "host.power_on", "Power on", "Power the host on", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,

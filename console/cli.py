@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from console.config import Config
 
 PROG = "ntnx-console"
+INTERRUPT_GRACE = 2.0  # seconds a Ctrl-C'd command gets to unwind before it is ended
 LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
 
 class UsageError(InvalidInput):
@@ -83,6 +84,15 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
     return value
+
+
+def _port(text: str) -> int:
+    from backends.endpoints import check_port
+
+    try:
+        return check_port(text, "port")
+    except InvalidInput as err:
+        raise ValueError(err.message.removeprefix("port: ")) from None
 
 
 def _positive_float(text: str) -> float:
@@ -175,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def wait_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--wait", action="store_true", help="follow the task until it ends")
+        p.add_argument(
+            "--timeout",
+            type=_positive_float,
+            metavar="SECONDS",
+            help="with --wait: give up after this long, exit 1 with the task's last state (default per action)",
+        )
 
     cfg = commands.add_parser("config", help="the config file").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
@@ -222,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
     )
     p = leaf(sim, "serve", _sim_serve, "serve the simulator as Prism Central over HTTPS on 127.0.0.1")
-    p.add_argument("--port", type=int, default=9440)
+    p.add_argument("--port", type=_argparse_type(_port), default=9440, help="the port on 127.0.0.1 (default 9440)")
     return parser
 
 
@@ -301,6 +317,25 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def _interrupt_at_once() -> Any:
+    """Ctrl-C ends the command at once with 130: the first press unwinds normally (locks
+    released, temporaries removed), and if that has not finished within a moment, the
+    process ends anyway rather than ignore the user."""
+    import signal
+    import threading
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        watchdog = threading.Timer(INTERRUPT_GRACE, lambda: os._exit(130))
+        watchdog.daemon = True
+        watchdog.start()
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread: leave Python's default
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv, command = _split_command(list(sys.argv[1:] if argv is None else argv))
@@ -310,6 +345,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(stop.code or 0) if not isinstance(stop.code, str) else 2
     if command:
         args.command_args = [*args.command_args, *command]
+    previous = _interrupt_at_once() if getattr(args, "handler", None) is not None else None  # the TUI has its own keys
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
@@ -455,13 +501,36 @@ async def _list(backend: "Backend", args: argparse.Namespace) -> int:
 
 
 async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) -> int:
-    """Print a started task, or follow it to its end and print the result."""
+    """Print a started task, or follow it to its end (within its timeout) and print the result."""
+    import asyncio
+
     from backends.models import TaskStatus
     from console import output
 
     if args.wait and not task.done:
+        from console import actions
+
+        limit = args.timeout or actions.get(args.action_id).wait_timeout
+        last = [task]
+
+        def seen(current: "Task") -> None:
+            last[0] = current
+            progress.update(current)
+
         with output.TaskProgress() as progress:
-            task = await backend.wait_task(task.id, progress.update)
+            try:
+                task = await asyncio.wait_for(backend.wait_task(task.id, seen), limit)
+            except asyncio.TimeoutError:
+                task = last[0]
+                timed_out = True
+            else:
+                timed_out = False
+        if timed_out:
+            _err(
+                f"Timed out: {task.kind} {task.target} still {task.status.value} at {task.progress}% after {limit:g}s"
+                f" ({task.message}); it goes on in the backend (task {task.id})"
+            )
+            return 1
     if args.json:
         output.print_json(output.task_row(task))
     elif args.wait or task.done:
@@ -620,13 +689,14 @@ async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from backends.contract import ContainerSpec, MountSpec
 
     mounts = [MountSpec(volume=volume, path=path) for volume, path in _pairs(args.volume, ":", "volume")]
+    from backends.endpoints import check_port
+
     ports = []
     for text in args.publish:
         host_port, _, container_port = text.rpartition(":")
-        try:
-            ports.append((int(container_port), int(host_port) if host_port else None))
-        except ValueError:
-            raise UsageError(f"--publish {text!r}: expected [HOST_PORT:]PORT") from None
+        if not container_port.isdigit() or (host_port and not host_port.isdigit()):
+            raise UsageError(f"--publish {text!r}: expected [HOST_PORT:]PORT")
+        ports.append((check_port(container_port, "--publish"), check_port(host_port, "--publish") if host_port else None))
     return ContainerSpec(
         image=args.image,
         host=args.host,

@@ -32,6 +32,7 @@ else is an error, so a typo never silently does nothing. Every problem with the 
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -223,6 +224,8 @@ def _check(where: str, key: str, value: Any, type_text: str) -> Any:
         raise ConfigError(f"{where}: {key} must be {wanted}")
     if base == "float":
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {key} must be a finite number, not {value}")
     if key in _PATH_KEYS:
         value = os.path.expanduser(value)
     return value
