@@ -427,7 +427,7 @@ def _config_path(args: argparse.Namespace) -> int:
 def _sim_serve(args: argparse.Namespace, settings: "Settings") -> int:
     if settings.backend != "simulator":
         raise UsageError("sim serve serves the simulator: it takes no --backend or non-simulator --context")
-    from backends.prism.sim_server import main as serve
+    from backends.prism_sim.server import main as serve
 
     sim = settings.simulator
     return serve(

@@ -1,5 +1,6 @@
 """The Prism Central backend: container machines, volume groups and rolling upgrades on
-Nutanix, and ``sim serve``, the simulator served as Prism Central."""
+Nutanix. It depends on nothing simulated: the simulator served as Prism Central (``sim
+serve``) lives beside it, in ``backends.prism_sim``."""
 
 from typing import Any
 

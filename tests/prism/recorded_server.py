@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from backends.prism.serving import PrismLogin
+from backends.prism_sim.serving import PrismLogin
 
 RECORDINGS = Path(__file__).parent / "recordings"
 PAGE_CAP = 1

@@ -16,7 +16,7 @@ import uvicorn
 
 from backends.prism import PrismBackend
 from backends.prism.client import Credentials
-from backends.prism.serving import CertFiles, PrismLogin, self_signed_cert
+from backends.prism_sim.serving import CertFiles, PrismLogin, self_signed_cert
 from backends.prism.about import PrismSettings
 from tests.daemons import free_port
 
@@ -72,7 +72,7 @@ def serve(app: PrismLogin, *, startup_timeout: float = 20.0) -> Iterator[Running
 
 
 def sim_app(*, announce: bool = True, **sim_options: Any) -> PrismLogin:
-    from backends.prism.sim_server import PrismFacade, build_app
+    from backends.prism_sim.server import PrismFacade, build_app
     from backends.simulator import SimulatorBackend
 
     options = {"seed": 7, "speed": 0.0, "activity": False, **sim_options}

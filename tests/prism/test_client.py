@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from backends.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, Unavailable
 from backends.prism.client import Credentials, PrismClient
-from backends.prism.serving import PrismLogin, v3_error
+from backends.prism_sim.serving import PrismLogin, v3_error
 from tests.daemons import free_port
 from tests.prism.servers import PASSWORD, serve
 

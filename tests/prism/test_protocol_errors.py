@@ -25,7 +25,7 @@ from starlette.routing import Route
 from backends.contract import ChangeBatch, ConnectionChanged, ConnectionState
 from backends.errors import ProtocolError, TaskFailed, Unavailable
 from backends.prism.client import Credentials, PrismClient
-from backends.prism.serving import PrismLogin
+from backends.prism_sim.serving import PrismLogin
 from tests.prism.servers import PASSWORD, backend_for, serve
 from tests.prism.test_cli import cli
 from tests.waiting import wait_until

@@ -35,8 +35,8 @@ from starlette.routing import Route
 from ..contract import HostSpec, Inventory, UpgradeSpec, VolumeSpec
 from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, Unavailable
 from ..models import Task, TaskStatus
-from . import sim_payloads as pay
-from .parse import ENGINE_CATEGORY, GIB
+from ..prism.parse import ENGINE_CATEGORY, GIB
+from . import payloads as pay
 from .serving import PrismLogin, self_signed_cert, v3_error, v4_error
 
 POLL_STEP = 15.0  # simulated seconds a task poll moves the clock by, at --speed 0
@@ -529,7 +529,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m backends.prism.sim_server`
+if __name__ == "__main__":  # pragma: no cover - `python -m backends.prism_sim.server`
     parser = argparse.ArgumentParser(prog="ntnx-console sim serve")
     parser.add_argument("--port", type=int, default=9440)
     parser.add_argument("--seed", type=int, default=7)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from starlette.responses import JSONResponse, Response
 
-from .client import SIMULATOR_HEADER
+from ..prism.client import SIMULATOR_HEADER
 
 SESSION_COOKIE = "NTNX_IGW_SESSION"
 

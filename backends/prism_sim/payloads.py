@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..models import Host, HostState, Image, Network, Node, Project, Task, TaskStatus, Volume
-from .parse import ENGINE_CATEGORY, GIB, MIB, ROLE_CATEGORY, ROLE_VALUE
+from ..prism.parse import ENGINE_CATEGORY, GIB, MIB, ROLE_CATEGORY, ROLE_VALUE
 
 _NS = uuid.UUID("6f1d6a3e-4c1e-4d55-9f0e-6e7478636f6e")
 OWNER = {"kind": "user", "uuid": "00000000-0000-0000-0000-000000000000", "name": "admin"}
