@@ -13,6 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
+from widgets.terminal_text import visible
+
 
 class KeyBar(Widget):
     DEFAULT_CSS = """
@@ -58,7 +60,8 @@ class KeyBar(Widget):
             self.refresh()
 
     def _entry(self, binding: Binding, enabled: bool) -> tuple[str, str, str, bool]:
-        return (binding.key, self.app.get_key_display(binding), binding.description, enabled)
+        # The keys may come from the user's config file ([keymap]): shown, never obeyed.
+        return (binding.key, visible(self.app.get_key_display(binding)), visible(binding.description), enabled)
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key", partial=True)

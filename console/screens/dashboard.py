@@ -15,7 +15,7 @@ from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
 from .. import actions, keymap
-from ..render import container_columns, host_columns, volume_columns
+from ..render import container_columns, host_columns, shown, volume_columns
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -50,13 +50,15 @@ class Pane(Vertical):
         title = f"{TITLES[self.kind]} ({count})"
         if narrowed_to and self.kind != "hosts":
             title += f" on {narrowed_to}"
-        self.border_title = title
+        # Text, not str: a str title is read as markup, and a host's name or the typed filter
+        # ("[b]x") are to be shown as they are.
+        self.border_title = shown(title)
         notes = []
         if table.marked:
             notes.append(f"{len(table.marked)} marked")
         if table.filter_text:
             notes.append(f"filter {table.filter_text}")
-        self.border_subtitle = "  ".join(notes)
+        self.border_subtitle = shown("  ".join(notes))
 
 
 class DashboardScreen(Live, Screen):

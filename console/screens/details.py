@@ -21,7 +21,7 @@ from widgets.terminal_text import visible, visible_text
 from widgets.usage_sparkline import UsageSparkline
 
 from ..messages import InspectLoaded, LogTail
-from ..render import container_columns, date_time_text, event_columns, gib, state, volume_columns
+from ..render import container_columns, date_time_text, event_columns, gib, shown, state, volume_columns
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -129,7 +129,7 @@ class HostDetails(DetailsScreen):
         self.query_one("#facts", Static).update(
             facts(
                 [
-                    ("Host", Text(host.name, style="bold")),
+                    ("Host", shown(host.name, "bold")),  # shown, not Text(): Text drops a bell unseen
                     ("State", state(host.state)),
                     ("Why", host.reason),
                     ("IP", host.ip),
@@ -233,7 +233,7 @@ class ContainerDetails(DetailsScreen):
         self.query_one("#facts", Static).update(
             facts(
                 [
-                    ("Container", Text(c.name, style="bold")),
+                    ("Container", shown(c.name, "bold")),
                     ("State", state(c.state)),
                     ("Status", c.status),
                     ("Image", c.image),
@@ -285,7 +285,7 @@ class VolumeDetails(DetailsScreen):
         self.query_one("#facts", Static).update(
             facts(
                 [
-                    ("Volume", Text(v.name, style="bold")),
+                    ("Volume", shown(v.name, "bold")),
                     ("State", state(v.state)),
                     ("Size", f"{v.size_gib:g} GiB"),
                     ("Attached to", store.host_name(v.host_id) if v.host_id else "no host"),
