@@ -141,3 +141,42 @@ async def test_a_hostile_error_is_notified_cleaned_and_literal(sim, monkeypatch)
         hostile = " ".join(next(text for text in toasts() if "PWNED" in text).split())
         assert "engine says ␛]0;PWNED␇␛[2J [bold]no[/bold]" in hostile  # markup shown as typed
         assert not OBEYED.search(hostile)
+
+
+async def test_the_header_and_the_task_strip_show_hostile_reasons_cleaned(console):
+    from backends.models import Task, TaskStatus
+    from widgets.task_strip import TaskStrip
+
+    console.sim.store.upsert(
+        Task(id="t-hostile", kind="stop_container", target="c\x1b]0;PWNED\x07", status=TaskStatus.RUNNING,
+             progress=40, message="step [bold]two[/bold]\x1b[2J", created_at=console.sim.clock.now)
+    )
+    console.sim.store.flush()
+    strip = console.screen.query_one(TaskStrip)
+    await console.until(lambda: any(t.id == "t-hostile" for t in strip.shown), "the task in the strip")
+    await console.pilot.pause()
+    line = next(line for line in _lines(strip) if "PWNED" in line)
+    assert "stop container c␛]0;PWNED␇" in line and "step [bold]two[/bold]␛[2J" in line
+    assert not OBEYED.search(line)
+
+    console.app.store.unreachable("refused \x1b[2J\x1b]0;PWNED\x07 [b]x[/b]\nforged line")
+    await console.until(lambda: "refused" in console.header(), "the reason in the header")
+    header = _lines(console.screen.query_one("#status"))
+    assert len(header) == 2 and "refused ␛[2J␛]0;PWNED␇ [b]x[/b]␊forged line" in header[0]
+    assert not OBEYED.search("".join(header))
+
+
+async def test_the_delete_confirmation_names_a_hostile_container_literally(console):
+    from console.screens.confirm import ConfirmDelete
+
+    containers = console.table("containers")
+    container = containers.rows_by_id[containers.visible_ids[0]]
+    await _rename(console, "containers", container, HOSTILE_CONTAINER)
+    await console.press("tab")
+    assert containers.move_cursor(container.id)
+    await console.press("ctrl+d")
+    await console.on(ConfirmDelete)
+    question = " ".join(_lines(console.screen.query_one("#question")))
+    assert "[b]x␛[31m\\u202e\\x9b" in question
+    assert not OBEYED.search(question)
+    await console.press("escape")
