@@ -1,9 +1,10 @@
 """``DockerBackend``: real Docker Engines (local, tcp+TLS, ssh) as the hosts of the console.
 
 Each engine is a Host (``engine.Engine``); the backend merges their inventories with its own
-task table, and publishes one coalesced ``ChangeBatch`` for whatever changed. An engine that
-stops answering turns its host UNREACHABLE (its last data kept, aged by ``observed_at``)
-while the others carry on; actions on it fail as tasks, never as tracebacks.
+tasks (``backends.tasks.TaskTable``: Docker has none), and publishes one coalesced
+``ChangeBatch`` for whatever changed. An engine that stops answering turns its host
+UNREACHABLE (its last data kept, aged by ``observed_at``) while the others carry on; actions
+on it fail as tasks, never as tracebacks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from typing import Any, AsyncIterator, Iterable, Literal, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Literal, Sequence
 
 from ..contract import (
     Backend,
@@ -33,11 +34,11 @@ from ..errors import BackendError, Conflict, InvalidInput, NotFound, TaskFailed,
 from ..models import Container, Host, HostState, Task, TaskStatus, Volume
 from ..poller import Broadcast, diff
 from ..settings import Settings
+from ..tasks import Aborted, TaskHandle, TaskTable
 from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name
 from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
 from . import actions, machines
 from .engine import Engine, host_id_for
-from .tasks import Aborted, TaskHandle, TaskTable
 from .transport import Endpoint, default_hosts, parse_endpoint
 
 CONNECT_TIMEOUT = 20.0
@@ -170,7 +171,7 @@ class DockerBackend(Backend):
             for v in engine.inventory.volume_values():
                 inv.volumes[v.id] = v
             inv.events.update(engine.inventory.events)
-        inv.tasks = dict(self._tasks.tasks)
+        inv.tasks = self._tasks.all()
         return inv
 
     def _flush(self) -> None:
@@ -508,7 +509,7 @@ class DockerBackend(Backend):
         return task
 
     def _control(self, task_id: str) -> tuple[Task, WaveControl]:
-        task = self._tasks.tasks.get(task_id)
+        task = self._tasks.get(task_id)
         if task is None:
             raise NotFound(f"task {task_id} not found")
         control = self._controls.get(task_id)
@@ -517,6 +518,14 @@ class DockerBackend(Backend):
         if task.done:
             raise Conflict(f"{task.kind} {task.target} has already ended ({task.status.value})")
         return task, control
+
+    async def wait_task(
+        self, task_id: str, on_progress: Callable[[Task], None] | None = None, *, poll_interval: float = 0.5
+    ) -> Task:
+        # Every task is the backend's own: woken by each change rather than polled.
+        if self._tasks.get(task_id) is None:
+            raise NotFound(f"task {task_id} not found")
+        return await self._tasks.wait(task_id, on_progress)
 
     async def pause_task(self, task_id: str) -> Task:
         task, control = self._control(task_id)

@@ -2,8 +2,9 @@
 and rolling upgrades, on the console's contract.
 
 Inventory comes from polling (``SnapshotPoller``): Prism has no change feed the console can
-subscribe to. Each action is one of the console's own tasks (``TaskBook``) that follows the
-Prism tasks it starts and, for machines this computer made, does the in-guest steps over SSH.
+subscribe to. Each action is one of the console's own tasks (in ``backends.tasks.TaskTable``)
+that follows the Prism tasks it starts and, for machines this computer made, does the in-guest
+steps over SSH.
 
 Against the console's own simulator served as Prism (``sim serve``, which marks its answers
 with ``X-Ntnx-Console-Simulator``), the machines have no SSH: the in-guest steps are skipped
@@ -40,6 +41,7 @@ from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionD
 from ..models import Host, HostState, Image, Task, TaskStatus, Volume
 from ..poller import SnapshotPoller
 from ..settings import Settings
+from ..tasks import TaskTable
 from .about import ENGINE_CAPABILITIES, OWN_CAPABILITIES, PrismSettings
 from ..validation import check_host_name, check_volume_name, check_volume_size
 from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_waves
@@ -49,7 +51,6 @@ from .credentials import credentials as find_credentials
 from .engines import MachineEngines
 from .guest import Guest
 from .machine import adopt_legacy, forget_machine, is_machine_id, known_machine, new_machine_keys, user_data
-from .taskbook import TaskBook
 
 GIB = 1024**3
 DISK_FETCHES_PER_POLL = 200
@@ -78,7 +79,7 @@ class PrismBackend(Backend):
         self._poller = SnapshotPoller(self._fetch, interval=poll_interval)
         self._primed = False
         self._fetch_lock = asyncio.Lock()
-        self._book = TaskBook(self._task_changed)
+        self._tasks = TaskTable(self._task_changed, id_prefix="nc")  # nc-: the console's, not Prism's
         self._poll_soon: asyncio.TimerHandle | None = None
         self._controls: dict[str, WaveControl] = {}
         self._disks: dict[str, list[dict[str, Any]]] = {}  # volume group id -> its disks
@@ -124,7 +125,7 @@ class PrismBackend(Backend):
     async def close(self) -> None:
         if self._poll_soon is not None:
             self._poll_soon.cancel()
-        await self._book.close()
+        await self._tasks.close()
         await self._engines.close()  # first: its news would wake the poller
         await self._poller.stop()
         if self._client is not None:
@@ -179,8 +180,8 @@ class PrismBackend(Backend):
                 # Keys an older version kept under a machine's name move to its uuid, once.
                 adopt_legacy((h.id, h.name) for h in self._prism.hosts.values())
             inv = self._prism.copy()
-            inv.tasks.update(self._book.all())
-            for task in self._book.all().values():
+            inv.tasks.update(self._tasks.all())
+            for task in self._tasks.all().values():
                 # Prism knows nothing of an engine upgrade in progress; the console's task does.
                 if task.kind == "upgrade_host" and task.status is TaskStatus.RUNNING and task.target_id in inv.hosts:
                     inv.hosts[task.target_id] = replace(inv.hosts[task.target_id], state=HostState.UPGRADING)
@@ -243,7 +244,7 @@ class PrismBackend(Backend):
             self._disks[vg_id] = disks
 
     async def get_task(self, task_id: str) -> Task:
-        local = self._book.get(task_id) or await self._engines.task(task_id)
+        local = self._tasks.get(task_id) or await self._engines.task(task_id)
         if local is not None:
             return local
         return parse.task_v3(await self.client.v3_task(task_id))
@@ -251,8 +252,8 @@ class PrismBackend(Backend):
     async def wait_task(
         self, task_id: str, on_progress: Callable[[Task], None] | None = None, *, poll_interval: float = 0.5
     ) -> Task:
-        if self._book.get(task_id) is not None:
-            return await self._book.wait(task_id, on_progress)
+        if self._tasks.get(task_id) is not None:
+            return await self._tasks.wait(task_id, on_progress)
         if await self._engines.task(task_id) is not None:
             return await super().wait_task(task_id, on_progress, poll_interval=poll_interval)
         final = await self.client.wait_v3_task(task_id, (lambda t: on_progress(parse.task_v3(t))) if on_progress else None)
@@ -299,14 +300,14 @@ class PrismBackend(Backend):
         def report(prism: dict[str, Any]) -> None:
             pct = int(prism.get("percentage_complete") or 0)
             message = prism.get("progress_message") or ""
-            self._book.update(task_id, progress=low + (high - low) * pct // 100, **({"message": message} if message else {}))
+            self._tasks.update(task_id, progress=low + (high - low) * pct // 100, **({"message": message} if message else {}))
 
         return report
 
     def _follow_v4(self, task_id: str, low: int, high: int) -> Callable[[dict[str, Any]], None]:
         def report(prism: dict[str, Any]) -> None:
             pct = int(prism.get("progressPercentage") or 0)
-            self._book.update(task_id, progress=low + (high - low) * pct // 100)
+            self._tasks.update(task_id, progress=low + (high - low) * pct // 100)
 
         return report
 
@@ -382,8 +383,8 @@ class PrismBackend(Backend):
                 keys = keys.claim(vm_uuid)
             except (BackendError, OSError):
                 pass  # the task claims them again and, failing, deletes the VM and its keys
-        task = self._book.start("create_host", spec.name, target_id=vm_uuid, message="creating the VM", progress=5)
-        self._book.run(task.id, self._finish_create(task.id, spec, vm_uuid, task_uuid_of(answer), keys))
+        task = self._tasks.start("create_host", spec.name, target_id=vm_uuid, message="creating the VM", progress=5)
+        self._tasks.run(task.id, self._finish_create(task.id, spec, vm_uuid, task_uuid_of(answer), keys))
         return task
 
     async def _finish_create(self, task_id: str, spec: HostSpec, vm_uuid: str | None, prism_task: str | None, keys) -> None:
@@ -396,7 +397,7 @@ class PrismBackend(Backend):
                 raise TaskFailed("Prism did not say which VM it created")
             if keys.pending:
                 keys = keys.claim(vm_uuid)
-            self._book.update(task_id, target_id=vm_uuid, progress=65, message="waiting for an IP address")
+            self._tasks.update(task_id, target_id=vm_uuid, progress=65, message="waiting for an IP address")
             vm = await self._wait_for_ip(vm_uuid)
             host = parse.host(vm)
             if host.state is not HostState.RUNNING:
@@ -406,21 +407,21 @@ class PrismBackend(Backend):
             if guest is None:
                 note = f"powered on at {host.ip}; {why_not}"
             else:
-                self._book.update(task_id, progress=80, message=f"waiting for Docker Engine on {host.ip}")
+                self._tasks.update(task_id, progress=80, message=f"waiting for Docker Engine on {host.ip}")
                 version = await guest.wait_engine(self.engine_timeout)
                 note = f"powered on at {host.ip}; Docker Engine {version} answers"
-            self._book.finish(task_id, TaskStatus.SUCCEEDED, message=note, result_id=vm_uuid)
+            self._tasks.finish(task_id, TaskStatus.SUCCEEDED, message=note, result_id=vm_uuid)
         except asyncio.CancelledError:
             # The console closed (a CLI call without --wait): Prism goes on making the VM,
             # and its keys stay for the checks a later call makes.
             raise
         except Exception as err:
             reason = err.message if isinstance(err, BackendError) else (str(err) or type(err).__name__)
-            self._book.update(task_id, message="cleaning up: deleting the half-made VM")
+            self._tasks.update(task_id, message="cleaning up: deleting the half-made VM")
             if vm_uuid:
                 await self._delete_quietly(vm_uuid)
             keys.discard()
-            self._book.finish(task_id, TaskStatus.FAILED, error=f"{reason} (the VM was deleted)")
+            self._tasks.finish(task_id, TaskStatus.FAILED, error=f"{reason} (the VM was deleted)")
 
     async def _delete_quietly(self, vm_uuid: str) -> None:
         try:
@@ -445,7 +446,7 @@ class PrismBackend(Backend):
     async def delete_host(self, host_id: str) -> Task:
         host = self._host(await self.snapshot(), host_id)
         prism_task = await self.client.v3_delete("vm", host.id)
-        task = self._book.start("delete_host", host.name, target_id=host.id, message="deleting the VM")
+        task = self._tasks.start("delete_host", host.name, target_id=host.id, message="deleting the VM")
 
         async def steps() -> None:
             await self._prism_v3(task.id, prism_task, 0, 100)
@@ -455,9 +456,9 @@ class PrismBackend(Backend):
                     forget_machine(host.id)
                 except InvalidInput as err:
                     note = f"deleted; its keys were left in place: {err.message}"
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note)
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message=note)
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     async def power_on_host(self, host_id: str) -> Task:
@@ -474,13 +475,13 @@ class PrismBackend(Backend):
 
         prism_task = await self.client.v3_update("vm", host.id, edit)
         kind = "power_on_host" if state == "ON" else "power_off_host"
-        task = self._book.start(kind, host.name, target_id=host.id, message=f"powering {state.lower()}")
+        task = self._tasks.start(kind, host.name, target_id=host.id, message=f"powering {state.lower()}")
 
         async def steps() -> None:
             await self._prism_v3(task.id, prism_task, 0, 100)
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=f"powered {state.lower()}")
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message=f"powered {state.lower()}")
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
@@ -548,19 +549,19 @@ class PrismBackend(Backend):
             "disks": [disk],
         }
         prism_task = await self.client.create_volume_group(body)
-        task = self._book.start("create_volume", spec.name, message="creating the volume group")
+        task = self._tasks.start("create_volume", spec.name, message="creating the volume group")
 
         async def steps() -> None:
             final = await self._prism_v4(task.id, prism_task, 0, 40 if host else 100)
             vg_id = _affected(final, "volume-group")
-            self._book.update(task.id, target_id=vg_id, result_id=vg_id)
+            self._tasks.update(task.id, target_id=vg_id, result_id=vg_id)
             if host is None:
-                self._book.finish(task.id, TaskStatus.SUCCEEDED, message="created", result_id=vg_id)
+                self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message="created", result_id=vg_id)
                 return
             note = await self._attach_steps(task.id, vg_id, spec.name, host, 40)
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=vg_id)
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=vg_id)
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     async def _storage_container(self, ref: str) -> str:
@@ -588,13 +589,13 @@ class PrismBackend(Backend):
             raise InvalidInput(
                 "the prism backend attaches volumes to machines; run the container with the Docker volume of the same name"
             )
-        task = self._book.start("attach_volume", f"{volume.name} -> {host.name}", target_id=volume.id)
+        task = self._tasks.start("attach_volume", f"{volume.name} -> {host.name}", target_id=volume.id)
 
         async def steps() -> None:
             note = await self._attach_steps(task.id, volume.id, volume.name, host, 0)
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=volume.id)
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message=note, result_id=volume.id)
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     async def _attach_steps(self, task_id: str, vg_id: str, name: str, host: Host, low: int) -> str:
@@ -606,12 +607,12 @@ class PrismBackend(Backend):
             except Unavailable as err:
                 # The volume group still attaches; mounting waits for a reachable machine.
                 guest, why_not = None, f"machine unreachable over SSH ({err.message})"
-        self._book.update(task_id, message=f"attaching the volume group to {host.name}", progress=low)
+        self._tasks.update(task_id, message=f"attaching the volume group to {host.name}", progress=low)
         prism_task = await self.client.attach_vm(vg_id, host.id)
         await self._prism_v4(task_id, prism_task, low, 80 if guest else 100)
         if guest is None:
             return f"attached to {host.name}; disk not mounted: {why_not}"
-        self._book.update(task_id, message="mounting the disk and creating the Docker volume", progress=85)
+        self._tasks.update(task_id, message="mounting the disk and creating the Docker volume", progress=85)
         mount = await guest.prepare_volume(name, disks_before)
         return f"attached to {host.name}, mounted at {mount}, Docker volume {name}"
 
@@ -627,14 +628,14 @@ class PrismBackend(Backend):
         if guest is not None:
             await guest.release_volume(volume.name)  # refuses while a container uses it
         prism_task = await self.client.detach_vm(volume.id, volume.host_id)
-        task = self._book.start("detach_volume", volume.name, target_id=volume.id, message="detaching")
+        task = self._tasks.start("detach_volume", volume.name, target_id=volume.id, message="detaching")
 
         async def steps() -> None:
             await self._prism_v4(task.id, prism_task, 0, 100)
             note = "detached" if guest else f"detached; nothing unmounted in the guest: {why_not}"
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message=note)
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message=note)
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     async def delete_volume(self, volume_id: str) -> Task:
@@ -642,14 +643,14 @@ class PrismBackend(Backend):
         if volume.host_id:
             raise Conflict(f"volume {volume.name} is attached: detach it first")
         prism_task = await self.client.delete_volume_group(volume.id)
-        task = self._book.start("delete_volume", volume.name, target_id=volume.id, message="deleting")
+        task = self._tasks.start("delete_volume", volume.name, target_id=volume.id, message="deleting")
 
         async def steps() -> None:
             await self._prism_v4(task.id, prism_task, 0, 100)
             self._disks.pop(volume.id, None)
-            self._book.finish(task.id, TaskStatus.SUCCEEDED, message="deleted")
+            self._tasks.finish(task.id, TaskStatus.SUCCEEDED, message="deleted")
 
-        self._book.run(task.id, steps())
+        self._tasks.run(task.id, steps())
         return task
 
     # -- upgrades ----------------------------------------------------------------------------
@@ -665,17 +666,16 @@ class PrismBackend(Backend):
         plan = plan_waves(hosts, spec.target_version, spec.batch_size)
         if self.simulated and spec.target_version not in await self.upgrade_versions():
             raise InvalidInput(f"no image carries Docker {spec.target_version}")
-        parent = self._book.start(
+        parent = self._tasks.start(
             "upgrade_hosts", f"{plan.host_count} hosts to {spec.target_version}", message=f"{len(plan.waves)} waves"
         )
-        children = {
-            p.host_id: self._book.start(
+        children = {  # each one lands in the parent's child_ids as it starts
+            p.host_id: self._tasks.start(
                 "upgrade_host", p.name, target_id=p.host_id, parent_id=parent.id, status=TaskStatus.QUEUED
             ).id
             for w in plan.waves
             for p in w.hosts
         }
-        self._book.update(parent.id, child_ids=tuple(children.values()))
         control = WaveControl()
         self._controls[parent.id] = control
         done = 0
@@ -683,16 +683,16 @@ class PrismBackend(Backend):
         async def upgrade_one(planned: PlannedHost) -> None:
             nonlocal done
             child = children[planned.host_id]
-            self._book.update(child, status=TaskStatus.RUNNING, message=f"upgrading from {planned.from_version}")
+            self._tasks.update(child, status=TaskStatus.RUNNING, message=f"upgrading from {planned.from_version}")
             try:
                 await self._upgrade_one(child, inv.hosts[planned.host_id], spec.target_version)
             except Exception as err:
                 reason = err.message if isinstance(err, BackendError) else str(err) or type(err).__name__
-                self._book.finish(child, TaskStatus.FAILED, error=reason)
+                self._tasks.finish(child, TaskStatus.FAILED, error=reason)
                 raise
-            self._book.finish(child, TaskStatus.SUCCEEDED, message=f"Docker {spec.target_version}")
+            self._tasks.finish(child, TaskStatus.SUCCEEDED, message=f"Docker {spec.target_version}")
             done += 1
-            self._book.update(parent.id, progress=100 * done // plan.host_count)
+            self._tasks.update(parent.id, progress=100 * done // plan.host_count)
 
         async def steps() -> None:
             try:
@@ -701,27 +701,27 @@ class PrismBackend(Backend):
                     upgrade_one,
                     control=control,
                     continue_on_failure=spec.continue_on_failure,
-                    on_wave=lambda w: self._book.update(parent.id, message=f"wave {w.number} of {len(plan.waves)}"),
+                    on_wave=lambda w: self._tasks.update(parent.id, message=f"wave {w.number} of {len(plan.waves)}"),
                 )
             finally:
                 self._controls.pop(parent.id, None)
             for host_id in outcome.not_started:
-                self._book.finish(children[host_id], TaskStatus.ABORTED, error="not started")
+                self._tasks.finish(children[host_id], TaskStatus.ABORTED, error="not started")
             if outcome.aborted:
-                self._book.finish(parent.id, TaskStatus.ABORTED, error="aborted by the user")
+                self._tasks.finish(parent.id, TaskStatus.ABORTED, error="aborted by the user")
             elif outcome.failed:
                 names = ", ".join(inv.hosts[h].name for h, _ in outcome.failed)
-                self._book.finish(parent.id, TaskStatus.FAILED, error=f"failed on {names}: {outcome.failed[0][1]}")
+                self._tasks.finish(parent.id, TaskStatus.FAILED, error=f"failed on {names}: {outcome.failed[0][1]}")
             else:
-                self._book.finish(parent.id, TaskStatus.SUCCEEDED, message=f"{len(outcome.succeeded)} hosts upgraded")
+                self._tasks.finish(parent.id, TaskStatus.SUCCEEDED, message=f"{len(outcome.succeeded)} hosts upgraded")
 
-        self._book.run(parent.id, steps())
+        self._tasks.run(parent.id, steps())
         return parent
 
     async def _upgrade_one(self, task_id: str, host: Host, version: str) -> None:
         guest, why_not = self._guest(host)
         if guest is not None:
-            self._book.update(task_id, message=f"installing Docker {version} over SSH", progress=10)
+            self._tasks.update(task_id, message=f"installing Docker {version} over SSH", progress=10)
             reported = await guest.upgrade_engine(version)
             if reported != version:
                 raise TaskFailed(f"the engine reports {reported} after the upgrade, not {version}")
@@ -731,26 +731,26 @@ class PrismBackend(Backend):
         def edit(spec: dict[str, Any], metadata: dict[str, Any]) -> None:
             metadata.setdefault("categories", {})[parse.ENGINE_CATEGORY] = version
 
-        self._book.update(task_id, message="recording the engine version on the VM", progress=50 if guest else 5)
+        self._tasks.update(task_id, message="recording the engine version on the VM", progress=50 if guest else 5)
         prism_task = await self.client.v3_update("vm", host.id, edit)
         await self._prism_v3(task_id, prism_task, 50 if guest else 5, 100)
 
     async def pause_task(self, task_id: str) -> Task:
         self._control(task_id).pause()
-        return self._book.update(task_id, status=TaskStatus.PAUSED)
+        return self._tasks.update(task_id, status=TaskStatus.PAUSED)
 
     async def resume_task(self, task_id: str) -> Task:
         self._control(task_id).resume()
-        return self._book.update(task_id, status=TaskStatus.RUNNING)
+        return self._tasks.update(task_id, status=TaskStatus.RUNNING)
 
     async def abort_task(self, task_id: str) -> Task:
         self._control(task_id).abort()
-        return self._book.get(task_id)  # type: ignore[return-value]
+        return self._tasks.get(task_id)  # type: ignore[return-value]
 
     def _control(self, task_id: str) -> WaveControl:
         control = self._controls.get(task_id)
         if control is None:
-            if self._book.get(task_id) is None:
+            if self._tasks.get(task_id) is None:
                 raise NotFound(f"task {task_id} not found")
             raise InvalidInput("only a running upgrade can be paused, resumed or aborted")
         return control

@@ -98,7 +98,7 @@ async def test_upgrade_runs_in_waves_of_the_batch_size(backend):
 
     final = await asyncio.wait_for(backend.wait_task(task.id, watch), 60)
     assert final.status is TaskStatus.SUCCEEDED, final.error
-    children = [backend._book.get(c) for c in final.child_ids]
+    children = [backend._tasks.get(c) for c in final.child_ids]
     by_name = {t.target: t for t in children}
     wave1 = [by_name[h.name] for h in behind[:2]]
     wave2 = [by_name[h.name] for h in behind[2:]]
