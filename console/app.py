@@ -31,7 +31,7 @@ from .screens.live import Live
 
 if TYPE_CHECKING:
     from .actions import Action
-from .render import task_outcome
+from .presenters.tasks import outcome as task_outcome
 from .store import DRAIN_INTERVAL, Drained, InventoryStore
 
 RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down

@@ -490,9 +490,9 @@ def _simulated_source(settings: "Settings", backend: "Backend") -> str:
 
 
 async def _list(backend: "Backend", args: argparse.Namespace) -> int:
-    from console import output
+    from console import output, presenters
 
-    items = output.rows(args.kind, await backend.snapshot())
+    items = presenters.rows(args.kind, await backend.snapshot())
     if args.json:
         output.print_json(items)
     else:
@@ -506,6 +506,7 @@ async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) ->
 
     from backends.models import TaskStatus
     from console import output
+    from console.presenters import tasks
 
     if args.wait and not task.done:
         from console import actions
@@ -532,11 +533,11 @@ async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) ->
             )
             return 1
     if args.json:
-        output.print_json(output.task_row(task))
+        output.print_json(tasks.row(task))
     elif args.wait or task.done:
-        print(output.task_line(task))
+        print(tasks.line(task))
     else:
-        print(f"{output.task_line(task)} (task {visible(task.id)})")
+        print(f"{tasks.line(task)} (task {visible(task.id)})")
     if task.done and task.status is not TaskStatus.SUCCEEDED:
         _err(f"Task failed: {task.kind} {task.target}: {task.status.value}: {task.error or task.message}")
         return 1

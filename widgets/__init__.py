@@ -6,7 +6,7 @@ The names below load on first use, so importing one widget does not import them 
 from importlib import import_module
 from typing import Any
 
-_HOMES = {"Column": "resource_table", "ResourceTable": "resource_table", "LogView": "log_view", "TaskStrip": "task_strip"}
+_HOMES = {"Column": "resource_table", "ResourceTable": "resource_table", "LogView": "log_view", "TaskStrip": "task_strip", "StripEntry": "task_strip"}
 
 __all__ = sorted(_HOMES)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from rich.cells import cell_len, set_cell_size
@@ -11,26 +12,30 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
 
-from backends.models import Task, TaskStatus
 from widgets.terminal_text import visible
 
 BAR_WIDTH = 20
-STATUS_STYLES = {
-    TaskStatus.QUEUED: "dim",
-    TaskStatus.RUNNING: "bold cyan",
-    TaskStatus.PAUSED: "bold yellow",
-    TaskStatus.SUCCEEDED: "bold green",
-    TaskStatus.FAILED: "bold red",
-    TaskStatus.ABORTED: "bold magenta",
-}
-STATUS_ICONS = {
-    TaskStatus.QUEUED: "…",
-    TaskStatus.RUNNING: "▶",
-    TaskStatus.PAUSED: "‖",
-    TaskStatus.SUCCEEDED: "✔",
-    TaskStatus.FAILED: "✘",
-    TaskStatus.ABORTED: "■",
-}
+
+
+@dataclass(frozen=True, slots=True)
+class StripEntry:
+    """One line of the strip: a piece of work, as the application words and colours it.
+
+    The strip knows nothing of what the work is; the application maps its own tasks onto
+    these (the console: ``console.presenters.tasks.strip_entry``)."""
+
+    id: str
+    title: str  # the line's words, e.g. "create host web-01"
+    kind: str  # what is done, as the application names it (for finding an entry)
+    target: str  # on what, e.g. "web-01"
+    progress: int  # 0..100
+    status: str  # the word shown, e.g. "running"
+    style: str  # the colour of the icon, bar and status
+    icon: str
+    message: str  # the latest step, or why it failed
+    done: bool
+    created_at: float
+    child: bool = False  # part of a bigger piece of work (shown only with top_level_only=False)
 
 
 def progress_bar(progress: int, width: int, style: str) -> Text:
@@ -79,26 +84,26 @@ class TaskStrip(Widget):
         self.linger = linger
         self.top_level_only = top_level_only
         self._clock = clock
-        self._tasks: dict[str, Task] = {}
+        self._tasks: dict[str, StripEntry] = {}
         self._finished_seen: dict[str, float] = {}  # task id -> clock time first seen finished
         self._fade_timer: Timer | None = None
         self._height = 1
 
     @property
-    def shown(self) -> list[Task]:
+    def shown(self) -> list[StripEntry]:
         """The tasks on screen, in order."""
         now = self._clock()
         tasks = [
             task
             for task in self._tasks.values()
-            if not (self.top_level_only and task.parent_id)
+            if not (self.top_level_only and task.child)
             and (not task.done or now - self._finished_seen.get(task.id, now) < self.linger)
         ]
         active = sorted((t for t in tasks if not t.done), key=_newest_first)
         finished = sorted((t for t in tasks if t.done), key=_newest_first)
         return (active + finished)[: self.max_lines]
 
-    def update_tasks(self, tasks: Iterable[Task]) -> None:
+    def update_tasks(self, tasks: Iterable[StripEntry]) -> None:
         """Merge new task states (by id); call it with every change batch's tasks."""
         now = self._clock()
         for task in tasks:
@@ -147,20 +152,20 @@ class TaskStrip(Widget):
         now = self._clock()
         return Group(*(self._line(task, width, now) for task in tasks))
 
-    def _line(self, task: Task, width: int, now: float) -> Text:
-        style = STATUS_STYLES[task.status]
+    def _line(self, task: StripEntry, width: int, now: float) -> Text:
+        style = task.style
         faded = task.done and now - self._finished_seen.get(task.id, now) >= self.fade_after
         # The target and the message come from the backend: shown, never obeyed by the terminal.
-        title = set_cell_size(visible(f"{task.kind.replace('_', ' ')} {task.target}"), 30)
+        title = set_cell_size(visible(task.title), 30)
         line = Text.assemble(
-            (f"{STATUS_ICONS[task.status]} ", style),
+            (f"{task.icon} ", style),
             (title, "bold"),
             " ",
             progress_bar(task.progress, BAR_WIDTH, style),
             (f" {task.progress:>3}% ", style),
-            (f"{task.status.value.lower():<9} ", style),
+            (f"{task.status:<9} ", style),
         )
-        message = visible(task.error if task.status is TaskStatus.FAILED and task.error else task.message)
+        message = visible(task.message)
         room = width - line.cell_len
         if room > 0 and message:
             line.append(message if cell_len(message) <= room else set_cell_size(message, room - 1) + "…")
@@ -171,5 +176,5 @@ class TaskStrip(Widget):
         return line
 
 
-def _newest_first(task: Task) -> tuple[float, str]:
+def _newest_first(task: StripEntry) -> tuple[float, str]:
     return (-task.created_at, task.id)

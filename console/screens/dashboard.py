@@ -15,7 +15,8 @@ from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
 from .. import actions, keymap
-from ..render import container_columns, host_columns, shown, volume_columns
+from ..presenters import containers, hosts, tasks, volumes
+from ..presenters.base import shown
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -78,9 +79,9 @@ class DashboardScreen(Live, Screen):
         host_name = self.app.store.host_name
         yield StatusHeader(id="status")
         with Horizontal(id="top"):
-            yield Pane("hosts", ResourceTable(host_columns(self.app.store.node_name), id="hosts", empty_text="No hosts"))
-            yield Pane("volumes", ResourceTable(volume_columns(host_name), id="volumes", empty_text="No volumes"))
-        yield Pane("containers", ResourceTable(container_columns(host_name), id="containers", empty_text="No containers"))
+            yield Pane("hosts", ResourceTable(hosts.columns(self.app.store.node_name), id="hosts", empty_text="No hosts"))
+            yield Pane("volumes", ResourceTable(volumes.columns(host_name), id="volumes", empty_text="No volumes"))
+        yield Pane("containers", ResourceTable(containers.columns(host_name), id="containers", empty_text="No containers"))
         yield TaskStrip(id="tasks", clock=self.app.store.clock)
         yield Input(id="prompt")
         yield KeyBar()
@@ -113,7 +114,7 @@ class DashboardScreen(Live, Screen):
             if kind != "hosts" and self.narrow_host is not None:
                 items = [i for i in items if i.host_id == self.narrow_host]
             self.table(kind).set_rows(items)
-        self.query_one(TaskStrip).update_tasks(t for t in inventory.tasks.values() if not t.done)
+        self.query_one(TaskStrip).update_tasks(tasks.strip_entry(t) for t in inventory.tasks.values() if not t.done)
 
     def apply_changes(self, drained: Drained) -> None:
         if drained.resynced:
@@ -131,7 +132,7 @@ class DashboardScreen(Live, Screen):
                     upserts = kept
                 self.table(kind).apply(list(upserts), deletes)
             if drained.touched("tasks"):
-                self.query_one(TaskStrip).update_tasks(drained.upserts.get("tasks", {}).values())
+                self.query_one(TaskStrip).update_tasks(tasks.strip_entry(t) for t in drained.upserts.get("tasks", {}).values())
         self.retitle()
         self.refresh_status()
 

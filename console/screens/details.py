@@ -21,7 +21,8 @@ from widgets.terminal_text import visible, visible_text
 from widgets.usage_sparkline import UsageSparkline
 
 from ..messages import InspectLoaded, LogTail
-from ..render import container_columns, date_time_text, event_columns, gib, shown, state, volume_columns
+from ..presenters import containers, events, volumes
+from ..presenters.base import date_time_text, gib, shown, state
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -103,11 +104,11 @@ class HostDetails(DetailsScreen):
         with Horizontal():
             # Every row is on this host: no HOST column.
             with Vertical(classes="section", id="host-containers"):
-                yield ResourceTable(container_columns(None), id="containers", empty_text="No containers")
+                yield ResourceTable(containers.columns(None), id="containers", empty_text="No containers")
             with Vertical(classes="section", id="host-volumes"):
-                yield ResourceTable(volume_columns(None), id="volumes", empty_text="No volumes")
+                yield ResourceTable(volumes.columns(None), id="volumes", empty_text="No volumes")
         with Vertical(classes="section", id="host-events"):
-            yield ResourceTable(event_columns(), id="events", empty_text="No recent events")
+            yield ResourceTable(events.columns(), id="events", empty_text="No recent events")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -270,7 +271,7 @@ class VolumeDetails(DetailsScreen):
         with Vertical(classes="facts"):
             yield Static(id="facts")
         with Vertical(classes="section", id="volume-containers"):
-            yield ResourceTable(container_columns(self.app.store.host_name), id="containers", empty_text="No container uses it")
+            yield ResourceTable(containers.columns(self.app.store.host_name), id="containers", empty_text="No container uses it")
         yield KeyBar()
 
     def on_mount(self) -> None:

@@ -20,7 +20,7 @@ from backends.validation import mount_path_problem, size_problem, whole_number_p
 from backends.waves import parse_version
 
 from ..actions import AttachRequest, FormContext
-from ..render import shown
+from ..presenters.base import shown
 
 
 

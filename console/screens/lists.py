@@ -11,7 +11,7 @@ from backends.contract import Capability
 from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 
-from ..render import event_columns, task_columns
+from ..presenters import events, tasks
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -84,7 +84,7 @@ class TasksScreen(ListScreen):
     ]
 
     def columns(self):
-        return task_columns()
+        return tasks.columns()
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "control":
@@ -102,4 +102,4 @@ class EventsScreen(ListScreen):
     SORT = "time"
 
     def columns(self):
-        return event_columns()
+        return events.columns()

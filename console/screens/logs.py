@@ -14,7 +14,7 @@ from backends.errors import one_line
 from widgets.key_bar import KeyBar
 from widgets.log_view import DEFAULT_MAX_LINES, LogView
 
-from ..render import shown
+from ..presenters.base import shown
 from .status import StatusHeader
 from .live import Live
 

@@ -9,7 +9,7 @@ from textual.widget import Widget
 from backends.contract import Capability, ConnectionState
 from widgets.terminal_text import visible
 
-from ..render import age_text
+from ..presenters.base import age_text
 
 
 def _ratio(used: float, total: float | None, unit: str = "") -> str:

@@ -20,7 +20,7 @@ from backends.waves import UpgradePlan, parse_version, plan_waves
 from widgets.terminal_text import visible
 
 from ..messages import VersionsLoaded
-from ..render import shown, state
+from ..presenters.base import shown, state
 from ..store import Drained
 from .forms import FormScreen, whole_number_problem
 from .live import Live

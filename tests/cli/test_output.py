@@ -9,7 +9,7 @@ from backends.contract import Inventory
 from backends.models import (
     Container, ContainerState, Host, HostState, Mount, Node, Project, Quota, Task, TaskStatus, Volume, VolumeState,
 )
-from console import output
+from console import output, presenters
 
 
 class _Terminal(io.StringIO):
@@ -37,24 +37,24 @@ def _inventory() -> Inventory:
 
 def test_rows_name_references_and_keep_their_ids():
     inv = _inventory()
-    hosts = output.rows("hosts", inv)
+    hosts = presenters.rows("hosts", inv)
     assert [h["name"] for h in hosts] == ["web-01", "web-02"]  # by name
     assert hosts[0]["containers"] == 2 and hosts[1]["containers"] == 0
     assert (hosts[0]["node"], hosts[0]["node_id"], hosts[0]["project"]) == ("node-01", "n1", "sandbox")
-    [nginx, redis] = output.rows("containers", inv)
+    [nginx, redis] = presenters.rows("containers", inv)
     assert (nginx["host"], nginx["host_id"], redis["state"]) == ("web-01", "h1", "exited")
     assert nginx["mounts"] == [{"kind": "volume", "source": "pgdata", "source_id": "v1", "path": "/data", "read_only": False}]
-    [vol] = output.rows("volumes", inv)
+    [vol] = presenters.rows("volumes", inv)
     assert (vol["host"], vol["containers"], vol["container_ids"]) == ("web-01", ["nginx"], ["c1"])
-    [node] = output.rows("nodes", inv)
+    [node] = presenters.rows("nodes", inv)
     assert (node["hosts"], node["cores_allocated"], node["memory_allocated_mib"]) == (2, 6, 12288)
-    [project] = output.rows("projects", inv)
+    [project] = presenters.rows("projects", inv)
     assert project["quota"]["vms"] == 3 and project["used"]["vcpus"] == 4
 
 
 def test_json_is_one_array_with_an_item_per_line():
     buf = io.StringIO()
-    output.print_json(output.rows("hosts", _inventory()), buf)
+    output.print_json(presenters.rows("hosts", _inventory()), buf)
     text = buf.getvalue()
     assert [h["name"] for h in json.loads(text)] == ["web-01", "web-02"]
     assert text.count("\n") == 4  # "[", two items, "]"
@@ -65,7 +65,7 @@ def test_json_is_one_array_with_an_item_per_line():
 
 def test_plain_table_when_not_a_terminal():
     buf = io.StringIO()
-    output.print_table("hosts", output.rows("hosts", _inventory()), buf)
+    output.print_table("hosts", presenters.rows("hosts", _inventory()), buf)
     lines = buf.getvalue().splitlines()
     assert lines[0].split() == ["NAME", "STATE", "IP", "CORES", "MEMORY", "MIB", "ENGINE", "NODE", "PROJECT", "CONTAINERS"]
     assert lines[1].split() == ["web-01", "running", "127.0.10.1", "4", "8192", "26.1.4", "node-01", "sandbox", "2"]
@@ -74,7 +74,7 @@ def test_plain_table_when_not_a_terminal():
 
 def test_rich_table_on_a_terminal_shows_quota_use():
     buf = _Terminal()
-    output.print_table("projects", output.rows("projects", _inventory()), buf)
+    output.print_table("projects", presenters.rows("projects", _inventory()), buf)
     text = buf.getvalue()
     assert "\x1b[" in text  # styled for a terminal
     assert "sandbox" in text and "4/16" in text and "2/3" in text and "8192/32768" in text

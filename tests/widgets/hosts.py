@@ -94,8 +94,11 @@ class StripApp(App):
         yield TaskStrip(max_lines=4, fade_after=10, linger=60, clock=self.clock, id="tasks")
 
 
-def task(n: int, status: TaskStatus, progress: int, message: str = "", **extra) -> Task:
-    return Task(
+def task(n: int, status: TaskStatus, progress: int, message: str = "", **extra):
+    """A task as the console hands it to the strip (the strip itself knows no tasks)."""
+    from console.presenters.tasks import strip_entry
+
+    return strip_entry(Task(
         id=f"t{n}",
         kind="create_host",
         target=f"web-{n:02d}",
@@ -104,4 +107,4 @@ def task(n: int, status: TaskStatus, progress: int, message: str = "", **extra) 
         message=message,
         created_at=1000.0 + n,
         **extra,
-    )
+    ))
