@@ -319,6 +319,13 @@ class Backend(abc.ABC):
         except KeyError:
             raise NotFound(f"task {task_id} not found") from None
 
+    async def handed_over(self, task_id: str) -> Task:
+        """Returns once the action behind ``task_id`` no longer needs this process, with the
+        task as it stands. By default at once: the backend's server runs it (Prism's tasks,
+        the simulator's). A backend that runs actions in this process (Docker) waits for the
+        end, so a command that exits after it has not cut its action short."""
+        return await self.get_task(task_id)
+
     async def wait_task(
         self,
         task_id: str,

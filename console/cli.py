@@ -454,6 +454,10 @@ async def _session(settings: "Settings", handler: Callable[..., Awaitable[int]],
     from backends.factory import open_backend
 
     backend = open_backend(settings)
+    if settings.backend == "simulator":
+        # A call is short: it holds the --demo-state file's lock from load to save, so
+        # parallel calls on one file queue rather than overwrite each other's changes.
+        backend.exclusive_state = True  # type: ignore[attr-defined]
     connected = False
     try:
         await backend.connect()
@@ -532,6 +536,22 @@ async def _finish(backend: "Backend", task: "Task", args: argparse.Namespace) ->
                 f" ({task.message}); it goes on in the backend (task {task.id})"
             )
             return 1
+    if not args.wait and not task.done:
+        # Returns once the backend has the action in hand (at once where its server runs it;
+        # at its end where this process does, as for Docker): exiting must not cut it short.
+        from console import actions
+
+        limit = args.timeout or actions.get(args.action_id).wait_timeout
+        try:
+            task = await asyncio.wait_for(backend.handed_over(task.id), limit)
+        except asyncio.TimeoutError:
+            _err(f"Timed out: {task.kind} {task.target} not handed over after {limit:g}s (task {task.id})")
+            return 1
+    # --demo-state: the change is kept before a result is printed, so a save that fails is the
+    # one line said (exit 1), never after a SUCCEEDED.
+    save = getattr(backend, "save_state", None)
+    if save is not None:
+        await save(finish_tasks=True)
     if args.json:
         output.print_json(tasks.row(task))
     elif args.wait or task.done:

@@ -519,6 +519,10 @@ class DockerBackend(Backend):
             raise Conflict(f"{task.kind} {task.target} has already ended ({task.status.value})")
         return task, control
 
+    async def handed_over(self, task_id: str) -> Task:
+        # An engine has no tasks: this process is what runs the action, to its end.
+        return await self.wait_task(task_id)
+
     async def wait_task(
         self, task_id: str, on_progress: Callable[[Task], None] | None = None, *, poll_interval: float = 0.5
     ) -> Task:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -172,3 +174,18 @@ async def test_shell_commands_hand_the_terminal_to_docker_exec(backend, dockerd,
     cmd = await backend.shell("container", name)
     assert cmd.argv == ("docker", "-H", dockerd.url, "exec", "-it", cid, "sh")
     dockerd.cli("rm", cid)
+
+
+def test_a_cli_action_without_wait_still_happens(dockerd, name, tmp_path):
+    # No --wait: the command returns only once the engine has done it (this process is what
+    # runs a Docker action), so the volume exists when it exits.
+    from tests.docker.conftest import cli_env
+
+    volume = f"{name}-nowait"
+    done = subprocess.run(
+        [sys.executable, "-m", "console", "--backend", "docker", "--docker-host", dockerd.url, "volume", "create", volume, "--size-gib", "1"],
+        capture_output=True, text=True, timeout=60, env=cli_env(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SUCCEEDED" in done.stdout
+    assert volume in dockerd.cli("volume", "ls", "--format", "{{.Name}}").split()
