@@ -18,7 +18,6 @@ from .errors import InvalidInput
 
 if TYPE_CHECKING:
     from .contract import Backend, Capability
-    from .settings import Settings
 
 BACKENDS: list[str] = [
     "backends.simulator.about",
@@ -47,10 +46,10 @@ class BackendInfo:
     # Fills the defaults that depend on how the console runs, and checks the whole section;
     # raises InvalidInput with the reason.
     finish: Callable[[Any, Resolving], None] | None = None
-    # Checks the endpoints before any connection (exit 2 on a bad one).
-    check: "Callable[[Settings], None] | None" = None
-    # Lines to print on every command while a protection is off.
-    warnings: "Callable[[Settings], list[str]] | None" = None
+    # Checks the endpoints before any connection (exit 2 on a bad one); takes the Settings.
+    check: Callable[[Any], None] | None = None
+    # Lines to print on every command while a protection is off; takes the Settings.
+    warnings: Callable[[Any], list[str]] | None = None
 
     def load(self) -> "type[Backend]":
         module, _, cls = self.loader.partition(":")
