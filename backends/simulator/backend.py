@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
 from typing import Any, AsyncIterator, Callable, Literal
@@ -21,18 +20,19 @@ from ..contract import (
     UpgradeSpec,
     VolumeSpec,
 )
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import BackendError, Conflict, InvalidInput, NotFound
 from ..models import ContainerState, HostState, Task, TaskStatus
 from ..settings import Settings
-from ..waves import parse_version, plan_waves
-from . import activity, processes, rules
+from ..waves import plan_waves
+from . import activity, persist, processes, rules
 from .clock import Clock
 from .faults import Faults, parse_faults
 from .inspect import inspect_document
 from .logs import log_lines, lines_between
+from .statefile import StateFile
 from .store import Store
 from .tasks import TaskRunner
-from .world import World
+from .world import World, engine_versions
 
 DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when speed > 0
 
@@ -60,18 +60,27 @@ class SimulatorBackend(Backend):
             raise InvalidInput("speed must be 0 or more")
         if scale is not None and scale < 1:
             raise InvalidInput("scale must be at least 1")
+        if state_path is not None and not state_path.strip():
+            raise InvalidInput("--demo-state: empty path; name the file to keep the state in")
         self.seed = seed
         self.scale = scale
         self.speed = speed
         self.activity = activity
         self.state_path = state_path
+        # Set by a short-lived owner (the CLI) before connect: hold the state file's lock from
+        # the load to the save, so parallel calls on one file queue instead of losing changes.
+        # Otherwise (the console) a save refuses to overwrite a file someone else saved.
+        self.exclusive_state = False
+        self._state_file: StateFile | None = None
+        self._saved_mark: tuple[int, float] | None = None  # the state as last loaded or saved
+        self._failed_mark: tuple[int, float] | None = None  # the state a save failed on
         self.fault_plan = parse_faults(faults)
         self.clock = Clock()
         self.store = Store(self.clock)
         self.world = World(self.store, seed)
         self.runner = TaskRunner(self.world)
         self.runner.processes = dict(processes.PROCESSES)
-        self.faults = Faults(self, self.fault_plan)
+        self.faults = Faults(self.world, self.fault_plan, seed=seed, start_upgrade=self._start_upgrade)
         self._lock = asyncio.Lock()
         self._driver: asyncio.Task[None] | None = None
         self._time_moved = asyncio.Event()
@@ -95,11 +104,27 @@ class SimulatorBackend(Backend):
     async def connect(self) -> None:
         if self._connected:
             return
-        from . import persist
-
         catch_up = 0.0
-        if self.state_path and os.path.exists(self.state_path):
-            catch_up = persist.load(self, self.state_path)
+        document = None
+        if self.state_path:
+            # Read-only never writes, so it never needs the lock (a read sees one whole save).
+            self._state_file = StateFile(self.state_path, exclusive=self.exclusive_state and not self.read_only)
+            try:
+                raw = await self._state_file.read()
+                if raw is not None:
+                    document = persist.parse(raw, self.state_path, self.runner.processes)
+            except BaseException:
+                self._state_file.release()
+                raise
+        if document is not None:
+            persist.restore(document, self.runner)
+            self.seed = document["seed"]
+            self._saved_mark = self._mark()
+            # Recoveries that were under way (HA restarts, node repairs, container restarts)
+            # go on. A partition is not state: a new run starts connected.
+            self.faults.resume_recoveries()
+            activity.resume_restarts(self.world)
+            catch_up = persist.catch_up_seconds(document, self.speed)
         else:
             self.world.build(self.scale)
         self._connected = True
@@ -116,6 +141,8 @@ class SimulatorBackend(Backend):
             self._driver = asyncio.create_task(self._drive(), name="simulator-clock")
 
     async def close(self) -> None:
+        """Stop, saving the state first if it changed (``save_state``); a save that fails is
+        raised, after everything is stopped and the lock released."""
         if self._closed:
             return
         self._closed = True
@@ -125,13 +152,42 @@ class SimulatorBackend(Backend):
                 await self._driver
             except asyncio.CancelledError:
                 pass
-        if self.state_path and self._connected:
-            from . import persist
+        try:
+            if self._connected and self._mark() != self._failed_mark:  # else: already reported
+                await self.save_state()
+        finally:
+            if self._state_file is not None:
+                self._state_file.release()
+            self.runner.cancel_all()
+            self.store.broadcast.close()
+            self._time_moved.set()
 
-            persist.save(self, self.state_path)
-        self.runner.cancel_all()
-        self.store.broadcast.close()
-        self._time_moved.set()
+    async def save_state(self, *, finish_tasks: bool = False) -> None:
+        """Keep the state in the ``--demo-state`` file now, if it changed since it was loaded
+        or saved; never in read-only mode. With ``finish_tasks`` at speed 0, the tasks under
+        way are run to their end first (see ``finish_running_tasks``).
+
+        The CLI calls this before it reports a result, so a save that fails (``FileWriteFailed``,
+        ``StateChanged``, ``FileBusy``: one line each) is said instead of a success; the state
+        stays in memory as it was."""
+        if not self.state_path or not self._connected or self.read_only or self._state_file is None:
+            return
+        if finish_tasks and self.speed <= 0:
+            await self.finish_running_tasks()
+        mark = self._mark()
+        if mark == self._saved_mark:
+            return
+        document = persist.encode(self.runner, seed=self.seed, scale=self.scale)
+        try:
+            await self._state_file.write(lambda f: persist.write(document, f))
+        except BackendError:
+            self._failed_mark = mark
+            raise
+        self._saved_mark = mark
+
+    def _mark(self) -> tuple[int, float]:
+        # Every change to the world goes through the store, or is time passing.
+        return (self.store.changes, self.clock.now)
 
     async def finish_running_tasks(self, limit_seconds: float = 6 * 3600) -> None:
         """Run the clock until every task that is not paused has ended (bounded in simulated
@@ -398,8 +454,7 @@ class SimulatorBackend(Backend):
         return await self._start("upgrade_hosts", target, running[0].id if len(running) == 1 else None, args)
 
     async def upgrade_versions(self) -> list[str]:
-        versions = {i.engine_version for i in self.store.images.values() if i.engine_version}
-        return sorted(versions, key=parse_version, reverse=True)
+        return engine_versions(self.world)
 
     async def pause_task(self, task_id: str) -> Task:
         await self.faults.gate("pause task")

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Any, Awaitable, Callable
 
 from ..contract import ConnectionChanged, ConnectionState, UpgradeSpec
 from ..errors import BackendError, InvalidInput, Unavailable
 from ..models import ContainerState, HostState, Severity
 from .processes import attach_now, start_containers_of
-from .world import human_status
+from .world import World, engine_versions, human_status
 
-if TYPE_CHECKING:
-    from .backend import SimulatorBackend
+# How the story starts its upgrade: the backend's own, without the API gate or the read-only
+# check (the cluster's doing, not a user's). Passed in, so faults need not know the backend.
+StartUpgrade = Callable[[UpgradeSpec], Awaitable[Any]]
 
 HA_RESTART_SECONDS = (25.0, 70.0)  # how long AHV takes to restart a machine after a failure
 NODE_REPAIR_SECONDS = 900.0
@@ -64,13 +65,13 @@ def parse_faults(text: str | None) -> FaultPlan:
 
 
 class Faults:
-    def __init__(self, backend: "SimulatorBackend", plan: FaultPlan) -> None:
-        self.backend = backend
+    def __init__(self, world: World, plan: FaultPlan, *, seed: int, start_upgrade: StartUpgrade | None = None) -> None:
         self.plan = plan
-        self.world = backend.world
-        self.store = backend.store
-        self.clock = backend.clock
-        self.rng = random.Random(f"faults:{backend.seed}")
+        self.world = world
+        self.store = world.store
+        self.clock = world.store.clock
+        self.rng = random.Random(f"faults:{seed}")
+        self.start_upgrade = start_upgrade
         self.partitioned = False
 
     # -- the API gate -------------------------------------------------------------------------
@@ -244,13 +245,16 @@ class Faults:
         self.clock.call_later(150, upgrade)
 
     async def _story_upgrade(self) -> None:
-        backend = self.backend
-        versions = await backend.upgrade_versions()
+        if self.start_upgrade is None:
+            return
+        versions = engine_versions(self.world)
+        if not versions:
+            return
         lagging = [h for h in self._running_hosts() if h.engine_version != versions[0]][:4]
         if not lagging:
             return
         spec = UpgradeSpec(tuple(h.id for h in lagging), versions[0], batch_size=2)
         try:
-            await backend._start_upgrade(spec)
+            await self.start_upgrade(spec)
         except BackendError as err:
             self.world.event(Severity.WARNING, "story", f"scripted upgrade skipped: {err}", "story.skipped")

@@ -22,6 +22,7 @@ class Store:
         self.clock = clock
         self.tables: dict[str, dict[str, Any]] = {kind: {} for kind in KIND_NAMES}
         self.seq = 0
+        self.changes = 0  # every upsert and delete: whether there is anything new to save
         self.broadcast = Broadcast()
         self._pending: dict[tuple[str, str], Change] = {}
         # While partitioned, batches are held back and delivered once the partition heals.
@@ -37,12 +38,14 @@ class Store:
         kind = _KIND_OF_TYPE[type(item)]
         self.tables[kind][item.id] = item
         self._pending[(kind, item.id)] = Change(kind, "upsert", item.id, item)
+        self.changes += 1
         self.clock.activity += 1
         return item
 
     def delete(self, kind: str, item_id: str) -> None:
         if self.tables[kind].pop(item_id, None) is not None:
             self._pending[(kind, item_id)] = Change(kind, "delete", item_id)
+            self.changes += 1
             self.clock.activity += 1
 
     def flush(self) -> None:

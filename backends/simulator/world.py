@@ -31,6 +31,7 @@ from ..models import (
     Volume,
     VolumeState,
 )
+from ..waves import parse_version
 from .store import Store
 
 CLUSTER = "ntnx-sim-01"
@@ -90,6 +91,13 @@ class Ids:
 
     def container(self) -> str:
         return f"{self.rng.getrandbits(256):064x}"
+
+
+def engine_versions(world: "World") -> list[str]:
+    """The Docker Engine versions the container-host images carry, newest first: what an
+    upgrade may target (the backend's ``upgrade_versions`` and the demo story's upgrade)."""
+    versions = {i.engine_version for i in world.store.images.values() if i.engine_version}
+    return sorted(versions, key=parse_version, reverse=True)
 
 
 def host_ip(index: int) -> str:
