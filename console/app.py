@@ -18,7 +18,7 @@ from textual.app import App, SuspendNotSupported
 from textual.widgets import Input
 
 from backends.contract import Backend, ConnectionChanged, ConnectionState, ShellCommand
-from backends.errors import one_line
+from backends.errors import BackendError, one_line
 from backends.factory import open_backend
 from backends.models import Severity, Task
 from backends.settings import Settings
@@ -41,6 +41,7 @@ EVENT_NOTICES_PER_DRAIN = 3  # warnings and errors from the backend shown as not
 
 class NtnxConsoleApp(App):
     CSS_PATH = "styles/console.tcss"
+    close_error: str | None = None  # why closing the backend failed (a state file not saved)
     TITLE = "ntnx-console"
     BINDINGS = keymap.APP_BINDINGS
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -106,7 +107,14 @@ class NtnxConsoleApp(App):
 
     async def on_unmount(self) -> None:
         if self._owns_backend:
-            await self._discard_backend()
+            try:
+                await self.backend.close()
+            except BackendError as err:
+                # The simulator's --demo-state not saved (another process saved it since,
+                # a read-only directory): said once the terminal is back (run_app).
+                self.close_error = err.one_line()
+            except Exception:  # closing a broken backend must not stop the terminal restore
+                pass
 
     async def _discard_backend(self) -> None:
         try:
@@ -354,4 +362,9 @@ def run_app(settings: Settings, config: Any = None) -> int:
     """Run the console until the user quits; the terminal is restored on every way out."""
     app = NtnxConsoleApp(settings, config)
     app.run()
+    if app.close_error:
+        import sys
+
+        sys.stderr.write(visible(app.close_error) + "\n")
+        return app.return_code or 1
     return app.return_code or 0
