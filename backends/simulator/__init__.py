@@ -7,7 +7,13 @@ Modules, in the order a call goes through them:
 - ``clock``: the virtual clock and its event heap; ``store``: the tables and the change journal;
 - ``world``: generation of the cluster for a seed and scale; ``activity``: metrics that move;
 - ``faults``: crashes, node failures, partitions, API errors and latency, the demo story;
-- ``persist``: the state file of ``--demo-state``; ``logs``, ``inspect``, ``shell``: reads.
+- ``persist``: the document of ``--demo-state`` (encode, check, restore); ``statefile``: that
+  file shared between processes (the CLI's lock from load to save, the console's refusal to
+  overwrite another's save), written through ``backends.files``;
+- ``logs``, ``inspect``, ``shell``: reads.
+
+No module here imports ``backend``: faults get the upgrade they start as a callable, persist
+works on the world and the task runner.
 """
 
 from typing import Any

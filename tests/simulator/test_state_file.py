@@ -347,6 +347,14 @@ def _damage(doc: dict, how: str) -> str:
         doc["tables"]["hosts"]["rows"][0][4] = "four"  # cores
     elif how == "unknown state":
         doc["tables"]["containers"]["rows"][0][4] = "levitating"
+    elif how == "bad label":
+        labels = doc["tables"]["containers"]["fields"].index("labels")
+        doc["tables"]["containers"]["rows"][0][labels] = [["com.example", 7]]
+    elif how == "short mount":
+        mounts = doc["tables"]["containers"]["fields"].index("mounts")
+        doc["tables"]["containers"]["rows"][0][mounts] = [["vol-id", "/data"]]
+    elif how == "bad quota":
+        doc["tables"]["projects"]["rows"][0][2] = [1, 2, "lots", 4]
     elif how == "tables missing":
         del doc["tables"]
     elif how == "NaN now":
@@ -361,7 +369,8 @@ def _damage(doc: dict, how: str) -> str:
     return json.dumps(doc)
 
 
-DAMAGE = ["null", "list", "not json", "short row", "row not a list", "wrong type", "unknown state", "tables missing",
+DAMAGE = ["null", "list", "not json", "short row", "row not a list", "wrong type", "unknown state", "bad label",
+          "short mount", "bad quota", "tables missing",
           "NaN now", "infinite number", "a step of forever", "bad rng"]
 
 
