@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from backends.contract import KIND_NAMES
+from backends.contract import KIND_NAMES, HostSpec
 from backends.models import Volume, VolumeState
 from backends.simulator import SimulatorBackend
 from console import output, presenters
@@ -30,10 +30,13 @@ async def test_every_kind_has_a_presenter_with_rows_and_a_table():
     await sim.connect()
     try:
         inv = await sim.snapshot()
+        await sim.create_host(HostSpec("web-77", "ubuntu-22.04-docker-26.1.4", 1, 1024, "vlan110-apps"))  # a task
+        inv = await sim.snapshot()
         for kind in KIND_NAMES:
             rows = presenters.rows(kind, inv)
-            assert rows and all("id" in r for r in rows), kind
+            assert len(rows) == len(inv.of(kind)) and all("id" in r for r in rows), kind
             assert presenters.PRESENTERS[kind].table, kind
+        assert presenters.rows("tasks", inv)
     finally:
         await sim.close()
 
