@@ -33,6 +33,8 @@ from .models import (
     Network,
     Node,
     Project,
+    Secret,
+    Service,
     Task,
     TaskStatus,
     Volume,
@@ -61,9 +63,31 @@ class Capability(str, enum.Enum):
     PROJECTS = "projects"  # the backend has projects with quotas
     NODES = "nodes"  # the backend knows the physical nodes
     STATS = "stats"  # live CPU / memory figures
+    # A swarm: services and secrets, and a node's availability (drain / activate).
+    SERVICES = "services"  # the backend has services (and so a Services pane)
+    SERVICES_CREATE = "services.create"
+    SERVICES_SCALE = "services.scale"
+    SERVICES_REMOVE = "services.remove"
+    SECRETS = "secrets"  # the backend has secrets
+    SECRETS_CREATE = "secrets.create"
+    SECRETS_REMOVE = "secrets.remove"
+    HOSTS_AVAILABILITY = "hosts.availability"  # drain / activate a node
 
 
-ALL_CAPABILITIES = frozenset(Capability)
+SWARM_CAPABILITIES = frozenset(
+    {
+        Capability.SERVICES,
+        Capability.SERVICES_CREATE,
+        Capability.SERVICES_SCALE,
+        Capability.SERVICES_REMOVE,
+        Capability.SECRETS,
+        Capability.SECRETS_CREATE,
+        Capability.SECRETS_REMOVE,
+        Capability.HOSTS_AVAILABILITY,
+    }
+)
+# Everything but a swarm's: what the simulator claims (it is not a swarm yet, issue 12).
+ALL_CAPABILITIES = frozenset(Capability) - SWARM_CAPABILITIES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +144,29 @@ class UpgradeSpec:
     continue_on_failure: bool = False  # go on to the next wave after a failed one
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    image: str
+    replicas: int | None = 1  # None: a global service (one task per node)
+    env: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[str, ...] = ()  # secret ids or names, each mounted at /run/secrets/NAME
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleSpec:
+    service: str  # service id or name
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSpec:
+    name: str
+    # The value: never in a repr (a log line, a traceback, a task), never on a command line.
+    data: bytes = field(repr=False, default=b"")
+
+
 # ---------------------------------------------------------------------------------------------
 # Inventory and the change stream
 
@@ -138,6 +185,8 @@ class Inventory:
     projects: dict[str, Project] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     events: dict[str, Event] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    secrets: dict[str, Secret] = field(default_factory=dict)
 
     def of(self, kind: str) -> dict[str, Any]:
         return getattr(self, kind)
@@ -161,7 +210,9 @@ class Inventory:
         )
 
 
-KIND_NAMES = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
+KIND_NAMES = (
+    "hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events", "services", "secrets",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +289,12 @@ MUTATING_ACTIONS = frozenset(
         "resume_task",
         "abort_task",
         "shell",
+        "create_service",
+        "scale_service",
+        "remove_service",
+        "create_secret",
+        "remove_secret",
+        "set_host_availability",
     }
 )
 
@@ -412,6 +469,24 @@ class Backend(abc.ABC):
 
     async def shell(self, target_kind: Literal["host", "container"], target_id: str) -> ShellCommand:
         raise self._unsupported("open a shell")
+
+    async def create_service(self, spec: ServiceSpec) -> Task:
+        raise self._unsupported("create services")
+
+    async def scale_service(self, spec: ScaleSpec) -> Task:
+        raise self._unsupported("scale services")
+
+    async def remove_service(self, service_id: str) -> Task:
+        raise self._unsupported("remove services")
+
+    async def create_secret(self, spec: SecretSpec) -> Task:
+        raise self._unsupported("create secrets")
+
+    async def remove_secret(self, secret_id: str) -> Task:
+        raise self._unsupported("remove secrets")
+
+    async def set_host_availability(self, host_id: str, availability: Literal["active", "pause", "drain"]) -> Task:
+        raise self._unsupported("drain or activate hosts")
 
     # -- reads ----------------------------------------------------------------------------
 

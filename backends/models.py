@@ -198,6 +198,10 @@ class Host(_Value):
     reason: str | None = None  # why CRASHED / UNREACHABLE
     observed_at: float = 0.0  # when this data was last fresh from the backend
     created_at: float = 0.0
+    # A swarm node (None elsewhere): what the scheduler may place on it (active, pause,
+    # drain), and its manager status (leader, reachable, unreachable; None for a worker).
+    availability: str | None = None
+    manager_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +242,13 @@ class Container(_Value):
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    # A swarm service's task (None elsewhere): its service's name, its slot (None for a
+    # global service's task, which has a node instead), the state the orchestrator wants
+    # (running, shutdown) and why it failed, as ``docker service ps`` shows them.
+    service: str | None = None
+    slot: int | None = None
+    desired_state: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +302,34 @@ class Event(_Value):
     kind: str = ""  # e.g. host.crashed, node.failed, container.started
 
 
+@dataclass(frozen=True, slots=True)
+class Service(_Value):
+    """A swarm service: a desired number of tasks (replicated) or one per node (global)."""
+
+    id: str
+    name: str
+    mode: str  # "replicated" or "global"
+    image: str
+    replicas_desired: int = 0
+    replicas_running: int = 0
+    update_state: str | None = None  # updating, paused, completed, rollback_*; None: never updated
+    ports: tuple[str, ...] = ()  # "8080->80/tcp"
+    secret_ids: tuple[str, ...] = ()
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Secret(_Value):
+    """A swarm secret: its name and dates only. Its value never leaves the swarm's managers
+    (the API does not return it) and is never held here."""
+
+    id: str
+    name: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
 # The kinds of the inventory, in the order the CLI and the console list them.
 KINDS: dict[str, type[_Value]] = {
     "hosts": Host,
@@ -302,4 +341,6 @@ KINDS: dict[str, type[_Value]] = {
     "projects": Project,
     "nodes": Node,
     "events": Event,
+    "services": Service,
+    "secrets": Secret,
 }

@@ -23,6 +23,7 @@ BACKENDS: list[str] = [
     "backends.simulator.about",
     "backends.docker.about",
     "backends.prism.about",
+    "backends.swarm.about",
 ]
 
 

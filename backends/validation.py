@@ -30,6 +30,11 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 IMAGE_REF = re.compile(
     rf"^{_DOMAIN}?{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
 )
+# Swarm services (swarmkit's rule: the name is also a DNS name inside the swarm) and secrets.
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# The most replicas one service may ask for: more is a typo, not a plan.
+MAX_REPLICAS = 10000
 # An image id, as `docker run` also takes it.
 IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_IMAGE_REF = 255
@@ -73,6 +78,26 @@ def container_name_problem(name: str) -> str | None:
     if not CONTAINER_NAME.match(name):
         return "use two or more letters, digits, '_', '.' and '-', starting with a letter or digit"
     return None
+
+
+def service_name_problem(name: str) -> str | None:
+    if not name:
+        return "a name is needed"
+    if len(name) > 63 or not SERVICE_NAME.match(name):
+        return "use at most 63 letters, digits, '-' and '_', starting and ending with a letter or digit"
+    return None
+
+
+def secret_name_problem(name: str) -> str | None:
+    if not name:
+        return "a name is needed"
+    if len(name) > 64 or not SECRET_NAME.match(name):
+        return "use at most 64 letters, digits, '_', '.' and '-', starting and ending with a letter or digit"
+    return None
+
+
+def replicas_problem(value: int) -> str | None:
+    return whole_number_problem(str(value), "replicas", 0, MAX_REPLICAS)
 
 
 def image_ref_problem(ref: str) -> str | None:
@@ -157,3 +182,17 @@ def check_volume_size(size_gib: float) -> None:
 
 def check_mount_path(path: str) -> None:
     _raise(mount_path_problem(path), "mount path", path)
+
+
+def check_service_name(name: str) -> None:
+    _raise(service_name_problem(name), "service name", name)
+
+
+def check_secret_name(name: str) -> None:
+    _raise(secret_name_problem(name), "secret name", name)
+
+
+def check_replicas(value: int) -> None:
+    problem = replicas_problem(value)
+    if problem:
+        raise InvalidInput(problem)

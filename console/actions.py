@@ -30,6 +30,8 @@ Run = Callable[..., Awaitable["Task"]]  # run(backend, item_or_spec, **cli_switc
 HOSTS = "Hosts"
 CONTAINERS = "Containers"
 VOLUMES = "Volumes"
+SERVICES = "Services"
+SECRETS = "Secrets"
 ANY_PANE = "Any pane"
 
 
@@ -230,6 +232,42 @@ ACTIONS: list[Action] = [
     Action(
         "container.logs", "Logs", "Stream the container's logs (follow, pause, search)", CONTAINERS, keys="l",
         panes=("containers",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
+    ),
+    # -- a swarm's nodes, services and secrets (offered in the CLI; hidden where the backend
+    # has no swarm)
+    Action(
+        "host.drain", "Drain", "Drain the node: its tasks move to the other nodes", HOSTS, panes=("hosts",),
+        needs=Capability.HOSTS_AVAILABILITY, run=lambda b, h: b.set_host_availability(h.id, "drain"),
+        cli={"hosts": ("host", "drain")}, wait_timeout=300.0,
+    ),
+    Action(
+        "host.activate", "Activate", "Make the node available to the scheduler again", HOSTS, panes=("hosts",),
+        needs=Capability.HOSTS_AVAILABILITY, run=lambda b, h: b.set_host_availability(h.id, "active"),
+        cli={"hosts": ("host", "activate")}, wait_timeout=300.0,
+    ),
+    Action(
+        "service.create", "Create service", "Create a swarm service (replicated or global, with secrets)", SERVICES,
+        needs=Capability.SERVICES_CREATE, run=lambda b, spec: b.create_service(spec),
+        cli={"services": ("service", "create")}, verb="create service", wait_timeout=300.0,
+    ),
+    Action(
+        "service.scale", "Scale", "Scale a replicated service to N tasks", SERVICES, needs=Capability.SERVICES_SCALE,
+        run=lambda b, spec: b.scale_service(spec), cli={"services": ("service", "scale")}, wait_timeout=300.0,
+    ),
+    Action(
+        "service.remove", "Remove", "Remove the service and its tasks, after a confirmation", SERVICES,
+        panes=("services",), needs=Capability.SERVICES_REMOVE, destructive=True,
+        run=lambda b, s: b.remove_service(s.id), cli={"services": ("service", "remove")},
+    ),
+    Action(
+        "secret.create", "Create secret", "Create a secret from a file or standard input (never an argument)", SECRETS,
+        needs=Capability.SECRETS_CREATE, run=lambda b, spec: b.create_secret(spec),
+        cli={"secrets": ("secret", "create")}, verb="create secret",
+    ),
+    Action(
+        "secret.remove", "Remove", "Remove the secret (refused while a service uses it)", SECRETS, panes=("secrets",),
+        needs=Capability.SECRETS_REMOVE, destructive=True, run=lambda b, s: b.remove_secret(s.id),
+        cli={"secrets": ("secret", "remove")},
     ),
 ]
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 PROG = "ntnx-console"
 INTERRUPT_GRACE = 2.0  # seconds a Ctrl-C'd command gets to unwind before it is ended
-LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events")
+LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events", "services", "secrets")
 
 class UsageError(InvalidInput):
     title = "Usage"
@@ -48,6 +48,13 @@ def _check_inputs(args: argparse.Namespace) -> None:
         v.check_volume_size(args.size_gib)
     elif action == "volume.attach" and args.mount:
         v.check_mount_path(args.mount)
+    elif action == "service.create":
+        v.check_service_name(args.name)
+        v.check_image_ref(args.image)
+        for name in args.secret:
+            v.check_secret_name(name)
+    elif action == "secret.create":
+        v.check_secret_name(args.name)
     elif action == "container.run":
         v.check_image_ref(args.image)
         if args.name is not None:
@@ -161,10 +168,15 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
     g.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
     s = p.add_argument_group(registry.info("simulator").options_title)
     s.add_argument("--demo", action="store_true", default=default(False), help="use the built-in simulator")
+    added: set[str] = set()
     for about in registry.infos().values():
         group = s if about.name == "simulator" else p.add_argument_group(about.options_title or about.name)
         for f in about.option_fields():
-            _add_option(group, f, default)
+            # A flag two backends share means one thing (the swarm's manager is a --docker-host):
+            # it is offered once, and reaches whichever of them is chosen.
+            if f.metadata["option"]["flag"] not in added:
+                added.add(f.metadata["option"]["flag"])
+                _add_option(group, f, default)
     return p
 
 
@@ -206,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("host", "create, delete, power hosts"),
         ("volume", "create, attach, detach, delete volumes"),
         ("container", "run, start, stop, remove containers; logs"),
+        ("service", "create, scale, remove swarm services"),
+        ("secret", "create, remove swarm secrets"),
     ):
         nouns[noun] = commands.add_parser(noun, help=help).add_subparsers(
             dest="action", metavar="ACTION", required=True, parser_class=_Parser
@@ -265,8 +279,8 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
 
     given = _given_backend_options(args)
     for backend, options in given.items():
-        if options and backend != settings.backend:
-            flags = [flag for flag, _ in options]
+        flags = [flag for flag, _ in options if flag not in {f for f, _ in given[settings.backend]}]
+        if flags and backend != settings.backend:
             verb = "applies" if len(flags) == 1 else "apply"
             raise UsageError(f"{', '.join(flags)} {verb} only to the {backend} backend, not {settings.backend}")
 
@@ -730,6 +744,86 @@ async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     )
 
 
+def _service_create_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--image", required=True, metavar="IMAGE")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--replicas", type=_whole_number, metavar="N", help="tasks to run (default 1)")
+    mode.add_argument("--global", dest="global_mode", action="store_true", help="one task on every node")
+    p.add_argument("--secret", action="append", default=[], metavar="SECRET", help="mount at /run/secrets/SECRET (repeatable)")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
+
+
+def _whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+async def _service_spec(backend: "Backend", args: argparse.Namespace) -> Any:
+    from backends.contract import ServiceSpec
+
+    return ServiceSpec(
+        name=args.name,
+        image=args.image,
+        replicas=None if args.global_mode else (1 if args.replicas is None else args.replicas),
+        env=tuple(_pairs(args.env, "=", "env")),
+        secrets=tuple(args.secret),
+    )
+
+
+def _service_scale_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("service", metavar="SERVICE")
+    p.add_argument("replicas", type=_whole_number, metavar="N")
+
+
+async def _scale_spec(backend: "Backend", args: argparse.Namespace) -> Any:
+    from backends.contract import ScaleSpec
+
+    return ScaleSpec(service=args.service, replicas=args.replicas)
+
+
+def _secret_create_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME")
+    # The value is never an argument (it would sit in the process list and the shell's
+    # history): a file, standard input, or a masked prompt on a terminal.
+    p.add_argument("source", nargs="?", metavar="-", help="'-': read the value from standard input")
+    p.add_argument("--file", metavar="PATH", help="read the value from this file")
+
+
+MAX_SECRET_BYTES = 500 * 1024  # the swarm's own limit
+
+
+async def _secret_spec(backend: "Backend", args: argparse.Namespace) -> Any:
+    from backends.contract import SecretSpec
+
+    if args.source not in (None, "-"):
+        raise UsageError("secret create NAME takes the value from --file PATH or '-' (standard input), never as an argument")
+    if args.file and args.source == "-":
+        raise UsageError("give --file PATH or '-', not both")
+    if args.file:
+        try:
+            with open(args.file, "rb") as f:
+                data = f.read(MAX_SECRET_BYTES + 1)
+        except OSError as err:
+            raise InvalidInput(f"--file {args.file}: {err.strerror or err}") from None
+    elif args.source == "-":
+        data = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
+    elif sys.stdin.isatty():
+        import getpass
+
+        data = getpass.getpass(f"value of secret {args.name} (not shown): ").encode()
+    else:
+        raise UsageError("secret create NAME: give --file PATH, or '-' to read standard input")
+    if len(data) > MAX_SECRET_BYTES:
+        raise InvalidInput(f"secret {args.name}: the value is larger than the swarm's 500 KiB")
+    return SecretSpec(name=args.name, data=data)
+
+
 class _SpecCommand(NamedTuple):
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
@@ -745,6 +839,9 @@ SPEC_COMMANDS: dict[str, _SpecCommand] = {
         "attach a volume to a host (and mount it in a container)", _attach_arguments, _attach_spec
     ),
     "container.run": _SpecCommand("run a container on a host", _run_arguments, _run_spec),
+    "service.create": _SpecCommand("create a swarm service", _service_create_arguments, _service_spec),
+    "service.scale": _SpecCommand("scale a replicated service to N tasks", _service_scale_arguments, _scale_spec),
+    "secret.create": _SpecCommand("create a swarm secret from a file or standard input", _secret_create_arguments, _secret_spec),
 }
 
 

@@ -136,6 +136,7 @@ class DockerDaemon:
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **self.env},
         )
         _wait(lambda: _unix_ping(self.socket_path), timeout=timeout, what="dockerd", proc=self.proc, log=log)
 

@@ -80,6 +80,12 @@ def row(c: Container, inv: "Inventory", host_names: dict[str, str] | None = None
         "exit_code": c.exit_code,
         "created_at": c.created_at,
         "started_at": c.started_at,
+        # A swarm service's task (other backends have none: the keys are left out).
+        **(
+            {"service": c.service, "slot": c.slot, "desired_state": c.desired_state, "error": c.error}
+            if c.service is not None
+            else {}
+        ),
     }
 
 

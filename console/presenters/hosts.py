@@ -56,6 +56,9 @@ def row(h: Host, inv: "Inventory", container_counts: Counter[str]) -> Row:
         "reason": h.reason,
         "observed_at": h.observed_at,
         "created_at": h.created_at,
+        # A swarm node's (other backends have no such thing, and the keys are left out).
+        **({"availability": h.availability} if h.availability is not None else {}),
+        **({"manager_status": h.manager_status} if h.role == "manager" else {}),
     }
 
 

@@ -87,7 +87,7 @@ def toy(tmp_path, monkeypatch):
 def test_a_toy_backend_is_listed_in_help_with_its_options(toy, capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "{simulator,docker,prism,toy}" in out
+    assert "{simulator,docker,prism,swarm,toy}" in out
     assert "toy: a toy backend for the registry test" in " ".join(out.split())
     assert "--toy-greeting WORD" in out and "toy (--backend toy):" in out
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from backends.contract import MUTATING_ACTIONS, Capability, ContainerSpec, HostSpec, UpgradeSpec, VolumeSpec
+from backends.contract import (
+    MUTATING_ACTIONS,
+    Capability,
+    ContainerSpec,
+    HostSpec,
+    ScaleSpec,
+    SecretSpec,
+    ServiceSpec,
+    UpgradeSpec,
+    VolumeSpec,
+)
 from backends.errors import Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded
 
 from .envs import ContractEnv
@@ -29,6 +39,10 @@ BY_ID = {
     "pause_task": (Capability.TASKS_CONTROL, lambda b: b.pause_task(MISSING)),
     "abort_task": (Capability.TASKS_CONTROL, lambda b: b.abort_task(MISSING)),
     "get_task": (None, lambda b: b.get_task(MISSING)),
+    "scale_service": (Capability.SERVICES_SCALE, lambda b: b.scale_service(ScaleSpec(MISSING, 2))),
+    "remove_service": (Capability.SERVICES_REMOVE, lambda b: b.remove_service(MISSING)),
+    "remove_secret": (Capability.SECRETS_REMOVE, lambda b: b.remove_secret(MISSING)),
+    "set_host_availability": (Capability.HOSTS_AVAILABILITY, lambda b: b.set_host_availability(MISSING, "drain")),
 }
 
 
@@ -118,6 +132,12 @@ MUTATIONS = {
     "resume_task": lambda b: b.resume_task(MISSING),
     "abort_task": lambda b: b.abort_task(MISSING),
     "shell": lambda b: b.shell("host", MISSING),
+    "create_service": lambda b: b.create_service(ServiceSpec("ro-service", "busybox")),
+    "scale_service": lambda b: b.scale_service(ScaleSpec(MISSING, 2)),
+    "remove_service": lambda b: b.remove_service(MISSING),
+    "create_secret": lambda b: b.create_secret(SecretSpec("ro-secret", b"value")),
+    "remove_secret": lambda b: b.remove_secret(MISSING),
+    "set_host_availability": lambda b: b.set_host_availability(MISSING, "drain"),
 }
 
 
