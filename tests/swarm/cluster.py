@@ -41,7 +41,7 @@ class Swarm:
 
 
 def _daemon() -> DockerDaemon:
-    root = Path(tempfile.mkdtemp(prefix="nts", dir="/tmp"))  # short: unix socket paths are limited
+    root = Path(tempfile.mkdtemp(prefix="ntw", dir="/tmp"))  # short: unix socket paths are limited
     daemon = DockerDaemon(root, require("dockerd", "docker.io"), require("docker", "docker.io"), env=dict(OFFLINE))
     try:
         daemon.start()
