@@ -253,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = leaf(sim, "serve", _sim_serve, "serve the simulator as Prism Central over HTTPS on 127.0.0.1")
     p.add_argument("--port", type=_argparse_type(_port), default=9440, help="the port on 127.0.0.1 (default 9440)")
+    p.add_argument(
+        "--state", metavar="PATH", dest="serve_state",
+        help="keep the simulated world in this file across restarts (as --demo-state does)",
+    )
     return parser
 
 
@@ -452,7 +456,7 @@ def _sim_serve(args: argparse.Namespace, settings: "Settings") -> int:
             speed=1.0 if args.speed is None else sim.speed,  # a server runs in real time
             faults=sim.faults,
             activity=sim.activity,
-            state_path=sim.state_path,
+            state_path=getattr(args, "serve_state", None) or sim.state_path,
             debug=args.debug,
         )
     ) or 0

@@ -17,6 +17,7 @@ from ..prism.parse import ENGINE_CATEGORY, GIB, MIB, ROLE_CATEGORY, ROLE_VALUE
 _NS = uuid.UUID("6f1d6a3e-4c1e-4d55-9f0e-6e7478636f6e")
 OWNER = {"kind": "user", "uuid": "00000000-0000-0000-0000-000000000000", "name": "admin"}
 PC_NAME = "ntnx-console-pc"
+STORAGE_CONTAINER = "default-container"  # the one storage container of the simulated cluster
 
 
 def stable_uuid(name: str) -> str:
@@ -489,7 +490,7 @@ def volume_disk(vol: Volume) -> dict[str, Any]:
         "extId": stable_uuid(f"vg-disk:{vol.id}"),
         "index": 0,
         "diskSizeBytes": int(vol.size_gib * GIB),
-        "storageContainerId": stable_uuid(f"container:{vol.storage_container or 'default-container'}"),
+        "storageContainerId": stable_uuid(f"container:{vol.storage_container or STORAGE_CONTAINER}"),
         "description": "",
     }
 

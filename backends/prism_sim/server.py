@@ -1,14 +1,14 @@
 """``ntnx-console sim serve``: the simulator served as Prism Central.
 
 The v3 subset the Prism backend uses (``POST <kind>s/list``, ``vms`` CRUD, ``tasks``) and the
-v4 Volumes, tasks and storage-container endpoints, over HTTPS on 127.0.0.1 with a generated
-self-signed certificate, behind Prism's basic-auth-then-session-cookie login. Starlette
-routes, served by uvicorn.
+v4 vmm, volumes, prism and clustermgmt APIs Nutanix's own SDKs call (``v4.py``), over HTTPS on
+127.0.0.1 with a self-signed certificate of its own per port, behind Prism's
+basic-auth-then-session-cookie login. Starlette routes, served by uvicorn.
 
 Actions map onto the simulator's own: ``POST /vms`` creates a host, a ``PUT`` that turns the
 power on or off powers it, a ``PUT`` that changes the VM's ``NtnxConsoleEngine`` category
 upgrades its engine to that version (the simulator's rolling upgrade of one host), and the v4
-volume-group calls create, attach, detach and delete volumes. Other spec edits are accepted
+calls create, attach, detach and delete volumes and power and delete VMs. Other spec edits are accepted
 and ignored. With ``--speed 0`` simulated time moves only when a client polls an unfinished
 task (``POLL_STEP`` simulated seconds per poll), so tests run at the speed they poll.
 """
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import json
 import os
 import secrets
@@ -32,18 +30,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..contract import HostSpec, Inventory, UpgradeSpec, VolumeSpec
+from ..contract import HostSpec, Inventory, UpgradeSpec
 from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionDenied, QuotaExceeded, Unavailable
 from ..models import Task, TaskStatus
 from ..prism.parse import ENGINE_CATEGORY, GIB
 from . import payloads as pay
-from .serving import PrismLogin, self_signed_cert, v3_error, v4_error
+from .serving import PrismLogin, server_cert, v3_error
+from .v4 import V4, overlay_path
+from .v4 import routes as v4_routes
 
 POLL_STEP = 15.0  # simulated seconds a task poll moves the clock by, at --speed 0
 MAX_LENGTH = 500  # Prism's largest page
-STORAGE_CONTAINER = "default-container"
+STORAGE_CONTAINER = pay.STORAGE_CONTAINER
 V3 = "/api/nutanix/v3"
-VG = "/api/volumes/v4.0/config/volume-groups"
 
 _ERRORS: tuple[tuple[type[BackendError], int, str], ...] = (
     (NotFound, 404, "ENTITY_NOT_FOUND"),
@@ -67,6 +66,9 @@ class PrismFacade:
 
     def __init__(self, sim: Any, *, advance_on_poll: bool) -> None:
         self.sim = sim
+        # The v4 APIs' own state (a volume group's disks, edits the world has no room for),
+        # kept beside the simulator's --state file when there is one.
+        self.v4 = V4(self, overlay_path(getattr(sim, "state_path", None)))
         self.advance_on_poll = advance_on_poll
         self.spec_versions: dict[str, int] = {}
         self.vm_tasks: dict[str, str] = {}
@@ -251,25 +253,6 @@ class PrismFacade:
             "metadata": {"kind": "vm", "categories": categories},
         }
 
-    # -- volume groups ---------------------------------------------------------------------------
-
-    @staticmethod
-    def etag(vg: dict[str, Any], host_id: str | None) -> str:
-        digest = hashlib.sha256(json.dumps([vg, host_id], sort_keys=True).encode()).hexdigest()
-        return base64.b64encode(b"application/json").decode() + ":" + digest
-
-    async def create_vg(self, body: dict[str, Any]) -> Task:
-        disks = body.get("disks") or []
-        if len(disks) != 1:
-            raise InvalidInput("a volume group of the console has exactly one disk")
-        container_id = disks[0].get("storageContainerId")
-        if container_id and container_id != pay.stable_uuid(f"container:{STORAGE_CONTAINER}"):
-            raise NotFound(f"storage container {container_id} not found")
-        size = int(disks[0].get("diskSizeBytes") or 0) / GIB
-        return await self.sim.create_volume(
-            VolumeSpec(name=str(body.get("name") or ""), size_gib=size, storage_container=STORAGE_CONTAINER)
-        )
-
 
 def _json(request_body: bytes) -> dict[str, Any]:
     if not request_body:
@@ -308,16 +291,6 @@ def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool =
             return endpoint
 
         return wrap
-
-    def v4(handler: Callable[[Request], Awaitable[Response]]):
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except BackendError as err:
-                status, reason = _status_of(err)
-                return v4_error(status, "volumes", err.message, reason, retry_after=0.2 if status == 503 else None)
-
-        return endpoint
 
     plural = lambda request: str(request.path_params.get("plural", "vms")).rstrip("s")  # noqa: E731
 
@@ -362,99 +335,16 @@ def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool =
         task, cluster = await facade.task(request.path_params["uuid"])
         return JSONResponse(pay.task_v3(task, cluster=cluster))
 
-    @v4
-    async def task_get_v4(request: Request) -> Response:
-        task, cluster = await facade.task(request.path_params["ext_id"])
-        return JSONResponse({"data": pay.task_v4(task, cluster=cluster), "$objectType": "prism.v4.config.GetTaskApiResponse"})
-
-    def paged(request: Request, items: list[dict[str, Any]], object_type: str) -> Response:
-        page = max(0, int(request.query_params.get("$page", 0)))
-        limit = min(100, max(1, int(request.query_params.get("$limit", 50))))
-        return JSONResponse(pay.v4_list(items[page * limit : (page + 1) * limit], len(items), object_type))
-
-    async def volume(request: Request) -> tuple[Any, dict[str, Any], str]:
-        inv = await facade.inventory()
-        vol = inv.volumes.get(request.path_params["ext_id"])
-        if vol is None:
-            raise NotFound(f"volume group {request.path_params['ext_id']} not found")
-        vg = pay.volume_group(vol, cluster=facade.cluster_name(inv))
-        return vol, vg, facade.etag(vg, vol.host_id)
-
-    def check_etag(request: Request, etag: str) -> None:
-        sent = request.headers.get("If-Match")
-        if not sent:
-            raise PermissionDenied("If-Match with the volume group's ETag is required")
-        if sent != etag:
-            raise Conflict("the volume group changed since it was read (ETag mismatch)")
-
-    @v4
-    async def vg_list(request: Request) -> Response:
-        items = facade.entities("volume_group", await facade.inventory())
-        return paged(request, items, "volumes.v4.config.ListVolumeGroupsApiResponse")
-
-    @v4
-    async def vg_get(request: Request) -> Response:
-        _, vg, etag = await volume(request)
-        return JSONResponse({"data": vg, "$objectType": "volumes.v4.config.GetVolumeGroupApiResponse"}, headers={"ETag": etag})
-
-    @v4
-    async def vg_create(request: Request) -> Response:
-        task = await facade.create_vg(_json(await request.body()))
-        return JSONResponse(pay.task_reference(task.id), status_code=202)
-
-    @v4
-    async def vg_delete(request: Request) -> Response:
-        vol, _, etag = await volume(request)
-        check_etag(request, etag)
-        task = await facade.sim.delete_volume(vol.id)
-        return JSONResponse(pay.task_reference(task.id), status_code=202)
-
-    @v4
-    async def vg_disks(request: Request) -> Response:
-        vol, _, _ = await volume(request)
-        return paged(request, [pay.volume_disk(vol)], "volumes.v4.config.ListVolumeDisksApiResponse")
-
-    @v4
-    async def vg_attachments(request: Request) -> Response:
-        vol, _, _ = await volume(request)
-        items = [{"$objectType": "volumes.v4.config.VmAttachment", "extId": vol.host_id, "index": 0}] if vol.host_id else []
-        return paged(request, items, "volumes.v4.config.ListVmAttachmentsApiResponse")
-
-    @v4
-    async def vg_action(request: Request) -> Response:
-        vol, _, etag = await volume(request)
-        check_etag(request, etag)
-        vm_uuid = str(_json(await request.body()).get("extId") or "")
-        action = request.path_params["action"]
-        if action == "attach-vm":
-            task = await facade.sim.attach_volume(vol.id, vm_uuid)
-        elif action == "detach-vm":
-            if vol.host_id != vm_uuid:
-                raise Conflict(f"volume group {vol.name} is not attached to VM {vm_uuid}")
-            task = await facade.sim.detach_volume(vol.id)
-        else:
-            raise NotFound(f"no action {action}")
-        return JSONResponse(pay.task_reference(task.id), status_code=202)
-
-    @v4
-    async def storage_containers(request: Request) -> Response:
-        inv = await facade.inventory()
-        cluster = pay.cluster_ref(facade.cluster_name(inv))["uuid"]
-        item = {
-            "$objectType": "clustermgmt.v4.config.StorageContainer",
-            "containerExtId": pay.stable_uuid(f"container:{STORAGE_CONTAINER}"),
-            "name": STORAGE_CONTAINER,
-            "clusterExtId": cluster,
-        }
-        return paged(request, [item], "clustermgmt.v4.config.ListStorageContainersApiResponse")
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         await facade.start()
         try:
             yield
         finally:
-            await facade.sim.close()
+            try:
+                facade.v4.save()
+            finally:
+                await facade.sim.close()
 
     routes = [
         Route(f"{V3}/{{plural:str}}/list", v3_list, methods=["POST"]),
@@ -463,15 +353,7 @@ def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool =
         Route(f"{V3}/vms/{{uuid:str}}", vm_update, methods=["PUT"]),
         Route(f"{V3}/vms/{{uuid:str}}", vm_delete, methods=["DELETE"]),
         Route(f"{V3}/tasks/{{uuid:str}}", task_get, methods=["GET"]),
-        Route("/api/prism/v4.0/config/tasks/{ext_id:str}", task_get_v4, methods=["GET"]),
-        Route(VG, vg_list, methods=["GET"]),
-        Route(VG, vg_create, methods=["POST"]),
-        Route(f"{VG}/{{ext_id:str}}", vg_get, methods=["GET"]),
-        Route(f"{VG}/{{ext_id:str}}", vg_delete, methods=["DELETE"]),
-        Route(f"{VG}/{{ext_id:str}}/disks", vg_disks, methods=["GET"]),
-        Route(f"{VG}/{{ext_id:str}}/vm-attachments", vg_attachments, methods=["GET"]),
-        Route(f"{VG}/{{ext_id:str}}/$actions/{{action:str}}", vg_action, methods=["POST"]),
-        Route("/api/clustermgmt/v4.0/config/storage-containers", storage_containers, methods=["GET"]),
+        *v4_routes(facade, facade.v4, _status_of),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.facade = facade
@@ -488,7 +370,8 @@ def sim_dir() -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Serve until interrupted. ``args``: port, seed, scale, speed, faults."""
+    """Serve until interrupted. ``args``: port, seed, scale, speed, faults, activity,
+    state_path (the world kept there across restarts, the v4 APIs' own state beside it)."""
     import uvicorn
 
     from ..simulator import SimulatorBackend
@@ -507,12 +390,15 @@ def main(args: argparse.Namespace) -> int:
     password = os.environ.get("NTNX_PASSWORD")
     generated = not password
     password = password or secrets.token_urlsafe(12)
-    cert = self_signed_cert(sim_dir())
+    # One certificate per port: several servers run at once, each trusted by its own bundle.
+    cert = server_cert(sim_dir() / f"port-{port}")
     app = build_app(PrismFacade(sim, advance_on_poll=speed == 0), user="admin", password=password)
     endpoint = f"https://127.0.0.1:{port}"
     shown = password if generated else "(the NTNX_PASSWORD you set)"
     print(f"Simulated Prism Central on {endpoint}  (seed {sim.seed}, speed {speed:g})", flush=True)
     print(f"  user admin, password {shown}", flush=True)
+    if sim.state_path:
+        print(f"  state: {sim.state_path} (kept across restarts)", flush=True)
     print(f"  CA bundle: {cert.cert}", flush=True)
     print(
         f"  try: NTNX_PASSWORD=... ntnx-console --backend prism --prism-endpoint {endpoint} "
@@ -536,4 +422,5 @@ if __name__ == "__main__":  # pragma: no cover - `python -m backends.prism_sim.s
     parser.add_argument("--scale", type=int)
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--faults")
+    parser.add_argument("--state", dest="state_path")
     sys.exit(main(parser.parse_args()))

@@ -58,6 +58,26 @@ def self_signed_cert(directory: Path) -> CertFiles:
     return files
 
 
+def server_cert(directory: Path, *, min_days_left: float = 1.0) -> CertFiles:
+    """The certificate of one server: kept in ``directory`` (one per port, so servers running
+    at once never overwrite each other's and a client's trust in one survives its restart),
+    made afresh when missing, unreadable or within ``min_days_left`` of expiring."""
+    files = CertFiles(directory / "prism-sim-cert.pem", directory / "prism-sim-key.pem")
+    try:
+        cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+        key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
+        left = cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)
+        if left > datetime.timedelta(days=min_days_left) and _public(key.public_key()) == _public(cert.public_key()):
+            return files
+    except (OSError, ValueError, TypeError):
+        pass
+    return self_signed_cert(directory)
+
+
+def _public(key: Any) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 class PrismLogin:
     """Pure ASGI middleware: basic auth for ``user``/``password``, answered with a session
     cookie that later requests may use instead; anything else is a 401 with an HTML body, as

@@ -42,7 +42,8 @@ def test_sim_serve_prints_how_to_connect_and_serves_the_simulator(tmp_path):
         assert f"https://127.0.0.1:{port}" in text
         password = re.search(r"user admin, password (\S+)", text).group(1)
         bundle = re.search(r"CA bundle: (\S+)", text).group(1)
-        assert Path(bundle).parent == tmp_path
+        # One certificate directory per port: servers running at once never share one.
+        assert Path(bundle).parent == tmp_path / f"port-{port}"
         env["NTNX_PASSWORD"] = password
         done = subprocess.run(
             [sys.executable, "-m", "console", "--backend", "prism", "--prism-endpoint", f"https://127.0.0.1:{port}",
