@@ -15,6 +15,9 @@ import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from textual.app import App, SuspendNotSupported
+from textual.await_complete import AwaitComplete
+from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.widgets import Input
 
 from backends.contract import Backend, ConnectionChanged, ConnectionState, ShellCommand
@@ -25,7 +28,7 @@ from backends.settings import Settings
 from widgets.terminal_text import visible
 
 from . import keymap
-from .commands import ConsoleCommands
+from .commands import ConsoleCommands, ConsolePalette
 from .messages import ActionFailed, ActionStarted, ShellReady
 from .screens.live import Live
 
@@ -37,6 +40,28 @@ from .store import DRAIN_INTERVAL, Drained, InventoryStore
 RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down
 STATS_INTERVAL = 3.0  # seconds between asks for fresh CPU / memory of the containers in view
 EVENT_NOTICES_PER_DRAIN = 3  # warnings and errors from the backend shown as notifications
+
+
+def _page_keys_wait_for_layout() -> None:
+    """Textual 8.2's OptionList (the palette's list, a Select's drop-down) pages through a
+    line table it builds once it has a size; pageup / pagedown between the list opening and
+    its first layout raised KeyError out of the app. Until then a page key does nothing."""
+    from textual.widgets import OptionList
+
+    move_page = OptionList._move_page
+    if getattr(move_page, "waits_for_layout", False):
+        return
+
+    def _move_page(self: OptionList, direction: int) -> None:
+        if self.highlighted is not None and self.highlighted not in self._index_to_line:
+            return
+        move_page(self, direction)
+
+    _move_page.waits_for_layout = True  # type: ignore[attr-defined]
+    OptionList._move_page = _move_page  # type: ignore[method-assign]
+
+
+_page_keys_wait_for_layout()
 
 
 class NtnxConsoleApp(App):
@@ -58,6 +83,7 @@ class NtnxConsoleApp(App):
         self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
         self.project_ref: str | None = getattr(config, "project", None)
         self._my_tasks: set[str] = set()
+        self._dashboard: Screen | None = None  # the floor of the screen stack, once mounted
 
     def notify(
         self,
@@ -87,7 +113,8 @@ class NtnxConsoleApp(App):
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
             self.set_timer(0.5, self._check_keymap)
-        self.push_screen(DashboardScreen())
+        self._dashboard = DashboardScreen()
+        self.push_screen(self._dashboard)
         self.run_worker(self._feed, name="feed", group="feed", exit_on_error=False)
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(1.0, self._refresh_age)
@@ -161,10 +188,14 @@ class NtnxConsoleApp(App):
         if not drained:
             return
         with self.batch_update():
-            for screen in self.screen_stack:
-                if isinstance(screen, Live):
-                    screen.apply_changes(drained)
+            for screen in self._live_screens():
+                screen.apply_changes(drained)
         self._announce(drained)
+
+    def _live_screens(self) -> list[Any]:
+        """The live screens whose widgets exist: one pushed a moment ago is not composed yet
+        (it draws the store as it is when it mounts), and a drain must not query it."""
+        return [s for s in self.screen_stack if isinstance(s, Live) and s.is_mounted]
 
     def _announce(self, drained: Drained) -> None:
         for task in drained.finished_tasks:
@@ -185,14 +216,13 @@ class NtnxConsoleApp(App):
 
     def _refresh_age(self) -> None:
         if self.store.stale:
-            for screen in self.screen_stack:
-                if isinstance(screen, Live):
-                    screen.refresh_status()
+            for screen in self._live_screens():
+                screen.refresh_status()
 
     def _request_stats(self) -> None:
         """Backends that fetch container figures on demand (Docker) get asked for the rows
         the user sees now, and only those; the call runs in a worker, off the frame path."""
-        ids = self.screen.stats_wanted() if isinstance(self.screen, Live) else []
+        ids = self.screen.stats_wanted() if self.screen in self._live_screens() else []
         if not ids or self.store.stale:
             return
         backend = self.backend
@@ -227,7 +257,7 @@ class NtnxConsoleApp(App):
         task = message.task
         self._my_tasks.add(task.id)
         self.notify(f"{task.kind.replace('_', ' ')} {task.target}: started", timeout=3)
-        if message.on_started is not None:
+        if message.on_started is not None and self._still_shown(message.on_started):
             message.on_started(task)
         latest = self.store.inventory.tasks.get(task.id, task)
         if latest.done:
@@ -235,6 +265,13 @@ class NtnxConsoleApp(App):
 
     def on_action_failed(self, message: ActionFailed) -> None:
         self.notify(f"{message.what}: {message.reason}", severity="error", timeout=8)
+
+    def _still_shown(self, callback: Callable[..., object]) -> bool:
+        """False for a screen's callback once that screen is closed: a slow backend answers
+        after the user has left the form (an upgrade's progress view), and a closed screen's
+        widgets are gone."""
+        owner = getattr(callback, "__self__", None)
+        return not isinstance(owner, Screen) or owner in self.screen_stack
 
     def control_task(self, task_id: str, verb: str) -> None:
         """Pause, resume or abort a running task."""
@@ -262,6 +299,8 @@ class NtnxConsoleApp(App):
     def on_shell_ready(self, message: ShellReady) -> None:
         command = message.command
         env = {**os.environ, **dict(command.env)}
+        if self._driver is None:  # the console is closing: there is no terminal to hand over
+            return
         try:
             with self.suspend():
                 subprocess.run(command.argv, env=env, check=False)
@@ -273,13 +312,86 @@ class NtnxConsoleApp(App):
             return
         self.notify(f"shell closed: {command.description or ' '.join(command.argv)}", timeout=3)
 
+    # -- screens: every push and pop goes through here ----------------------------------------
+    #
+    # Keys race screens opening and closing: a form's Enter and Escape both close it, the
+    # palette's Enter arrives after its Escape, a Button.Pressed queued before the key that
+    # closed its dialog. Textual's dismiss() pops whatever is on top *now*, so a second close
+    # used to pop the screen beneath (at last the dashboard, leaving Textual's blank default
+    # screen, and then "Can't pop screen"). Here a late or double close does nothing.
+
+    @property
+    def dashboard(self) -> Screen | None:
+        return self._dashboard
+
+    def open_screen(self, screen: Screen, callback: Callable[[Any], None] | None = None) -> None:
+        """Push ``screen``; ``callback`` gets what it is closed with (not when it is popped
+        by ``back_to_dashboard``: a form left that way is cancelled)."""
+        if not self.is_running:  # keys still queued while the console shuts down
+            return
+        self.push_screen(screen, callback)
+
+    def close_screen(self, screen: Screen, result: Any = None) -> bool:
+        """Close ``screen`` with ``result`` if it is the one on top; False (nothing done)
+        when it is already closed, covered by another screen, or the dashboard."""
+        stack = self.screen_stack
+        if screen is self._dashboard or len(stack) <= 1 or stack[-1] is not screen:
+            return False
+        # Textual's own dismiss (runs the callback, then pops), not a screen's override of it:
+        # the palette's dismiss comes here.
+        Screen.dismiss(screen, result)
+        return True
+
+    def back_to_dashboard(self) -> Screen | None:
+        """Close everything above the dashboard (modals, forms, the palette, help, lists),
+        whatever is there; each is popped from the top, none is dismissed with a result."""
+        dashboard = self._dashboard
+        while dashboard in self.screen_stack and self.screen_stack[-1] is not dashboard:
+            self.pop_screen()
+        return dashboard if dashboard in self.screen_stack else None
+
+    def pop_screen(self) -> AwaitComplete:
+        """Textual's pop, which also serves Textual's own dismiss(); it never takes the
+        dashboard or the last screen away (Textual would raise ScreenStackError on the last,
+        and without the dashboard there is nothing to come back to)."""
+        stack = self.screen_stack
+        if len(stack) <= 1 or stack[-1] is self._dashboard:
+            return AwaitComplete.nothing()
+        # Its workers stop now, not when its removal completes: in between, the palette's
+        # search worker used to fill a list whose widgets were already gone (NoMatches).
+        self.workers.cancel_node(stack[-1])
+        return super().pop_screen()
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: at most one palette. Textual's own check looks at the top screen only, so a
+        second ctrl+p with a palette beneath another screen, or one still being removed, pushed
+        another with the same id (DuplicateIds)."""
+        self._open_palette(ConsolePalette())
+
+    def search_commands(self, commands: Any, placeholder: str = "Search for commands…") -> Any:
+        # Textual's own palettes (its Theme command comes here too) close through the guarded
+        # path like ours.
+        from textual.command import SimpleProvider
+
+        self._open_palette(ConsolePalette(providers=[SimpleProvider(self.screen, commands)], placeholder=placeholder))
+        return AwaitComplete.nothing()
+
+    def search_themes(self) -> None:
+        from textual.theme import ThemeProvider
+
+        self._open_palette(ConsolePalette(providers=[ThemeProvider], placeholder="Search for themes…"))
+
+    def _open_palette(self, palette: CommandPalette) -> None:
+        if self.use_command_palette and not any(isinstance(s, CommandPalette) for s in self.screen_stack):
+            self.open_screen(palette)
+
     # -- app-wide keys ----------------------------------------------------------------------
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.open_screen(HelpScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # `:` is a priority key; in a text field it is just a character.
@@ -301,12 +413,13 @@ class NtnxConsoleApp(App):
             self.exit()
             return
         if word in ("tasks", "events"):
-            self.push_screen(TasksScreen() if word == "tasks" else EventsScreen())
+            self.open_screen(TasksScreen() if word == "tasks" else EventsScreen())
             return
         if word in ("hosts", "containers", "volumes"):
-            while not isinstance(self.screen, DashboardScreen):
-                self.pop_screen()
-            self.screen.show_pane(word)
+            # Whatever is open (a modal, the palette, a form, help, a list) closes first.
+            dashboard = self.back_to_dashboard()
+            if isinstance(dashboard, DashboardScreen):
+                dashboard.show_pane(word)
             return
         self.notify(f"unknown command :{word} (try :hosts :containers :volumes :tasks :events :quit)", severity="warning")
 
@@ -314,12 +427,12 @@ class NtnxConsoleApp(App):
         from .screens.details import DETAILS
 
         if item_id in self.store.inventory.of(kind):
-            self.push_screen(DETAILS[kind](item_id))
+            self.open_screen(DETAILS[kind](item_id))
 
     def open_logs(self, container_id: str) -> None:
         from .screens.logs import LogsScreen
 
-        self.push_screen(LogsScreen(container_id))
+        self.open_screen(LogsScreen(container_id))
 
     # -- registered actions (console.actions) -----------------------------------------------
 
@@ -334,7 +447,7 @@ class NtnxConsoleApp(App):
             if spec is not None:
                 self.perform(record, spec)
 
-        self.push_screen(form, done)
+        self.open_screen(form, done)
 
     def perform(
         self, record: "Action", subject: Any, *, what: str = "", on_started: Callable[[Task], None] | None = None, pane: str | None = None

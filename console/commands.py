@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.await_complete import AwaitComplete
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.widgets import Button, Input, OptionList
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
@@ -21,6 +24,28 @@ COMMANDS = {
     "quit": "Quit the console",
 }
 ITEM_HITS = 200  # at most this many items are scored per search, to stay quick at scale
+
+
+class ConsolePalette(CommandPalette):
+    """Textual's palette, closed at most once.
+
+    A fast Enter Enter (or Escape then Enter) queues a second choice behind the first: Textual
+    would dismiss again, popping whatever screen is on top by then, and run the command again.
+    A choice that reaches a palette no longer on top (closed, or covered) is dropped, and the
+    palette closes through the app's guarded path.
+    """
+
+    _CHOICES = (Input.Submitted, Button.Pressed, OptionList.OptionSelected)
+
+    async def _on_message(self, message: Message) -> None:
+        if isinstance(message, self._CHOICES) and self.app.screen is not self:
+            message.stop()
+            return
+        await super()._on_message(message)
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        self.app.close_screen(self, result)
+        return AwaitComplete.nothing()
 
 
 class ConsoleCommands(Provider):

@@ -49,10 +49,10 @@ class ConfirmDelete(ModalScreen[bool]):
         self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "delete")
+        self.app.close_screen(self, event.button.id == "delete")
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self.app.close_screen(self, False)
 
     def action_confirm(self) -> None:
-        self.dismiss(True)
+        self.app.close_screen(self, True)

@@ -324,14 +324,14 @@ class DashboardScreen(Live, Screen):
                 self.app.run_on_items(record, kind, items)
                 self.table(kind).clear_marks()
 
-        self.app.push_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
+        self.app.open_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
 
     def open_upgrade(self) -> None:
         from .upgrade import UpgradeScreen
 
         table = self.table("hosts")
         marked = [i for i in table.marked if i in table.rows_by_id]
-        self.app.push_screen(UpgradeScreen(marked))
+        self.app.open_screen(UpgradeScreen(marked))
 
     def open_logs(self) -> None:
         container = self.table("containers").cursor_row

@@ -74,7 +74,7 @@ class DetailsScreen(Live, Screen):
         raise NotImplementedError
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.app.close_screen(self)
 
     def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
         kind = message.table.id

@@ -158,19 +158,19 @@ class FormScreen(ModalScreen[Any]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":
-            self.dismiss()
+            self.app.close_screen(self)
         elif event.button.id == "submit":
             self.action_submit()
 
     def action_cancel(self) -> None:
-        self.dismiss()
+        self.app.close_screen(self)
 
     def action_submit(self) -> None:
         problems = self.revalidate()
         if problems:
             self.notify(f"not sent: {next(iter(problems.values()))}", severity="warning", timeout=4)
             return
-        self.dismiss(self.spec())
+        self.app.close_screen(self, self.spec())
 
     def running_hosts(self):
         hosts = [h for h in self.inventory.hosts.values() if h.state is HostState.RUNNING]

@@ -41,7 +41,7 @@ def _screens(*modules) -> list[type]:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help.close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="form", id="help"):
@@ -50,6 +50,9 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.add_class("form-screen")
+
+    def action_close(self) -> None:
+        self.app.close_screen(self)
 
     @property
     def rows(self) -> list[keymap.HelpRow]:

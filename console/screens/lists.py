@@ -55,7 +55,7 @@ class ListScreen(Live, Screen):
             self.query_one(ResourceTable).set_filter("")
             self._close_prompt()
             return
-        self.app.pop_screen()
+        self.app.close_screen(self)
 
     def action_filter(self) -> None:
         prompt = self.query_one("#prompt", Input)

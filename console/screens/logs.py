@@ -110,4 +110,4 @@ class LogsScreen(Live, Screen):
             search.display = False
             self.query_one(LogView).focus()
             return
-        self.app.pop_screen()
+        self.app.close_screen(self)
