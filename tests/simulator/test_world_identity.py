@@ -15,12 +15,32 @@ from backends.simulator import SimulatorBackend
 
 WORLD_10K_SEED_7 = "5e6cc3010c377ebbdb20ba015928f8a1d4d81d21eb9f249286720eda0f244192"
 
+# Fields the models gained after the hash was taken (Swarm's node and task facts). A world
+# without a swarm leaves them at None: the hash is taken as if they were not there, so it
+# still says "the same world", and a value in any of them makes the world differ.
+ADDED_LATER = {
+    "hosts": ("availability", "manager_status"),
+    "containers": ("service", "slot", "desired_state", "error"),
+}
+
+
+def _as_before(kind: str, item) -> tuple[dict, str]:
+    data, text = item.to_dict(), repr(item)
+    for name in ADDED_LATER.get(kind, ()):
+        if data.get(name) is None:
+            data.pop(name, None)
+            text = text.replace(f", {name}=None", "")
+    return data, text
+
 
 def world_hash(inventory) -> str:
     digest = hashlib.sha256()
     for kind in KIND_NAMES:
+        if kind not in ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events"):
+            continue  # kinds added later (services, secrets): a simulated world has none
         for item_id, item in inventory.of(kind).items():
-            digest.update(f"{kind}\0{item_id}\0{json.dumps(item.to_dict(), sort_keys=True)}\0{item!r}\n".encode())
+            data, text = _as_before(kind, item)
+            digest.update(f"{kind}\0{item_id}\0{json.dumps(data, sort_keys=True)}\0{text}\n".encode())
     return digest.hexdigest()
 
 
