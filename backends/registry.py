@@ -51,6 +51,9 @@ class BackendInfo:
     check: Callable[[Any], None] | None = None
     # Lines to print on every command while a protection is off; takes the Settings.
     warnings: Callable[[Any], list[str]] | None = None
+    # Runs on the plain terminal just before the console takes it (a password prompt, which
+    # a full-screen UI would swallow); takes the backend's section.
+    before_full_screen: Callable[[Any], None] | None = None
 
     def load(self) -> "type[Backend]":
         module, _, cls = self.loader.partition(":")

@@ -473,12 +473,11 @@ class NtnxConsoleApp(App):
 
 def run_app(settings: Settings, config: Any = None) -> int:
     """Run the console until the user quits; the terminal is restored on every way out."""
-    if settings.backend == "prism":
-        # The password prompt comes first, on the terminal as the user left it: once Textual
-        # has it (raw, and the backend connects in a worker) a prompt would ignore Enter.
-        from backends.prism.credentials import ask_before_full_screen
+    from backends.registry import info
 
-        ask_before_full_screen(settings.prism)
+    about = info(settings.backend)
+    if about.before_full_screen is not None:  # e.g. Prism's password prompt
+        about.before_full_screen(settings.chosen)
     app = NtnxConsoleApp(settings, config)
     app.run()
     if app.close_error:

@@ -38,6 +38,14 @@ def check(settings: "Settings") -> None:
         check_https_url(settings.prism.endpoint, "Prism endpoint", insecure_transport=settings.insecure_transport)
 
 
+def before_full_screen(p: PrismSettings) -> None:
+    # The password prompt comes first, on the terminal as the user left it: once Textual has
+    # it (raw, and the backend connects in a worker) a prompt would ignore Enter.
+    from .credentials import ask_before_full_screen
+
+    ask_before_full_screen(p)
+
+
 def warnings(settings: "Settings") -> list[str]:
     if settings.prism.insecure:
         return ["Warning: TLS verification is OFF (--insecure): anyone on the path can read the password and the data"]
@@ -84,4 +92,5 @@ BACKEND = BackendInfo(
     finish=finish,
     check=check,
     warnings=warnings,
+    before_full_screen=before_full_screen,
 )

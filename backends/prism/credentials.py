@@ -15,11 +15,13 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..errors import AuthenticationFailed, InvalidInput
-from .about import PrismSettings
 from .client import Credentials
+
+if TYPE_CHECKING:
+    from .about import PrismSettings
 
 KEYRING_SERVICE = "ntnx-console"
 
