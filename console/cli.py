@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", metavar="PATH", dest="serve_state",
         help="keep the simulated world in this file across restarts (as --demo-state does)",
     )
+    # Registries (issue 13): registry add/remove, registries list, images list --registry.
+    from console import registry_commands
+
+    registry_commands.add_parsers(commands, leaf, nouns, _Parser)
     return parser
 
 
@@ -403,6 +407,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     handler = getattr(args, "handler", None)
     if handler is _config_path:
         return _config_path(args)
+    from console.registry_commands import handler_for
+
+    registry_command = handler_for(args)
+    if registry_command is not None:  # no backend: the config file and the registries
+        return registry_command(args)
     _check_inputs(args)
     from console.config import load_config
 

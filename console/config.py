@@ -75,6 +75,8 @@ class Config:
     current_context: str | None = None
     contexts: dict[str, dict[str, Any]] = field(default_factory=dict)  # validated, as in the file
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "ctrl+d"
+    # [registries.NAME] tables, checked (backends.registries.models; issue 13).
+    registries: dict[str, Any] = field(default_factory=dict)
 
     def settings_for(self, context: str | None = None) -> Settings:
         """Settings of ``context``, else of ``current_context``, else the built-in simulator."""
@@ -161,7 +163,7 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
-    unknown = set(data) - {"current_context", "contexts", "keymap"}
+    unknown = set(data) - {"current_context", "contexts", "keymap", "registries"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     current = data.get("current_context")
@@ -180,7 +182,19 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     keymap = _flatten(raw_keymap)
     if not all(isinstance(v, str) and v for v in keymap.values()):
         raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. host.create = "C"')
-    return Config(path=path, current_context=current, contexts=contexts, keymap=dict(keymap))
+    registries = _registries(path, data.get("registries", {}))
+    return Config(path=path, current_context=current, contexts=contexts, keymap=dict(keymap), registries=registries)
+
+
+def _registries(path: Path, raw: Any) -> dict[str, Any]:
+    from backends.registries.models import entry_from_table
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [registries] must be a table of [registries.NAME] tables")
+    try:
+        return {name: entry_from_table(name, table, f"{path}: [registries.{name}]") for name, table in raw.items()}
+    except InvalidInput as err:
+        raise ConfigError(err.message) from None
 
 
 def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:

@@ -51,6 +51,17 @@ def print_table(kind: str, items: list[Row], out: IO[str] | None = None) -> None
         _plain_table(columns, cells, out)
 
 
+def print_columns(columns: list[TableColumn], items: list[Row], out: IO[str] | None = None) -> None:
+    """``print_table`` for rows that are no inventory kind (registries and their images):
+    the same cleaning of every cell, the same layout."""
+    out = out or sys.stdout
+    cells = [[_cell(c.get(r)) for c in columns] for r in items]
+    if out.isatty() and len(items) <= RICH_TABLE_MAX_ROWS:
+        _rich_table(columns, cells, out)
+    else:
+        _plain_table(columns, cells, out)
+
+
 def _rich_table(columns: list[TableColumn], cells: list[list[str]], out: IO[str]) -> None:
     from rich.console import Console
     from rich.table import Table
