@@ -201,7 +201,7 @@ class RegistryClient:
             if isinstance(cause, ssl.SSLCertVerificationError):
                 return Unavailable(
                     f"TLS certificate of registry {self.name} ({self.url}) not trusted: {cause.verify_message or cause.reason}; "
-                    f"give its CA with registry add {self.name} --ca-bundle PATH"
+                    f"trust its CA: registry remove {self.name}, then registry add {self.name} ... --ca-bundle PATH"
                 )
             if isinstance(cause, ssl.SSLError):
                 return Unavailable(f"TLS with registry {self.name} ({self.url}) failed: {cause.reason or cause}")
