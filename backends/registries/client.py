@@ -122,7 +122,7 @@ class RegistryClient:
         concurrency: int = CONCURRENCY,
     ) -> None:
         self.url = url.rstrip("/")
-        self.name = name or self.url
+        self.name = name or urllib.parse.urlsplit(self.url).netloc  # a configured name, else HOST:PORT
         self.user = user
         self._password_source = password
         self._password: str | None = None
