@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backends.models import Secret
@@ -22,14 +23,33 @@ def users(inv: "Inventory") -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def columns(service_names: "dict[str, list[str]]") -> list["Column"]:
+@dataclass(frozen=True, slots=True)
+class SecretRow:
+    """A secret as the console's Secrets pane shows it: with the names of the services that
+    use it. A row of its own (not the Secret) because who uses a secret changes with the
+    services: a new row then, so the table re-sorts and re-filters it as any changed row."""
+
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
+    services: tuple[str, ...] = ()
+
+
+def pane_rows(inv: "Inventory") -> list[SecretRow]:
+    by_secret = users(inv)
+    return [SecretRow(s.id, s.name, s.created_at, s.updated_at, tuple(by_secret.get(s.id, ()))) for s in inv.secrets.values()]
+
+
+def columns() -> list["Column"]:
+    """The Secrets pane's columns, over ``SecretRow``s. No value: the swarm gives none."""
     from widgets.resource_table import Column
 
     return [
         Column("name", "NAME", width=24),
         Column("created", "CREATED", width=23, render=lambda s: date_time_text(s.created_at), sort_key=lambda s: s.created_at),
         Column("updated", "UPDATED", width=23, render=lambda s: date_time_text(s.updated_at), sort_key=lambda s: s.updated_at),
-        Column("services", "SERVICES", width=30, render=lambda s: ",".join(service_names.get(s.id, ()))),
+        Column("services", "SERVICES", width=30, render=lambda s: ",".join(s.services)),
     ]
 
 
