@@ -233,15 +233,17 @@ ACTIONS: list[Action] = [
         "container.logs", "Logs", "Stream the container's logs (follow, pause, search)", CONTAINERS, keys="l",
         panes=("containers",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
     ),
-    # -- a swarm's nodes, services and secrets (offered in the CLI; hidden where the backend
-    # has no swarm)
+    # -- a swarm's nodes, services and secrets (hidden where the backend has no swarm). Keys
+    # free on their panes: capitals for the nodes and scale (s is a shell, a attaches, d is
+    # nothing yet but a typo of ctrl+d), and ctrl+d removes on Services and Secrets as it
+    # deletes on the other panes (one key per pane: the record that applies there runs).
     Action(
-        "host.drain", "Drain", "Drain the node: its tasks move to the other nodes", HOSTS, panes=("hosts",),
+        "host.drain", "Drain", "Drain the node: its tasks move to the other nodes", HOSTS, keys="D", panes=("hosts",),
         needs=Capability.HOSTS_AVAILABILITY, run=lambda b, h: b.set_host_availability(h.id, "drain"),
         cli={"hosts": ("host", "drain")}, wait_timeout=300.0,
     ),
     Action(
-        "host.activate", "Activate", "Make the node available to the scheduler again", HOSTS, panes=("hosts",),
+        "host.activate", "Activate", "Make the node available to the scheduler again", HOSTS, keys="A", panes=("hosts",),
         needs=Capability.HOSTS_AVAILABILITY, run=lambda b, h: b.set_host_availability(h.id, "active"),
         cli={"hosts": ("host", "activate")}, wait_timeout=300.0,
     ),
@@ -251,13 +253,15 @@ ACTIONS: list[Action] = [
         cli={"services": ("service", "create")}, verb="create service", wait_timeout=300.0,
     ),
     Action(
-        "service.scale", "Scale", "Scale a replicated service to N tasks", SERVICES, needs=Capability.SERVICES_SCALE,
+        "service.scale", "Scale", "Scale a replicated service to N tasks", SERVICES, keys="S", panes=("services",),
+        needs=Capability.SERVICES_SCALE, form="console.screens.services:ScaleServiceForm",
         run=lambda b, spec: b.scale_service(spec), cli={"services": ("service", "scale")}, wait_timeout=300.0,
     ),
     Action(
         "service.remove", "Remove", "Remove the service and its tasks, after a confirmation", SERVICES,
-        panes=("services",), needs=Capability.SERVICES_REMOVE, destructive=True,
+        keys="ctrl+d", panes=("services",), needs=Capability.SERVICES_REMOVE, destructive=True,
         run=lambda b, s: b.remove_service(s.id), cli={"services": ("service", "remove")},
+        priority=False, while_typing=True,
     ),
     Action(
         "secret.create", "Create secret", "Create a secret from a file or standard input (never an argument)", SECRETS,
@@ -265,9 +269,9 @@ ACTIONS: list[Action] = [
         cli={"secrets": ("secret", "create")}, verb="create secret",
     ),
     Action(
-        "secret.remove", "Remove", "Remove the secret (refused while a service uses it)", SECRETS, panes=("secrets",),
-        needs=Capability.SECRETS_REMOVE, destructive=True, run=lambda b, s: b.remove_secret(s.id),
-        cli={"secrets": ("secret", "remove")},
+        "secret.remove", "Remove", "Remove the secret (refused while a service uses it)", SECRETS, keys="ctrl+d",
+        panes=("secrets",), needs=Capability.SECRETS_REMOVE, destructive=True, run=lambda b, s: b.remove_secret(s.id),
+        cli={"secrets": ("secret", "remove")}, priority=False, while_typing=True,
     ),
 ]
 

@@ -1,5 +1,5 @@
-"""The dashboard: live Hosts, Containers and Volumes panes, the Tasks strip, the header and
-a footer with the keys that apply now."""
+"""The dashboard: live Hosts, Containers and Volumes panes (and Services and Secrets where the
+backend is a swarm), the Tasks strip, the header and a footer with the keys that apply now."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ from textual.binding import BindingsMap
 from textual.screen import Screen
 from textual.widgets import Input
 
+from backends.contract import Capability
 from backends.models import ContainerState
 from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
 from .. import actions, keymap
-from ..presenters import containers, hosts, tasks, volumes
+from ..presenters import containers, hosts, secrets, services, tasks, volumes
 from ..presenters.base import shown
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
 
 KINDS = ("hosts", "containers", "volumes")
+# A swarm's panes, after the others in the tab order, each shown when the backend has its
+# capability (no other backend does: nothing changes there).
+SWARM_KINDS = {"services": Capability.SERVICES, "secrets": Capability.SECRETS}
+NARROWED = ("containers", "volumes")  # the panes `n` narrows to a host (services span nodes)
 SHOWN_RUNNING = 5  # running containers named in the delete confirmation
-TITLES = {"hosts": "Hosts", "containers": "Containers", "volumes": "Volumes"}
+TITLES = {"hosts": "Hosts", "containers": "Containers", "volumes": "Volumes", "services": "Services", "secrets": "Secrets"}
 
 
 def running_warning(kind: str, items: list) -> str:
@@ -49,7 +54,7 @@ class Pane(Vertical):
         table = self.table
         count = f"{table.visible_count}" if table.visible_count == table.row_count else f"{table.visible_count}/{table.row_count}"
         title = f"{TITLES[self.kind]} ({count})"
-        if narrowed_to and self.kind != "hosts":
+        if narrowed_to and self.kind in NARROWED:
             title += f" on {narrowed_to}"
         # Text, not str: a str title is read as markup, and a host's name or the typed filter
         # ("[b]x") are to be shown as they are.
@@ -74,13 +79,23 @@ class DashboardScreen(Live, Screen):
         self.zoomed: str | None = None
         self.current = "hosts"
         self.prompt_mode: str | None = None  # "filter" or "command" while the prompt is open
+        self.kinds: tuple[str, ...] = KINDS  # the panes shown, in tab order (set in compose)
 
     def compose(self) -> ComposeResult:
         host_name = self.app.store.host_name
+        backend = self.app.backend
+        swarm = tuple(kind for kind, need in SWARM_KINDS.items() if backend.supports(need))
+        self.kinds = KINDS + swarm
         yield StatusHeader(id="status")
         with Horizontal(id="top"):
             yield Pane("hosts", ResourceTable(hosts.columns(self.app.store.node_name), id="hosts", empty_text="No hosts"))
             yield Pane("volumes", ResourceTable(volumes.columns(host_name), id="volumes", empty_text="No volumes"))
+        if swarm:
+            with Horizontal(id="swarm"):
+                if "services" in swarm:
+                    yield Pane("services", ResourceTable(services.columns(), id="services", empty_text="No services"))
+                if "secrets" in swarm:
+                    yield Pane("secrets", ResourceTable(secrets.columns(), id="secrets", empty_text="No secrets"))
         yield Pane("containers", ResourceTable(containers.columns(host_name), id="containers", empty_text="No containers"))
         yield TaskStrip(id="tasks", clock=self.app.store.clock)
         yield Input(id="prompt")
@@ -92,7 +107,7 @@ class DashboardScreen(Live, Screen):
         if self.app.store.loaded:
             self.reload()
         else:
-            for kind in KINDS:
+            for kind in self.kinds:
                 self.table(kind).set_loading("Loading…")
         self.retitle()
 
@@ -107,11 +122,17 @@ class DashboardScreen(Live, Screen):
     def _belongs(self, item) -> bool:
         return self.narrow_host is None or item.host_id == self.narrow_host
 
-    def reload(self, kinds=KINDS) -> None:
+    def _rows_of(self, kind: str):
         inventory = self.app.store.inventory
-        for kind in kinds:
-            items = inventory.of(kind).values()
-            if kind != "hosts" and self.narrow_host is not None:
+        if kind == "secrets":
+            return secrets.pane_rows(inventory)  # each with the services that use it
+        return inventory.of(kind).values()
+
+    def reload(self, kinds=None) -> None:
+        inventory = self.app.store.inventory
+        for kind in self.kinds if kinds is None else kinds:
+            items = self._rows_of(kind)
+            if kind in NARROWED and self.narrow_host is not None:
                 items = [i for i in items if i.host_id == self.narrow_host]
             self.table(kind).set_rows(items)
         self.query_one(TaskStrip).update_tasks(tasks.strip_entry(t) for t in inventory.tasks.values() if not t.done)
@@ -120,12 +141,15 @@ class DashboardScreen(Live, Screen):
         if drained.resynced:
             self.reload()
         else:
-            for kind in KINDS:
+            for kind in self.kinds:
+                if kind == "secrets":
+                    self._patch_secrets(drained)
+                    continue
                 if not drained.touched(kind):
                     continue
                 upserts = drained.upserts.get(kind, {}).values()
                 deletes = set(drained.deletes.get(kind, ()))
-                if kind != "hosts":
+                if kind in NARROWED:
                     kept = []
                     for item in upserts:
                         (kept.append(item) if self._belongs(item) else deletes.add(item.id))
@@ -136,6 +160,19 @@ class DashboardScreen(Live, Screen):
         self.retitle()
         self.refresh_status()
 
+    def _patch_secrets(self, drained: Drained) -> None:
+        """A secret's row names the services that use it: it changes with them too. Only the
+        rows that differ are patched (a handful of secrets: all are compared)."""
+        if not (drained.touched("secrets") or drained.touched("services")):
+            return
+        table = self.table("secrets")
+        shown_now = table.rows_by_id
+        rows = secrets.pane_rows(self.app.store.inventory)
+        changed = [row for row in rows if shown_now.get(row.id) != row]
+        gone = set(shown_now) - {row.id for row in rows}
+        if changed or gone:
+            table.apply(changed, gone)
+
     def refresh_status(self) -> None:
         self.query_one(StatusHeader).refresh_status()
 
@@ -145,18 +182,18 @@ class DashboardScreen(Live, Screen):
 
     def retitle(self) -> None:
         narrowed = self.app.store.host_name(self.narrow_host) if self.narrow_host else None
-        for kind in KINDS:
+        for kind in self.kinds:
             self.pane(kind).retitle(narrowed)
 
     # -- focus, zoom, narrowing -------------------------------------------------------------
 
     def on_descendant_focus(self, event) -> None:
-        if isinstance(event.widget, ResourceTable) and event.widget.id in KINDS:
+        if isinstance(event.widget, ResourceTable) and event.widget.id in self.kinds:
             self._set_current(event.widget.id)
 
     def _set_current(self, kind: str) -> None:
         self.current = kind
-        for other in KINDS:
+        for other in self.kinds:
             self.pane(other).set_class(other == kind, "current")
         self.refresh_bindings()
 
@@ -172,8 +209,8 @@ class DashboardScreen(Live, Screen):
         self.set_focus(self.table(kind))
 
     def _cycle(self, step: int) -> None:
-        index = (KINDS.index(self.current) + step) % len(KINDS)
-        self.show_pane(KINDS[index])
+        index = (self.kinds.index(self.current) + step) % len(self.kinds)
+        self.show_pane(self.kinds[index])
 
     def action_next_pane(self) -> None:
         self._cycle(1)
@@ -186,15 +223,17 @@ class DashboardScreen(Live, Screen):
         self._apply_zoom()
 
     def _apply_zoom(self) -> None:
-        for kind in KINDS:
+        for kind in self.kinds:
             self.pane(kind).display = self.zoomed in (None, kind)
         self.query_one("#top").display = self.zoomed in (None, "hosts", "volumes")
+        for row in self.query("#swarm"):
+            row.display = self.zoomed in (None, "services", "secrets")
         self.set_class(self.zoomed is not None, "zoomed")
 
     def narrow(self) -> None:
         host_id = self.table("hosts").cursor_id
         self.narrow_host = None if self.narrow_host == host_id else host_id
-        self.reload(("containers", "volumes"))
+        self.reload(NARROWED)
         self.retitle()
 
     def action_sort(self) -> None:
@@ -249,7 +288,7 @@ class DashboardScreen(Live, Screen):
             table.clear_marks()
         elif self.narrow_host is not None:
             self.narrow_host = None
-            self.reload(("containers", "volumes"))
+            self.reload(NARROWED)
         elif self.zoomed is not None:
             self.action_zoom()
         self.retitle()
@@ -284,7 +323,7 @@ class DashboardScreen(Live, Screen):
         return getattr(row, "host_id", None)
 
     def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
-        if message.table.id in KINDS:
+        if message.table.id in self.kinds:
             self.app.open_details(message.table.id, message.row_id)
 
     def context(self) -> actions.FormContext:
@@ -292,8 +331,8 @@ class DashboardScreen(Live, Screen):
         return actions.FormContext(
             pane=self.current,
             host_id=self.focused_host_id(),
-            cursor_ids={kind: self.table(kind).cursor_id for kind in KINDS},
-            marked_ids={kind: tuple(self.table(kind).marked) for kind in KINDS},
+            cursor_ids={kind: self.table(kind).cursor_id for kind in self.kinds},
+            marked_ids={kind: tuple(self.table(kind).marked) for kind in self.kinds},
         )
 
     def action_act(self, action_id: str) -> None:
@@ -324,7 +363,18 @@ class DashboardScreen(Live, Screen):
                 self.app.run_on_items(record, kind, items)
                 self.table(kind).clear_marks()
 
-        self.app.open_screen(ConfirmDelete(kind, [i.name for i in items], running_warning(kind, items)), done)
+        warning = running_warning(kind, items) or self._swarm_warning(kind, items)
+        self.app.open_screen(ConfirmDelete(kind, [i.name for i in items], warning), done)
+
+    def _swarm_warning(self, kind: str, items: list) -> str:
+        """What else a removal does, or why the swarm will refuse it, said before it is sent."""
+        if kind == "services":
+            count = sum(i.replicas_running for i in items)
+            return f"{count} running task{'s' if count != 1 else ''} stopped and removed with {'it' if len(items) == 1 else 'them'}." if count else ""
+        if kind == "secrets":
+            used = [f"{i.name} (by {', '.join(i.services)})" for i in items if i.services]
+            return f"in use, refused by the swarm: {'; '.join(used)}" if used else ""
+        return ""
 
     def open_upgrade(self) -> None:
         from .upgrade import UpgradeScreen

@@ -1,4 +1,5 @@
-"""Details of one host, container or volume; they follow the live inventory."""
+"""Details of one host, container or volume (and a swarm's service or secret); they follow
+the live inventory."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from widgets.terminal_text import visible, visible_text
 from widgets.usage_sparkline import UsageSparkline
 
 from ..messages import InspectLoaded, LogTail
-from ..presenters import containers, events, volumes
+from ..presenters import containers, events, secrets, services, volumes
 from ..presenters.base import date_time_text, gib, shown, state
 from ..store import Drained
 from .status import StatusHeader
@@ -49,6 +50,7 @@ def facts(rows: list[tuple[str, object]]) -> Table:
 
 class DetailsScreen(Live, Screen):
     KIND = ""
+    WATCHES = ("hosts", "containers", "volumes", "events", "nodes")  # the kinds it is redrawn on
     BINDINGS = [Binding("escape", "back", "Back", id="details.back")]
 
     def __init__(self, item_id: str) -> None:
@@ -63,7 +65,7 @@ class DetailsScreen(Live, Screen):
         self.redraw()
 
     def apply_changes(self, drained: Drained) -> None:
-        if any(drained.touched(kind) for kind in ("hosts", "containers", "volumes", "events", "nodes")):
+        if any(drained.touched(kind) for kind in self.WATCHES):
             self.redraw()
         self.query_one(StatusHeader).refresh_status()
 
@@ -78,7 +80,7 @@ class DetailsScreen(Live, Screen):
 
     def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
         kind = message.table.id
-        if kind in ("containers", "volumes"):
+        if kind in ("containers", "volumes", "services"):
             self.app.open_details(kind, message.row_id)
 
     def gone(self) -> bool:
@@ -301,4 +303,107 @@ class VolumeDetails(DetailsScreen):
         self.query_one("#containers", ResourceTable).set_rows(containers[i] for i in v.container_ids if i in containers)
 
 
-DETAILS = {"hosts": HostDetails, "containers": ContainerDetails, "volumes": VolumeDetails}
+def _task_order(store):
+    """``docker service ps``'s order: by slot (a global service's tasks by node), the newest
+    task of a slot first."""
+    return lambda c: (c.slot if c.slot is not None else -1, store.host_name(c.host_id), -c.created_at)
+
+
+class ServiceDetails(DetailsScreen):
+    """A swarm service: its facts, its secrets (names only: a value is never shown, the swarm
+    gives none) and its tasks across the nodes. Enter on a task opens it as a container."""
+
+    KIND = "services"
+    WATCHES = ("services", "secrets", "containers", "hosts")
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with Vertical(classes="facts"):
+            yield Static(id="facts")
+        with Vertical(classes="section", id="service-tasks"):
+            yield ResourceTable(services.task_columns(self.app.store.host_name), id="containers", empty_text="No tasks")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#service-tasks").border_title = "Tasks"
+        super().on_mount()
+        self.query_one("#containers").focus()
+
+    def tasks(self) -> list:
+        s = self.item
+        store = self.app.store
+        mine = [c for c in store.inventory.containers.values() if c.service == s.name]
+        return sorted(mine, key=_task_order(store))
+
+    def redraw(self) -> None:
+        if self.gone():
+            return
+        s, inv = self.item, self.app.store.inventory
+        replicas = f"{s.replicas_running} of {s.replicas_desired} running"
+        self.query_one("#facts", Static).update(
+            facts(
+                [
+                    ("Service", shown(s.name, "bold")),
+                    ("ID", s.id),
+                    ("Mode", s.mode + (" (one task per node)" if s.mode == "global" else "")),
+                    ("Replicas", Text(replicas, style=services.replicas_style(f"{s.replicas_running}/{s.replicas_desired}"))),
+                    ("Image", s.image),
+                    ("Ports", ", ".join(s.ports)),
+                    ("Update", s.update_state or "never updated"),
+                    # Names only: the swarm never gives a secret's value back.
+                    ("Secrets", [inv.secrets[i].name if i in inv.secrets else i for i in s.secret_ids]),
+                    ("Created", date_time_text(s.created_at)),
+                    ("Updated", date_time_text(s.updated_at)),
+                ]
+            )
+        )
+        tasks = self.tasks()
+        self.query_one("#service-tasks").border_title = f"Tasks ({len(tasks)})"
+        self.query_one("#containers", ResourceTable).set_rows(tasks)
+
+
+class SecretDetails(DetailsScreen):
+    """A swarm secret: its name, dates and the services that use it. Never its value."""
+
+    KIND = "secrets"
+    WATCHES = ("services", "secrets")
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with Vertical(classes="facts"):
+            yield Static(id="facts")
+        with Vertical(classes="section", id="secret-services"):
+            yield ResourceTable(services.columns(), id="services", empty_text="No service uses it")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#secret-services").border_title = "Used by"
+        super().on_mount()
+        self.query_one("#services").focus()
+
+    def redraw(self) -> None:
+        if self.gone():
+            return
+        secret, inv = self.item, self.app.store.inventory
+        self.query_one("#facts", Static).update(
+            facts(
+                [
+                    ("Secret", shown(secret.name, "bold")),
+                    ("ID", secret.id),
+                    ("Value", Text("never shown: the swarm gives it only to the services' tasks", style="dim")),
+                    ("Created", date_time_text(secret.created_at)),
+                    ("Updated", date_time_text(secret.updated_at)),
+                ]
+            )
+        )
+        users = set(secrets.users(inv).get(secret.id, ()))
+        self.query_one("#services", ResourceTable).set_rows(s for s in inv.services.values() if s.name in users)
+
+
+DETAILS = {
+    "hosts": HostDetails,
+    "containers": ContainerDetails,
+    "volumes": VolumeDetails,
+    "services": ServiceDetails,
+    "secrets": SecretDetails,
+}

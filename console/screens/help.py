@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -56,7 +58,23 @@ class HelpScreen(ModalScreen[None]):
 
     @property
     def rows(self) -> list[keymap.HelpRow]:
-        return keymap.help_rows(all_bindings(), self.app.keymap_overrides, self.app.get_key_display)
+        bindings = [b for b in all_bindings() if self._offered(b)]
+        return keymap.help_rows(bindings, self.app.keymap_overrides, self.app.get_key_display)
+
+    def _offered(self, binding: Binding) -> bool:
+        """The swarm's actions (capabilities outside ALL_CAPABILITIES, which no other backend
+        has) are listed only on a backend that has them; elsewhere their keys do nothing."""
+        from backends.contract import SWARM_CAPABILITIES
+
+        from .. import actions
+
+        record = actions.by_id().get(binding.id or "")
+        if record is None or record.needs is None:
+            return True
+        needs = list(record.needs.values()) if isinstance(record.needs, Mapping) else [record.needs]
+        if not all(need in SWARM_CAPABILITIES for need in needs):
+            return True
+        return any(self.app.backend.supports(need) for need in needs)
 
     def _table(self) -> Table:
         rows = self.rows
