@@ -3,29 +3,16 @@ endpoint checks. Light on purpose: no httpx here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..contract import Capability
 from ..endpoints import check_https_url
 from ..errors import InvalidInput
 from ..registry import BackendInfo, Resolving
-from ..settings import option
+from .settings import PrismSettings
 
 if TYPE_CHECKING:
     from ..settings import Settings
-
-
-@dataclass(slots=True)
-class PrismSettings:
-    endpoint: str | None = option(None, flag="--prism-endpoint", metavar="URL", help="https://HOST:9440")
-    user: str | None = option(None, flag="--prism-user", metavar="USER", help="the Prism Central user")
-    # The password is never a setting: NTNX_PASSWORD, a prompt, the keyring or password_command.
-    password_command: str | None = None
-    api_key_env: str | None = None
-    insecure: bool = option(False, flag="--insecure", help="do not verify TLS (shown loudly)")
-    ca_bundle: str | None = option(None, flag="--ca-bundle", metavar="PATH", help="trust this CA certificate")
-    engine_check: bool = option(True, flag="--no-engine-check", negate=True, help="skip the SSH check of a new machine")
 
 
 def finish(p: PrismSettings, how: Resolving) -> None:

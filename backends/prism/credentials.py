@@ -21,7 +21,7 @@ from ..errors import AuthenticationFailed, InvalidInput
 from .client import Credentials
 
 if TYPE_CHECKING:
-    from .about import PrismSettings
+    from .settings import PrismSettings
 
 KEYRING_SERVICE = "ntnx-console"
 

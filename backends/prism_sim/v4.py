@@ -33,7 +33,7 @@ import re
 import uuid
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -48,8 +48,9 @@ from ..validation import volume_name_problem
 from . import payloads as pay
 from .serving import v4_error
 
-if TYPE_CHECKING:
-    from .server import PrismFacade
+# The facade is server.PrismFacade; it is not imported here (server imports this module), and
+# annotations name it as text only.
+PrismFacade = Any
 
 #: The versions each namespace is served at: v4.0 (the SDKs 4.0.1 speak it) to the newest
 #: published SDK's (4.3.2 for vmm, volumes, clustermgmt; 4.4.2 for prism).
