@@ -404,7 +404,8 @@ class NtnxConsoleApp(App):
             self.screen.open_command_line()
 
     def run_command(self, text: str) -> None:
-        """A `:` command: :hosts :containers :volumes :tasks :events :quit."""
+        """A `:` command: a pane (:hosts :containers :volumes, and :services :secrets where the
+        backend has them), :tasks, :events, :quit."""
         from .screens.dashboard import DashboardScreen
         from .screens.lists import EventsScreen, TasksScreen
 
@@ -415,13 +416,16 @@ class NtnxConsoleApp(App):
         if word in ("tasks", "events"):
             self.open_screen(TasksScreen() if word == "tasks" else EventsScreen())
             return
-        if word in ("hosts", "containers", "volumes"):
+        dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+        panes = dashboard.kinds if dashboard is not None else ("hosts", "containers", "volumes")
+        if word in panes:  # :services and :secrets where the backend has them
             # Whatever is open (a modal, the palette, a form, help, a list) closes first.
             dashboard = self.back_to_dashboard()
             if isinstance(dashboard, DashboardScreen):
                 dashboard.show_pane(word)
             return
-        self.notify(f"unknown command :{word} (try :hosts :containers :volumes :tasks :events :quit)", severity="warning")
+        known = " ".join(f":{w}" for w in (*panes, "tasks", "events", "quit"))
+        self.notify(f"unknown command :{word} (try {known})", severity="warning")
 
     def open_details(self, kind: str, item_id: str) -> None:
         from .screens.details import DETAILS

@@ -19,6 +19,8 @@ COMMANDS = {
     "hosts": "Show the Hosts pane",
     "containers": "Show the Containers pane",
     "volumes": "Show the Volumes pane",
+    "services": "Show the Services pane (a swarm)",
+    "secrets": "Show the Secrets pane (a swarm)",
     "tasks": "List every task",
     "events": "List recent events",
     "quit": "Quit the console",
@@ -53,7 +55,12 @@ class ConsoleCommands(Provider):
         app = self.app
         for title, callback, help_text in self._actions():
             yield title, callback, help_text
+        from .screens.dashboard import DashboardScreen
+
+        dashboard = next((s for s in app.screen_stack if isinstance(s, DashboardScreen)), None)
         for word, help_text in COMMANDS.items():
+            if word in ("services", "secrets") and (dashboard is None or word not in dashboard.kinds):
+                continue  # a swarm's panes, offered where the backend has them
             yield f":{word}", partial(app.run_command, word), help_text
 
     def _actions(self):

@@ -312,6 +312,11 @@ async def test_command_mode(console):
     await console.type("nope")
     await console.press("enter")
     await console.notice("unknown command :nope")
+    # A swarm's panes are commands only where the backend has them.
+    await console.press("colon")
+    await console.type("services")
+    await console.press("enter")
+    await console.notice("unknown command :services (try :hosts :containers :volumes :tasks :events :quit)")
     await console.press("colon")
     await console.type("quit")
     await console.press("enter")

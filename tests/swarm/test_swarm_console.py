@@ -121,6 +121,10 @@ async def test_services_and_secrets_panes_list_what_the_docker_cli_lists(console
     assert seen == ["containers", "volumes", "services", "secrets", "hosts"]
     await c.press("shift+tab")
     assert c.screen.current == "secrets"
+    # And by command mode.
+    await c.press("colon")
+    await c.pilot.press(*"services", "enter")
+    await c.until(lambda: c.screen.current == "services", ":services")
 
     # Filtered and sorted like the others.
     await go_to(c, "services", "tui-agent")
