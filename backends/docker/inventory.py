@@ -289,18 +289,23 @@ class EngineInventory:
             self._flush_task = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(FLUSH_DELAY)  # let a burst of events gather
-        ids, self._dirty = self._dirty, set()
-        volumes, self._volumes_dirty = self._volumes_dirty, False
-        try:
-            if ids:
-                await self.refresh_containers(ids)
-            if volumes:
-                await self.refresh_volumes()
-        except BackendError:
-            # The engine went away: its supervisor resyncs everything when it is back.
-            self._dirty |= ids
-            self._volumes_dirty |= volumes
+        # Until nothing is dirty: an event that arrives while a refresh is under way finds this
+        # task running and schedules no other, so its item is picked up by the next round here
+        # (without the loop it waited for the next event or the 30 s resync).
+        while self._dirty or self._volumes_dirty:
+            await asyncio.sleep(FLUSH_DELAY)  # let a burst of events gather
+            ids, self._dirty = self._dirty, set()
+            volumes, self._volumes_dirty = self._volumes_dirty, False
+            try:
+                if ids:
+                    await self.refresh_containers(ids)
+                if volumes:
+                    await self.refresh_volumes()
+            except BackendError:
+                # The engine went away: its supervisor resyncs everything when it is back.
+                self._dirty |= ids
+                self._volumes_dirty |= volumes
+                return
 
     # -- stats ----------------------------------------------------------------------------
 
