@@ -164,10 +164,13 @@ class PrismBackend(Backend):
         it without listing everything from Prism again (that happens every poll interval)."""
         self._poller.poll_now()
 
-    async def _lenient(self, fetch, *, missing=()) -> Any:
-        """An optional part of the inventory: an API this Prism lacks gives nothing."""
+    async def _lenient(self, fetch: Callable[..., Any], *args: Any, missing=(), **kwargs: Any) -> Any:
+        """An optional part of the inventory: an API this Prism lacks gives nothing.
+
+        Takes the call, not a coroutine made up front: a poll cancelled before this starts (the
+        console quitting) then leaves no coroutine that was never awaited."""
         try:
-            return await fetch
+            return await fetch(*args, **kwargs)
         except (NotFound, PermissionDenied):
             return list(missing)
 
@@ -197,10 +200,10 @@ class PrismBackend(Backend):
             c.v3_list("image"),
             c.v3_list("subnet"),
             c.v3_list("cluster"),
-            self._lenient(c.v3_list("project")),
-            self._lenient(c.v3_list("host")),
-            self._lenient(c.v3_list("task", limit=100)),
-            self._lenient(c.volume_groups()),
+            self._lenient(c.v3_list, "project"),
+            self._lenient(c.v3_list, "host"),
+            self._lenient(c.v3_list, "task", limit=100),
+            self._lenient(c.volume_groups),
         )
         await self._load_disks([vg["extId"] for vg in vgs if vg.get("extId")])
         now = time.time()
@@ -239,7 +242,7 @@ class PrismBackend(Backend):
         ``DISK_FETCHES_PER_POLL`` new ones; a volume whose disks are not read yet shows size 0."""
         missing = [v for v in vg_ids if v not in self._disks][:DISK_FETCHES_PER_POLL]
         for vg_id, disks in zip(
-            missing, await asyncio.gather(*(self._lenient(self.client.volume_group_disks(v)) for v in missing))
+            missing, await asyncio.gather(*(self._lenient(self.client.volume_group_disks, v) for v in missing))
         ):
             self._disks[vg_id] = disks
 
