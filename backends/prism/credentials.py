@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import getpass
 import os
-import shlex
-import subprocess
 import sys
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..errors import AuthenticationFailed, InvalidInput
+from ..password_sources import PASSWORD_COMMAND_TIMEOUT, from_keyring, run_password_command
 from .client import Credentials
 
 if TYPE_CHECKING:
     from .settings import PrismSettings
-
-KEYRING_SERVICE = "ntnx-console"
-
 
 # A password typed at the prompt, kept in this process's memory only (never written, logged or
 # put in the environment): the full-screen console asks before it takes the terminal, and its
@@ -37,45 +33,12 @@ _typed: dict[tuple[str, str], str] = {}
 _prompt_closed = False
 
 
-#: Seconds a ``password_command`` may take. A password manager answers in well under a second
-#: (a few when it asks for a passphrase first); one that hangs must not hang the console.
-PASSWORD_COMMAND_TIMEOUT = 30.0
-
-
 def _from_command(command: str) -> str:
-    try:
-        argv = shlex.split(command)
-    except ValueError as err:  # an unbalanced quote: the config's fault, said as such
-        raise InvalidInput(f"password_command cannot be read as a command: {err}") from None
-    if not argv:
-        raise InvalidInput("password_command is empty")
-    timeout = PASSWORD_COMMAND_TIMEOUT
-    try:
-        # run() kills the command when the time is up (and does not wait for its output).
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise AuthenticationFailed(
-            f"password_command {argv[0]} did not finish within {timeout:g}s and was stopped"
-        ) from None
-    except (OSError, ValueError) as err:
-        raise AuthenticationFailed(f"password_command could not run: {err}") from None
-    if done.returncode != 0:
-        raise AuthenticationFailed(f"password_command exited with status {done.returncode}")
-    line = done.stdout.splitlines()[0] if done.stdout else ""
-    if not line:
-        raise AuthenticationFailed("password_command printed no password")
-    return line
+    return run_password_command(command, timeout=PASSWORD_COMMAND_TIMEOUT)
 
 
 def _from_keyring(endpoint: str, user: str) -> str | None:
-    try:
-        import keyring  # optional: only when the user installed it
-    except ImportError:
-        return None
-    try:
-        return keyring.get_password(KEYRING_SERVICE, f"{user}@{endpoint}")
-    except Exception:  # any keyring backend failure just means "not there"
-        return None
+    return from_keyring(f"{user}@{endpoint}")
 
 
 def _ask(settings: PrismSettings, prompt: Callable[[str], str]) -> str | None:
