@@ -12,7 +12,6 @@ passwords or root-equivalent access in clear: they are refused unless the user s
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -135,10 +134,6 @@ def check_docker_url(url: str, where: str, *, tls: bool, insecure_transport: boo
         check_host(parts.hostname or "", where)
         return url
     raise InvalidInput(f"{where}: {_shown(url)!r}: unsupported scheme {scheme!r} (use unix://, tcp:// or ssh://)")
-
-
-def docker_tls_wanted(settings: "Settings") -> bool:
-    return bool(settings.docker.tls_verify) or bool(os.environ.get("DOCKER_TLS_VERIFY"))
 
 
 def check_settings(settings: "Settings") -> None:

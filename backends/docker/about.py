@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..contract import Capability
-from ..endpoints import check_docker_url, docker_tls_wanted
+from ..endpoints import check_docker_url
 from ..registry import BackendInfo, Resolving
 from ..settings import option
 
@@ -27,7 +27,10 @@ def engine_url(text: str) -> str:
 
 
 @dataclass(slots=True)
-class DockerSettings:
+class EngineSettings:
+    """How engines are reached: the Docker backend's, and the swarm's (its manager is an
+    engine reached the same ways)."""
+
     hosts: list[str] = option(
         [],
         flag="--docker-host",
@@ -38,8 +41,6 @@ class DockerSettings:
     )
     tls_verify: bool | None = option(None, flag="--tls-verify", help="verify the engine's TLS")
     cert_path: str | None = option(None, flag="--cert-path", metavar="DIR", help="ca.pem, cert.pem, key.pem for tcp+TLS")
-    provision_script: str | None = None  # run on a machine without Docker Engine
-    upgrade_command: str | None = None  # run over SSH for each host of an upgrade wave
     accept_new_host_keys: bool = option(
         False,
         flag="--accept-new-host-keys",
@@ -47,15 +48,30 @@ class DockerSettings:
     )
 
 
+@dataclass(slots=True)
+class DockerSettings(EngineSettings):
+    provision_script: str | None = None  # run on a machine without Docker Engine
+    upgrade_command: str | None = None  # run over SSH for each host of an upgrade wave
+
+
+def default_hosts(s: EngineSettings) -> None:
+    if not s.hosts:
+        s.hosts = [os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST]
+
+
+def check_engines(s: EngineSettings, what: str, insecure_transport: bool) -> None:
+    """Every engine URL, before any connection; tcp:// needs TLS (the setting or DOCKER_TLS_VERIFY)."""
+    tls = bool(s.tls_verify) or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+    for url in s.hosts:
+        check_docker_url(url, what, tls=tls, insecure_transport=insecure_transport)
+
+
 def finish(d: DockerSettings, how: Resolving) -> None:
-    if not d.hosts:
-        d.hosts = [os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST]
+    default_hosts(d)
 
 
 def check(settings: "Settings") -> None:
-    tls = docker_tls_wanted(settings)
-    for url in settings.docker.hosts:
-        check_docker_url(url, "Docker host", tls=tls, insecure_transport=settings.insecure_transport)
+    check_engines(settings.docker, "Docker host", settings.insecure_transport)
 
 
 BACKEND = BackendInfo(
