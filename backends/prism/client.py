@@ -13,13 +13,13 @@ import hashlib
 import json as jsonlib
 import logging
 import math
-import ssl
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
 
+from ..tls import tls_problem, verification
 from ..errors import (
     AuthenticationFailed,
     BackendError,
@@ -179,14 +179,7 @@ class PrismClient:
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._credentials = credentials
-        verify: bool | ssl.SSLContext = True
-        if insecure:
-            verify = False
-        elif ca_bundle:
-            try:
-                verify = ssl.create_default_context(cafile=ca_bundle)
-            except (OSError, ssl.SSLError) as err:
-                raise InvalidInput(f"cannot read the CA bundle {ca_bundle}: {err}") from None
+        verify = verification(insecure=insecure, ca_bundle=ca_bundle)
         # Redirects are not followed: Prism's API never redirects, and following one would send
         # the credentials elsewhere. A 3xx is a ProtocolError naming where it pointed.
         self._http = httpx.AsyncClient(
@@ -371,19 +364,12 @@ class PrismClient:
         return body
 
     def _unreachable(self, err: httpx.ConnectError) -> Unavailable:
-        cause: BaseException | None = err
-        while cause is not None:
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                return Unavailable(
-                    f"TLS certificate of {self.endpoint} not trusted (use --ca-bundle PATH or --insecure)"
-                )
-            if isinstance(cause, ssl.SSLError):
-                return Unavailable(f"TLS with {self.endpoint} failed: {cause.reason or cause}")
-            cause = cause.__cause__ or cause.__context__
-        text = str(err) or type(err).__name__
-        if "CERTIFICATE_VERIFY_FAILED" in text:
+        problem = tls_problem(err)
+        if problem is not None and problem.untrusted:
             return Unavailable(f"TLS certificate of {self.endpoint} not trusted (use --ca-bundle PATH or --insecure)")
-        return Unavailable(f"cannot connect to {self.endpoint}: {text}")
+        if problem is not None:
+            return Unavailable(f"TLS with {self.endpoint} failed: {problem.detail}")
+        return Unavailable(f"cannot connect to {self.endpoint}: {str(err) or type(err).__name__}")
 
     def _note_product(self, response: httpx.Response) -> None:
         if SIMULATOR_HEADER in response.headers:

@@ -26,7 +26,6 @@ import base64
 import hashlib
 import json
 import re
-import ssl
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -34,6 +33,7 @@ from typing import Any, Callable
 import httpx
 
 from ..endpoints import check_https_url
+from ..tls import tls_problem, verification
 from ..errors import (
     AuthenticationFailed,
     BackendError,
@@ -129,14 +129,7 @@ class RegistryClient:
         self.insecure_transport = insecure_transport
         origin = urllib.parse.urlsplit(self.url)
         self._origin = (origin.scheme.lower(), (origin.hostname or "").lower(), origin.port)
-        verify: bool | ssl.SSLContext = True
-        if insecure:
-            verify = False
-        elif ca_bundle:
-            try:
-                verify = ssl.create_default_context(cafile=ca_bundle)
-            except (OSError, ssl.SSLError) as err:
-                raise InvalidInput(f"registry {self.name}: cannot read the CA bundle {ca_bundle}: {err}") from None
+        verify = verification(insecure=insecure, ca_bundle=ca_bundle, where=f"registry {self.name}: ")
         self._http = httpx.AsyncClient(
             verify=verify,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -196,20 +189,16 @@ class RegistryClient:
         return response
 
     def _unreachable(self, err: httpx.ConnectError) -> Unavailable:
-        cause: BaseException | None = err
-        while cause is not None:
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                return Unavailable(
-                    f"TLS certificate of registry {self.name} ({self.url}) not trusted: {cause.verify_message or cause.reason}; "
-                    f"trust its CA: registry remove {self.name}, then registry add {self.name} ... --ca-bundle PATH"
-                )
-            if isinstance(cause, ssl.SSLError):
-                return Unavailable(f"TLS with registry {self.name} ({self.url}) failed: {cause.reason or cause}")
-            cause = cause.__cause__ or cause.__context__
-        text = str(err) or type(err).__name__
-        if "CERTIFICATE_VERIFY_FAILED" in text:
-            return Unavailable(f"TLS certificate of registry {self.name} ({self.url}) not trusted; use --ca-bundle PATH")
-        return Unavailable(f"cannot connect to registry {self.name} ({self.url}): {text}")
+        problem = tls_problem(err)
+        if problem is not None and problem.untrusted:
+            because = f": {problem.detail}" if problem.detail else ""
+            return Unavailable(
+                f"TLS certificate of registry {self.name} ({self.url}) not trusted{because}; "
+                f"trust its CA: registry remove {self.name}, then registry add {self.name} ... --ca-bundle PATH"
+            )
+        if problem is not None:
+            return Unavailable(f"TLS with registry {self.name} ({self.url}) failed: {problem.detail}")
+        return Unavailable(f"cannot connect to registry {self.name} ({self.url}): {str(err) or type(err).__name__}")
 
     def _protocol(self, what: str, problem: str) -> ProtocolError:
         return ProtocolError(f"registry {self.name} ({self.url}): {what}: {problem}")
