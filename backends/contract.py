@@ -26,9 +26,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Literal
 
 from .errors import NotFound, PermissionDenied, TaskFailed
 from .models import (
+    Config,
     Container,
     Event,
     Host,
+    HostImage,
     Image,
     Network,
     Node,
@@ -37,6 +39,7 @@ from .models import (
     Service,
     Task,
     TaskStatus,
+    UpdatePolicy,
     Volume,
 )
 
@@ -72,6 +75,15 @@ class Capability(str, enum.Enum):
     SECRETS_CREATE = "secrets.create"
     SECRETS_REMOVE = "secrets.remove"
     HOSTS_AVAILABILITY = "hosts.availability"  # drain / activate a node
+    SERVICES_UPDATE = "services.update"  # rolling image update, rollback, resume
+    SECRETS_ROTATE = "secrets.rotate"
+    CONFIGS = "configs"
+    CONFIGS_CREATE = "configs.create"
+    CONFIGS_REMOVE = "configs.remove"
+    # Container images on the hosts' engines (not a Prism disk image: that is ``images``).
+    HOST_IMAGES = "host_images"
+    HOST_IMAGES_PULL = "host_images.pull"
+    HOST_IMAGES_REMOVE = "host_images.remove"  # remove one, prune dangling and unused
 
 
 SWARM_CAPABILITIES = frozenset(
@@ -84,10 +96,19 @@ SWARM_CAPABILITIES = frozenset(
         Capability.SECRETS_CREATE,
         Capability.SECRETS_REMOVE,
         Capability.HOSTS_AVAILABILITY,
+        Capability.SERVICES_UPDATE,
+        Capability.SECRETS_ROTATE,
+        Capability.CONFIGS,
+        Capability.CONFIGS_CREATE,
+        Capability.CONFIGS_REMOVE,
     }
 )
-# Everything but a swarm's: what the simulator claims (it is not a swarm yet, issue 12).
-ALL_CAPABILITIES = frozenset(Capability) - SWARM_CAPABILITIES
+HOST_IMAGE_CAPABILITIES = frozenset(
+    {Capability.HOST_IMAGES, Capability.HOST_IMAGES_PULL, Capability.HOST_IMAGES_REMOVE}
+)
+# Everything but a swarm's and host images': what the simulator claims (it is not a swarm
+# yet, issue 12, and has no images on hosts yet, issue 13).
+ALL_CAPABILITIES = frozenset(Capability) - SWARM_CAPABILITIES - HOST_IMAGE_CAPABILITIES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,6 +145,17 @@ class MountSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistryAuth:
+    """Credentials for one registry, sent with a pull (the engine's ``X-Registry-Auth``;
+    on a swarm, with the service so that every node can pull). Resolved by the console from
+    the configured registries; never logged, never on a command line."""
+
+    server: str  # host[:port], as it starts an image reference
+    username: str
+    password: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerSpec:
     image: str
     host: str  # host id or name
@@ -134,6 +166,14 @@ class ContainerSpec:
     mounts: tuple[MountSpec, ...] = ()
     restart_policy: str = "no"
     labels: tuple[tuple[str, str], ...] = ()
+    registry_auth: RegistryAuth | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullSpec:
+    host: str  # host id or name
+    image: str  # a reference: [registry/]repository[:tag|@digest]
+    registry_auth: RegistryAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +192,20 @@ class ServiceSpec:
     env: tuple[tuple[str, str], ...] = ()
     secrets: tuple[str, ...] = ()  # secret ids or names, each mounted at /run/secrets/NAME
     command: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()  # config ids or names, each mounted at /NAME
+    constraints: tuple[str, ...] = ()  # placement, e.g. "node.role==worker"
+    update: UpdatePolicy = field(default_factory=UpdatePolicy)
+    rollback: UpdatePolicy = field(default_factory=UpdatePolicy)
+    registry_auth: RegistryAuth | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceUpdateSpec:
+    """A rolling update of a service's image, in the waves its update policy makes."""
+
+    service: str  # service id or name
+    image: str
+    registry_auth: RegistryAuth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +218,12 @@ class ScaleSpec:
 class SecretSpec:
     name: str
     # The value: never in a repr (a log line, a traceback, a task), never on a command line.
+    data: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSpec:
+    name: str
     data: bytes = field(repr=False, default=b"")
 
 
@@ -187,6 +247,8 @@ class Inventory:
     events: dict[str, Event] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     secrets: dict[str, Secret] = field(default_factory=dict)
+    configs: dict[str, Config] = field(default_factory=dict)
+    host_images: dict[str, HostImage] = field(default_factory=dict)
 
     def of(self, kind: str) -> dict[str, Any]:
         return getattr(self, kind)
@@ -212,6 +274,7 @@ class Inventory:
 
 KIND_NAMES = (
     "hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events", "services", "secrets",
+    "configs", "host_images",
 )
 
 
@@ -295,6 +358,14 @@ MUTATING_ACTIONS = frozenset(
         "create_secret",
         "remove_secret",
         "set_host_availability",
+        "update_service",
+        "rollback_service",
+        "rotate_secret",
+        "create_config",
+        "remove_config",
+        "pull_image",
+        "remove_image",
+        "prune_images",
     }
 )
 
@@ -487,6 +558,40 @@ class Backend(abc.ABC):
 
     async def set_host_availability(self, host_id: str, availability: Literal["active", "pause", "drain"]) -> Task:
         raise self._unsupported("drain or activate hosts")
+
+    async def update_service(self, spec: ServiceUpdateSpec) -> Task:
+        """A rolling update; the task follows it to the end (done, paused by the swarm, or
+        rolled back). ``pause_task``/``resume_task`` on it pause and resume the update where
+        the backend can."""
+        raise self._unsupported("update services")
+
+    async def rollback_service(self, service_id: str) -> Task:
+        raise self._unsupported("roll back services")
+
+    async def rotate_secret(self, secret_id: str, data: bytes) -> Task:
+        """A new secret with ``data``, every service that used the old one moved to it (same
+        file name inside the containers), then the old one removed."""
+        raise self._unsupported("rotate secrets")
+
+    async def create_config(self, spec: ConfigSpec) -> Task:
+        raise self._unsupported("create configs")
+
+    async def remove_config(self, config_id: str) -> Task:
+        raise self._unsupported("remove configs")
+
+    async def pull_image(self, spec: PullSpec) -> Task:
+        """Pull onto one host; the task's progress comes from the engine's progress stream."""
+        raise self._unsupported("pull images")
+
+    async def remove_image(self, image_id: str, *, force: bool = False) -> Task:
+        """``image_id`` is a ``HostImage`` id. Refused (Conflict, naming the containers)
+        while a container uses it, unless ``force``."""
+        raise self._unsupported("remove images")
+
+    async def prune_images(self, host_id: str, *, unused: bool = False) -> Task:
+        """Remove the host's dangling images (and, with ``unused``, every image no container
+        uses); the finished task's message says how much space was reclaimed."""
+        raise self._unsupported("prune images")
 
     # -- reads ----------------------------------------------------------------------------
 

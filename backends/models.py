@@ -303,6 +303,19 @@ class Event(_Value):
 
 
 @dataclass(frozen=True, slots=True)
+class UpdatePolicy(_Value):
+    """How a swarm changes a service's tasks: ``parallelism`` at a time (0: all at once), with
+    ``delay_s`` between waves; on a failed task it pauses, continues or rolls back."""
+
+    parallelism: int = 1
+    delay_s: float = 0.0
+    failure_action: str = "pause"  # "pause", "continue" or "rollback"
+    order: str = "stop-first"  # or "start-first"
+    monitor_s: float = 5.0  # how long a new task is watched before it counts as updated
+    max_failure_ratio: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Service(_Value):
     """A swarm service: a desired number of tasks (replicated) or one per node (global)."""
 
@@ -317,6 +330,13 @@ class Service(_Value):
     secret_ids: tuple[str, ...] = ()
     created_at: float = 0.0
     updated_at: float = 0.0
+    config_ids: tuple[str, ...] = ()
+    update_policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    rollback_policy: UpdatePolicy = field(default_factory=UpdatePolicy)
+    update_message: str | None = None  # the swarm's word on the update under way or stopped
+    previous_image: str | None = None  # what a rollback goes back to; None: nothing to roll back
+    constraints: tuple[str, ...] = ()  # placement, e.g. "node.role==manager"
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +348,35 @@ class Secret(_Value):
     name: str
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config(_Value):
+    """A swarm config: like a secret, but its value is not secret (the console still does not
+    show it in lists: it may be large)."""
+
+    id: str
+    name: str
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostImage(_Value):
+    """A container image stored on one host's engine (``docker image ls`` on that host).
+    Keyed by ``"<host id>/<image id>"``: the same image on two hosts is two rows."""
+
+    id: str
+    host_id: str
+    image_id: str  # "sha256:..."
+    repo_tags: tuple[str, ...] = ()  # "registry/repository:tag"; () when dangling
+    size_bytes: int = 0
+    created_at: float = 0.0
+    container_ids: tuple[str, ...] = ()  # containers (running or not) made from it
+
+    @property
+    def dangling(self) -> bool:
+        return not self.repo_tags
 
 
 # The kinds of the inventory, in the order the CLI and the console list them.
@@ -343,4 +392,6 @@ KINDS: dict[str, type[_Value]] = {
     "events": Event,
     "services": Service,
     "secrets": Secret,
+    "configs": Config,
+    "host_images": HostImage,
 }

@@ -28,7 +28,7 @@ from typing import IO, Any, Callable, Collection
 
 from ..contract import KIND_NAMES
 from ..errors import InvalidInput
-from ..models import KINDS, ContainerState, HostState, Mount, PortBinding, Quota, Severity, TaskStatus, VolumeState
+from ..models import KINDS, ContainerState, HostState, Mount, PortBinding, Quota, Severity, TaskStatus, UpdatePolicy, VolumeState
 from .about import MAX_SCALE
 from .tasks import TaskRunner
 from .world import HOST_NET, World
@@ -353,6 +353,11 @@ def _codec(type_name: str) -> tuple[Callable[[Any], Any] | None, Callable[[Any],
     if base == "Quota":
         return (lambda q: [q.vcpus, q.memory_mib, q.storage_gib, q.vms]), (lambda v: Quota(*v)), _record_column(
             (OPT_INT, OPT_INT, OPT_NUMBER, OPT_INT), "a quota [vcpus, memory_mib, storage_gib, vms]")
+    if base == "UpdatePolicy":
+        return (lambda u: [u.parallelism, u.delay_s, u.failure_action, u.order, u.monitor_s, u.max_failure_ratio]), (
+            lambda v: UpdatePolicy(*v)), _record_column(
+            (INT, NUMBER, STR, STR, NUMBER, NUMBER),
+            "an update policy [parallelism, delay_s, failure_action, order, monitor_s, max_failure_ratio]")
     if base == "tuple[Mount,...]":
         names = [f.name for f in fields(Mount)]
         return (lambda items, n=names: [[getattr(i, a) for a in n] for i in items]), (

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import containers, events, hosts, images, networks, nodes, projects, secrets, services, tasks, volumes
+from . import (
+    configs, containers, events, host_images, hosts, images, networks, nodes, projects, secrets, services, tasks, volumes,
+)
 from .base import Presenter, Row
 
 if TYPE_CHECKING:
     from backends.contract import Inventory
 
 PRESENTERS: dict[str, Presenter] = {
-    m.PRESENTER.kind: m.PRESENTER for m in (hosts, containers, volumes, tasks, images, networks, projects, nodes, events, services, secrets)
+    m.PRESENTER.kind: m.PRESENTER for m in (
+        hosts, containers, volumes, tasks, images, networks, projects, nodes, events, services, secrets, configs, host_images,
+    )
 }
 
 
