@@ -33,6 +33,15 @@ IMAGE_REF = re.compile(
 # Swarm services (swarmkit's rule: the name is also a DNS name inside the swarm) and secrets.
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*$")
 SECRET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# A placement constraint as swarmkit parses it: node.* or engine.* attribute, == or !=, a value
+# (``node.role==manager``, ``node.labels.zone != a``).
+CONSTRAINT = re.compile(r"^(node|engine)\.[A-Za-z0-9_.-]+\s*(==|!=)\s*[^\s=!].*$")
+CONSTRAINT_KEYS = ("node.id", "node.hostname", "node.role", "node.platform.os", "node.platform.arch")
+CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
+# An update's delay between waves: more than an hour is a typo, not a plan.
+MAX_UPDATE_DELAY_S = 3600.0
+UPDATE_FAILURE_ACTIONS = ("pause", "continue", "rollback")
+UPDATE_ORDERS = ("stop-first", "start-first")
 # The most replicas one service may ask for: more is a typo, not a plan.
 MAX_REPLICAS = 10000
 # An image id, as `docker run` also takes it.
@@ -196,3 +205,63 @@ def check_replicas(value: int) -> None:
     problem = replicas_problem(value)
     if problem:
         raise InvalidInput(problem)
+
+
+def config_name_problem(name: str) -> str | None:
+    # A swarm config's name follows a secret's rule (swarmkit checks both alike).
+    return secret_name_problem(name)
+
+
+def constraint_problem(expr: str) -> str | None:
+    if not expr.strip():
+        return "a constraint is needed"
+    if len(expr) > 256 or not CONSTRAINT.match(expr.strip()):
+        return "expected ATTRIBUTE==VALUE or ATTRIBUTE!=VALUE (e.g. node.role==worker, node.labels.zone!=a)"
+    key = re.split(r"\s*(?:==|!=)", expr.strip(), maxsplit=1)[0]
+    if key not in CONSTRAINT_KEYS and not any(key.startswith(p) and len(key) > len(p) for p in CONSTRAINT_PREFIXES):
+        return f"unknown attribute {key}: use {', '.join(CONSTRAINT_KEYS)}, node.labels.NAME or engine.labels.NAME"
+    return None
+
+
+def update_delay_problem(text: str | float) -> str | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return "the delay must be a number of seconds"
+    if not math.isfinite(value) or value < 0:
+        return "the delay must be 0 seconds or more"
+    if value > MAX_UPDATE_DELAY_S:
+        return f"the delay {value:g} s is more than {MAX_UPDATE_DELAY_S:g} s"
+    return None
+
+
+def update_parallelism_problem(text: str | int) -> str | None:
+    return whole_number_problem(str(text), "update parallelism", 0, MAX_REPLICAS)
+
+
+def failure_action_problem(text: str) -> str | None:
+    return None if text in UPDATE_FAILURE_ACTIONS else f"choose {', '.join(UPDATE_FAILURE_ACTIONS)}"
+
+
+def update_order_problem(text: str) -> str | None:
+    return None if text in UPDATE_ORDERS else f"choose {' or '.join(UPDATE_ORDERS)}"
+
+
+def check_config_name(name: str) -> None:
+    _raise(config_name_problem(name), "config name", name)
+
+
+def check_constraint(expr: str) -> None:
+    _raise(constraint_problem(expr), "constraint", expr)
+
+
+def check_update_policy(policy) -> None:
+    """An UpdatePolicy (``backends.models``) as a user may give it."""
+    for problem in (
+        update_parallelism_problem(policy.parallelism),
+        update_delay_problem(policy.delay_s),
+        failure_action_problem(policy.failure_action),
+        update_order_problem(policy.order),
+    ):
+        if problem:
+            raise InvalidInput(problem)

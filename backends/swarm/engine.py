@@ -40,6 +40,7 @@ class SwarmInventory(EngineInventory):
         self.services: dict[str, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, Any]] = {}
         self._settle_until = 0.0
         self._settler: asyncio.Task[None] | None = None
 
@@ -63,16 +64,18 @@ class SwarmInventory(EngineInventory):
         return body
 
     async def refresh_swarm(self) -> None:
-        """The four lists, read one after the other (the swarm has no consistent snapshot of
+        """The swarm's lists, read one after the other (the swarm has no consistent snapshot of
         them; the next read heals a task that refers to a service read a moment earlier)."""
         nodes = await self._list("/nodes")
         services = await self._list("/services", status=True)
         tasks = await self._list("/tasks")
         secrets = await self._list("/secrets")
+        configs = await self._list("/configs")
         self.nodes = {n["ID"]: n for n in nodes}
         self.services = {s["ID"]: s for s in services}
         self.tasks = {t["ID"]: t for t in tasks}
         self.secrets = {s["ID"]: s for s in secrets}
+        self.configs = {c["ID"]: c for c in configs}
         self._on_change()
 
     def settle(self) -> None:

@@ -1,5 +1,5 @@
-"""The swarm API's objects (``/nodes``, ``/services``, ``/tasks``, ``/secrets``) as the
-console's values. Pure functions over the JSON, so they are tested without a swarm."""
+"""The swarm API's objects (``/nodes``, ``/services``, ``/tasks``, ``/secrets``, ``/configs``)
+as the console's values. Pure functions over the JSON, so they are tested without a swarm."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any, Iterable
 
 from ..docker.inventory import parse_time
-from ..models import Container, ContainerState, Host, HostState, Secret, Service
+from ..models import Config, Container, ContainerState, Host, HostState, Secret, Service, UpdatePolicy
 
 # A task's state (swarmkit's TaskState) as the container state the console colours.
 _TASK_STATES = {
@@ -105,7 +105,11 @@ def service_from_api(raw: dict[str, Any], tasks: Iterable[dict[str, Any]], node_
         else f"{p.get('TargetPort')}/{p.get('Protocol', 'tcp')}"
         for p in ((raw.get("Endpoint") or {}).get("Ports") or ())
     )
-    secrets = tuple(s["SecretID"] for s in ((template.get("ContainerSpec") or {}).get("Secrets") or ()) if s.get("SecretID"))
+    container_spec = template.get("ContainerSpec") or {}
+    secrets = tuple(s["SecretID"] for s in (container_spec.get("Secrets") or ()) if s.get("SecretID"))
+    configs = tuple(c["ConfigID"] for c in (container_spec.get("Configs") or ()) if c.get("ConfigID"))
+    update_status = raw.get("UpdateStatus") or {}
+    previous = raw.get("PreviousSpec") or None
     return Service(
         id=raw["ID"],
         name=spec.get("Name") or short(raw["ID"]),
@@ -113,12 +117,54 @@ def service_from_api(raw: dict[str, Any], tasks: Iterable[dict[str, Any]], node_
         image=_image(template),
         replicas_desired=desired,
         replicas_running=running,
-        update_state=(raw.get("UpdateStatus") or {}).get("State") or None,
+        update_state=update_status.get("State") or None,
         ports=ports,
         secret_ids=secrets,
         created_at=parse_time(raw.get("CreatedAt")) or 0.0,
         updated_at=parse_time(raw.get("UpdatedAt")) or 0.0,
+        config_ids=configs,
+        update_policy=update_policy(spec.get("UpdateConfig")),
+        rollback_policy=update_policy(spec.get("RollbackConfig")),
+        update_message=update_status.get("Message") or None,
+        previous_image=(_image(previous.get("TaskTemplate") or {}) or None) if isinstance(previous, dict) else None,
+        constraints=tuple(str(c) for c in ((template.get("Placement") or {}).get("Constraints") or ())),
+        env=tuple(_env_pair(str(e)) for e in (container_spec.get("Env") or ())),
     )
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    return key, value
+
+
+# swarmkit's defaults, used when a spec has no UpdateConfig / RollbackConfig (a service made
+# through the API without one): what the swarm then does.
+_NS = 1e9
+
+
+def update_policy(raw: dict[str, Any] | None) -> UpdatePolicy:
+    """An ``UpdateConfig`` or ``RollbackConfig`` (durations in nanoseconds) as an UpdatePolicy."""
+    raw = raw or {}
+    return UpdatePolicy(
+        parallelism=int(raw.get("Parallelism", 1) or 0),
+        delay_s=float(raw.get("Delay") or 0) / _NS,
+        failure_action=str(raw.get("FailureAction") or "pause"),
+        order=str(raw.get("Order") or "stop-first"),
+        monitor_s=float(raw.get("Monitor") or 5 * _NS) / _NS,
+        max_failure_ratio=float(raw.get("MaxFailureRatio") or 0.0),
+    )
+
+
+def update_config(policy: UpdatePolicy) -> dict[str, Any]:
+    """An UpdatePolicy as the API's ``UpdateConfig`` / ``RollbackConfig``."""
+    return {
+        "Parallelism": policy.parallelism,
+        "Delay": int(policy.delay_s * _NS),
+        "FailureAction": policy.failure_action,
+        "Monitor": int(policy.monitor_s * _NS),
+        "MaxFailureRatio": policy.max_failure_ratio,
+        "Order": policy.order,
+    }
 
 
 def task_name(task: dict[str, Any], service_name: str) -> str:
@@ -159,6 +205,16 @@ def container_from_task(task: dict[str, Any], service_name: str) -> Container:
 def secret_from_api(raw: dict[str, Any]) -> Secret:
     spec = raw.get("Spec") or {}
     return Secret(
+        id=raw["ID"],
+        name=spec.get("Name") or short(raw["ID"]),
+        created_at=parse_time(raw.get("CreatedAt")) or 0.0,
+        updated_at=parse_time(raw.get("UpdatedAt")) or 0.0,
+    )
+
+
+def config_from_api(raw: dict[str, Any]) -> Config:
+    spec = raw.get("Spec") or {}
+    return Config(
         id=raw["ID"],
         name=spec.get("Name") or short(raw["ID"]),
         created_at=parse_time(raw.get("CreatedAt")) or 0.0,
