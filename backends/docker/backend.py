@@ -460,7 +460,7 @@ class DockerBackend(Backend):
         for e in engines:
             if e.endpoint.scheme != "ssh":
                 raise InvalidInput(f"{e.name} is not reached over SSH ({e.endpoint.url}): cannot upgrade it")
-        plan = plan_waves([e.host() for e in engines], spec.target_version, spec.batch_size)
+        plan = plan_waves([e.host() for e in engines], spec.target_version, spec.batch_size, inventory=self._published)
         command = self.upgrade_command
         control = WaveControl()
 

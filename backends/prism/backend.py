@@ -666,7 +666,7 @@ class PrismBackend(Backend):
         for host in hosts:
             if host.role != parse.ROLE_VALUE:
                 raise InvalidInput(f"{host.name} is not a container machine")
-        plan = plan_waves(hosts, spec.target_version, spec.batch_size)
+        plan = plan_waves(hosts, spec.target_version, spec.batch_size, inventory=inv)
         if self.simulated and spec.target_version not in await self.upgrade_versions():
             raise InvalidInput(f"no image carries Docker {spec.target_version}")
         parent = self._tasks.start(

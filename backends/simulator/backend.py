@@ -434,7 +434,8 @@ class SimulatorBackend(Backend):
         if not spec.host_ids:
             raise InvalidInput("name at least one host to upgrade")
         hosts = [rules.host(self.world, ref) for ref in spec.host_ids]
-        plan = plan_waves(hosts, spec.target_version, spec.batch_size)  # refuses older versions
+        # The same plan the preview showed: failure domains from the same world.
+        plan = plan_waves(hosts, spec.target_version, spec.batch_size, inventory=self.world.store)  # refuses older versions
         versions = await self.upgrade_versions()
         if spec.target_version not in versions:
             raise InvalidInput(

@@ -154,7 +154,7 @@ async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: s
     store = world.store
     runner: TaskRunner = ctx.runner
     hosts = [store.hosts[h] for h in host_ids if h in store.hosts]
-    plan = plan_waves(hosts, target_version, batch_size)
+    plan = plan_waves(hosts, target_version, batch_size, inventory=store)
     total = max(1, plan.host_count)
     done: list[str] = []
     wave_count = len(plan.waves)

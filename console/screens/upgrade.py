@@ -33,10 +33,15 @@ def plan_text(plan: UpgradePlan) -> Text:
     # the plan's lines or reach the terminal; the newlines are ours.
     text = Text()
     text.append(visible(f"{plan.host_count} hosts in {len(plan.waves)} waves to Docker {plan.target_version}") + "\n", style="bold")
+    for warning in plan.warnings:
+        text.append(visible(f"  ! {warning}") + "\n", style="bold red")
     for wave in plan.waves:
         names = ", ".join(visible(f"{h.name} ({h.from_version or '?'})") for h in wave.hosts)
         text.append(f"  wave {wave.number}: ", style="bold")
         text.append(f"{names}\n")
+        for h in wave.hosts:
+            if h.why:  # why it is in this wave: the failure domains the planner kept apart
+                text.append(visible(f"      {h.name}: {h.why.split(': ', 1)[-1]}") + "\n", style="dim")
     for host in plan.skipped:
         text.append(visible(f"  skip {host.name}: {host.skip_reason}") + "\n", style="dim")
     return text
@@ -140,7 +145,7 @@ class UpgradeScreen(Live, FormScreen):
             problems["batch"] = p
         if not problems:
             try:
-                self.plan = plan_waves(self.hosts(), version, int(self.value("batch")))
+                self.plan = plan_waves(self.hosts(), version, int(self.value("batch")), inventory=self.inventory)
             except BackendError as err:
                 problems["plan"] = err.one_line()
             else:
