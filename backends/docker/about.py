@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..contract import Capability
+from ..contract import HOST_IMAGE_CAPABILITIES, Capability
 from ..endpoints import check_docker_url
 from ..registry import BackendInfo, Resolving
 from ..settings import option
@@ -96,6 +96,8 @@ BACKEND = BackendInfo(
             Capability.CONTAINERS_INSPECT,
             Capability.TASKS_CONTROL,
             Capability.STATS,
+            # Images on each engine: listed, pulled (with a registry's credentials), removed, pruned.
+            *HOST_IMAGE_CAPABILITIES,
         }
     ),
     options_title="docker (--backend docker)",

@@ -6,13 +6,13 @@ re-creating a container to add a mount.
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 from typing import Any, AsyncIterator, Callable
 
-from ..contract import ContainerSpec, LogLine
+from ..contract import ContainerSpec, LogLine, RegistryAuth
 from ..errors import BackendError, Conflict, NotFound
+from . import images
 from .api import DockerAPI
 from .inventory import parse_time
 
@@ -71,30 +71,32 @@ def create_body(spec: ContainerSpec, volume_name: Callable[[str], str], network_
     return body
 
 
-async def create_container(api: DockerAPI, body: dict[str, Any], name: str | None) -> str:
+async def create_container(
+    api: DockerAPI,
+    body: dict[str, Any],
+    name: str | None,
+    auth: RegistryAuth | None = None,
+    progress: Callable[[int, str], None] = lambda p, m: None,
+) -> str:
     try:
         created = await api.post("/containers/create", body, name=name)
     except NotFound as err:
         if "image" not in err.message.lower():
             raise
-        await pull(api, body["Image"])
+        # As ``docker run``: pull what the engine lacks, with the registry's credentials.
+        await images.pull(api, body["Image"], auth, progress)
         created = await api.post("/containers/create", body, name=name)
     return created["Id"]
 
 
-async def pull(api: DockerAPI, image: str) -> None:
-    name, _, tag = image.partition(":") if "@" not in image else (image, "", "")
-    if "/" in tag:  # a registry port, not a tag
-        name, tag = image, ""
-    response = await api.request("POST", "/images/create", params={"fromImage": name, "tag": tag or "latest"}, timeout=600)
-    for line in response.text.splitlines():
-        if '"error"' in line:
-            raise NotFound(f"image {image}: {json.loads(line).get('error', line)}")
-
-
-async def run(api: DockerAPI, spec: ContainerSpec, volume_name: Callable[[str], str]) -> str:
+async def run(
+    api: DockerAPI,
+    spec: ContainerSpec,
+    volume_name: Callable[[str], str],
+    progress: Callable[[int, str], None] = lambda p, m: None,
+) -> str:
     body = create_body(spec, volume_name, await default_network_mode(api))
-    cid = await create_container(api, body, spec.name)
+    cid = await create_container(api, body, spec.name, spec.registry_auth, progress)
     await start(api, cid)
     return cid
 

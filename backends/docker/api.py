@@ -38,7 +38,7 @@ MAX_STREAM_LINE = 1024 * 1024
 # What the calls the backend makes must answer (the rest are only checked to be JSON).
 _SHAPES: list[tuple[re.Pattern[str], type]] = [
     (re.compile(r"^/(version|info|volumes|containers/[^/]+/json|images/.+/json|networks/[^/]+)$"), dict),
-    (re.compile(r"^/containers/json$"), list),
+    (re.compile(r"^/(containers|images)/json$"), list),
 ]
 
 # The newest API version this client speaks; older engines get their own (negotiated) version.
@@ -149,10 +149,13 @@ class DockerAPI:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         timeout: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         kwargs: dict[str, Any] = {"params": _params(params)}
         if json_body is not None:
             kwargs["json"] = json_body
+        if headers:
+            kwargs["headers"] = headers
         total = None
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout, connect=10.0)
@@ -162,18 +165,31 @@ class DockerAPI:
     async def get(self, path: str, **params: Any) -> Any:
         return self._json(await self.request("GET", path, params=params), "GET", path)
 
-    async def post(self, path: str, body: Any = None, *, timeout: float | None = None, **params: Any) -> Any:
-        response = await self.request("POST", path, params=params, json_body=body, timeout=timeout)
+    async def post(
+        self, path: str, body: Any = None, *, timeout: float | None = None, headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> Any:
+        response = await self.request("POST", path, params=params, json_body=body, timeout=timeout, headers=headers)
         return self._json(response, "POST", path) if response.content.strip() else None
 
     async def delete(self, path: str, **params: Any) -> None:
         await self.request("DELETE", path, params=params)
 
     @contextlib.asynccontextmanager
-    async def stream(self, path: str, **params: Any) -> AsyncIterator[httpx.Response]:
-        """A GET whose body arrives over time (events, logs); no read timeout."""
+    async def stream(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        read_timeout: float | None = None,
+        **params: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        """A request whose answer arrives over time (events, logs, a pull's progress); no read
+        timeout unless ``read_timeout`` (a pull's stream goes quiet only when something hangs)."""
         request = self._client.build_request(
-            "GET", self._url(path), params=_params(params), timeout=httpx.Timeout(None, connect=10.0)
+            method, self._url(path), params=_params(params), headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=10.0),
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -183,7 +199,7 @@ class DockerAPI:
             if response.is_error:
                 await response.aread()
                 _raise_for_status(response)
-            yield _BoundedStream(response, f"{self.where}: GET {path}")  # type: ignore[misc]
+            yield _BoundedStream(response, f"{self.where}: {method} {path}")  # type: ignore[misc]
         except (httpx.TransportError, OSError) as err:
             raise self._wrap(err) from None
         finally:

@@ -24,6 +24,7 @@ from ..contract import (
     HostSpec,
     Inventory,
     LogLine,
+    PullSpec,
     ShellCommand,
     Update,
     UpgradeSpec,
@@ -37,7 +38,7 @@ from ..settings import Settings
 from ..tasks import Aborted, TaskHandle, TaskTable
 from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name
 from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
-from . import actions, machines
+from . import actions, image_tasks, machines
 from .engine import Engine, host_id_for
 from .transport import Endpoint, default_hosts, parse_endpoint
 
@@ -170,6 +171,8 @@ class DockerBackend(Backend):
                 inv.containers[c.id] = c
             for v in engine.inventory.volume_values():
                 inv.volumes[v.id] = v
+            for i in engine.inventory.image_values():
+                inv.host_images[i.id] = i
             inv.events.update(engine.inventory.events)
         inv.tasks = self._tasks.all()
         return inv
@@ -300,7 +303,7 @@ class DockerBackend(Backend):
 
         async def work(task: TaskHandle) -> str:
             task.progress(10, f"creating a container from {spec.image}")
-            cid = await actions.run(engine.api, spec, lambda ref: self._volume_name(engine, ref))
+            cid = await actions.run(engine.api, spec, lambda ref: self._volume_name(engine, ref), task.progress)
             await _refresh_quietly(engine, [cid])
             await _refresh_quietly(engine, [], volumes=True)
             return cid
@@ -413,6 +416,28 @@ class DockerBackend(Backend):
             await _refresh_quietly(engine, [], volumes=True)
 
         return self._tasks.start("detach_volume", v.name, work, target_id=v.id)
+
+    # -- images on the engines ------------------------------------------------------------
+
+    def _image_engine(self, image_id: str) -> Engine:
+        """The engine a HostImage id ("<host id>/<image id>") lives on."""
+        host_id, sep, _ = image_id.partition("/")
+        engine = self._engines.get(host_id) if sep else None
+        if engine is None:
+            raise NotFound(f"image {image_id} not found: name it as HOST_ID/IMAGE_ID (images list --host)")
+        return engine
+
+    async def pull_image(self, spec: PullSpec) -> Task:
+        engine = self._reachable(self._engine(spec.host))
+        return image_tasks.pull_task(self._tasks, engine, spec)
+
+    async def remove_image(self, image_id: str, *, force: bool = False) -> Task:
+        engine = self._reachable(self._image_engine(image_id))
+        return image_tasks.remove_task(self._tasks, engine, image_id, force=force)
+
+    async def prune_images(self, host_id: str, *, unused: bool = False) -> Task:
+        engine = self._reachable(self._engine(host_id))
+        return image_tasks.prune_task(self._tasks, engine, unused=unused)
 
     # -- machines -------------------------------------------------------------------------
 

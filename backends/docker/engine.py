@@ -18,6 +18,8 @@ from .inventory import EngineInventory
 from .transport import Endpoint, Transport
 
 RESYNC_INTERVAL = 30.0
+# What the inventory follows on ``/events`` (the swarm's manager adds the swarm's own types).
+EVENT_TYPES = ("container", "volume", "image")
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 
@@ -160,7 +162,7 @@ class Engine:
             await asyncio.gather(reader, return_exceptions=True)
 
     async def _read_events(self, since: float) -> None:
-        filters = {"type": ["container", "volume"]}
+        filters = {"type": list(EVENT_TYPES)}
         async with self.api.stream("/events", since=int(since), filters=filters) as response:
             async for line in response.aiter_lines():
                 if line.strip():

@@ -18,9 +18,12 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from ..errors import BackendError
-from ..models import Container, ContainerState, Event, Mount, PortBinding, Severity, Volume, VolumeState
+from ..models import Container, ContainerState, Event, HostImage, Mount, PortBinding, Severity, Volume, VolumeState
 from .api import DockerAPI
+from .images import host_image_from_list, list_images
 
+# Image events that change the engine's list of images (push, save and export do not).
+_IMAGE_ACTIONS = ("pull", "tag", "untag", "delete", "import", "load", "prune")
 # Container events that change nothing the inventory shows.
 _QUIET_ACTIONS = ("exec_", "attach", "resize", "top", "archive-path", "extract-to-dir", "copy", "export", "commit")
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
@@ -128,6 +131,9 @@ class EngineInventory:
         self._on_change = on_change
         self.containers: dict[str, Container] = {}
         self.volumes_raw: dict[str, dict[str, Any]] = {}
+        self.images_raw: dict[str, dict[str, Any]] = {}  # image id -> its /images/json entry
+        self._image_of: dict[str, str] = {}  # container id -> the id of the image it was made from
+        self._images_dirty = False
         self._detailed: dict[str, Container] = {}  # id -> the list entry the details were merged into
         self._dirty: set[str] = set()
         self._volumes_dirty = False
@@ -174,16 +180,32 @@ class EngineInventory:
                 created_at=parse_time(raw.get("CreatedAt")) or 0.0,
             )
 
+    def image_users(self) -> dict[str, tuple[str, ...]]:
+        """Image id -> the containers (running or not) made from it, sorted."""
+        users: dict[str, list[str]] = {}
+        for cid, image_id in self._image_of.items():
+            if cid in self.containers:
+                users.setdefault(image_id, []).append(cid)
+        return {k: tuple(sorted(v)) for k, v in users.items()}
+
+    def image_values(self) -> Iterable[HostImage]:
+        users = self.image_users()
+        for image_id, raw in self.images_raw.items():
+            yield host_image_from_list(raw, self.host_id, users.get(image_id, ()))
+
     # -- reading the engine ---------------------------------------------------------------
 
     async def full_resync(self) -> None:
         items = await self.api.get("/containers/json", all=True)
         volumes = (await self.api.get("/volumes")).get("Volumes") or []
+        images = await list_images(self.api)
         fresh = {}
         for item in items:
             fresh[item["Id"]] = self._with_details(container_from_list(item, self.host_id, self.volume_id))
         self.containers = fresh
+        self._image_of = {item["Id"]: str(item.get("ImageID") or "") for item in items}
         self.volumes_raw = {v["Name"]: v for v in volumes}
+        self.images_raw = images
         for gone in self._stats.keys() - fresh.keys():
             self._stats.pop(gone, None)
         self._on_change()
@@ -202,7 +224,9 @@ class EngineInventory:
                     self.containers.pop(cid, None)
                     self._detailed.pop(cid, None)
                     self._stats.pop(cid, None)
+                    self._image_of.pop(cid, None)
                 else:
+                    self._image_of[cid] = str(item.get("ImageID") or "")
                     # Keep the old details on show until fresh ones arrive: an event may have changed them.
                     self.containers[cid] = self._with_details(container_from_list(item, self.host_id, self.volume_id))
                     self._detailed.pop(cid, None)
@@ -212,6 +236,10 @@ class EngineInventory:
     async def refresh_volumes(self) -> None:
         volumes = (await self.api.get("/volumes")).get("Volumes") or []
         self.volumes_raw = {v["Name"]: v for v in volumes}
+        self._on_change()
+
+    async def refresh_images(self) -> None:
+        self.images_raw = await list_images(self.api)
         self._on_change()
 
     def _with_details(self, listed: Container) -> Container:
@@ -283,6 +311,12 @@ class EngineInventory:
             name = actor.get("ID") or ""
             self.add_event(Severity.INFO, name, f"volume {name}: {action}", kind=f"volume.{action}",
                            target_id=self.volume_id(name), when=when)
+        elif kind == "image":
+            if action not in _IMAGE_ACTIONS:
+                return
+            self._images_dirty = True
+            name = attributes.get("name") or (actor.get("ID") or "")[:19]
+            self.add_event(Severity.INFO, name, f"image {name}: {action}", kind=f"image.{action}", when=when)
         else:
             return
         if self._flush_task is None or self._flush_task.done():
@@ -292,19 +326,25 @@ class EngineInventory:
         # Until nothing is dirty: an event that arrives while a refresh is under way finds this
         # task running and schedules no other, so its item is picked up by the next round here
         # (without the loop it waited for the next event or the 30 s resync).
-        while self._dirty or self._volumes_dirty:
+        while self._dirty or self._volumes_dirty or self._images_dirty:
             await asyncio.sleep(FLUSH_DELAY)  # let a burst of events gather
             ids, self._dirty = self._dirty, set()
             volumes, self._volumes_dirty = self._volumes_dirty, False
+            images, self._images_dirty = self._images_dirty, False
             try:
                 if ids:
                     await self.refresh_containers(ids)
                 if volumes:
                     await self.refresh_volumes()
+                if images:
+                    # One list for a whole pull's or prune's burst of events (a pull tags, a
+                    # prune deletes many): the engine has no filter by image id that is cheaper.
+                    await self.refresh_images()
             except BackendError:
                 # The engine went away: its supervisor resyncs everything when it is back.
                 self._dirty |= ids
                 self._volumes_dirty |= volumes
+                self._images_dirty |= images
                 return
 
     # -- stats ----------------------------------------------------------------------------
