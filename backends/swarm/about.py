@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..contract import Capability
+from ..contract import HOST_IMAGE_CAPABILITIES, Capability
 from ..errors import InvalidInput
 from ..registry import BackendInfo, Resolving
 from ..docker.about import EngineSettings, check_engines, default_hosts
@@ -53,6 +53,8 @@ BACKEND = BackendInfo(
             # Through the manager: any task's logs (/tasks/ID/logs), the manager's own containers.
             Capability.CONTAINERS_LOGS,
             Capability.CONTAINERS_INSPECT,
+            # The manager's own images (a worker's engine is not reached through the manager).
+            *HOST_IMAGE_CAPABILITIES,
         }
     ),
     options_title="swarm (--backend swarm)",

@@ -26,13 +26,14 @@ from ..contract import (
     ConnectionState,
     Inventory,
     LogLine,
+    PullSpec,
     ScaleSpec,
     SecretSpec,
     ServiceSpec,
     Update,
     resolve,
 )
-from ..docker import actions as docker_actions
+from ..docker import actions as docker_actions, image_tasks
 from ..docker.engine import FIRST_BACKOFF
 from ..docker.transport import parse_endpoint
 from ..errors import Conflict, InvalidInput, NotFound, TaskFailed, Unavailable
@@ -153,6 +154,7 @@ class SwarmBackend(Backend):
         for v in raw.volume_values():
             if v.host_id in inv.hosts:
                 inv.volumes[v.id] = v
+        image_tasks.add_manager_images(inv, raw)
         tasks = list(raw.tasks.values())
         for sid, s in raw.services.items():
             inv.services[sid] = parse.service_from_api(s, tasks, node_ready)
@@ -265,6 +267,24 @@ class SwarmBackend(Backend):
             if len(matches) != 1:
                 raise
             return matches[0]
+
+    # -- the manager's images (a worker's engine is not reached through the manager) -----
+
+    def _image_engine(self, host_ref: str) -> SwarmEngine:
+        engine = self._reachable()
+        if self._host(host_ref).id != engine.inventory.host_id:
+            raise InvalidInput(f"only the manager's images are reachable here ({engine.name}), not {host_ref}'s")
+        return engine
+
+    async def pull_image(self, spec: PullSpec) -> Task:
+        return image_tasks.pull_task(self._tasks, self._image_engine(spec.host), spec)
+
+    async def remove_image(self, image_id: str, *, force: bool = False) -> Task:
+        engine = self._image_engine(image_id.partition("/")[0])
+        return image_tasks.remove_task(self._tasks, engine, image_id, force=force)
+
+    async def prune_images(self, host_id: str, *, unused: bool = False) -> Task:
+        return image_tasks.prune_task(self._tasks, self._image_engine(host_id), unused=unused)
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable
 
 from ..docker.api import DockerAPI
-from ..docker.engine import RESYNC_INTERVAL, Engine
+from ..docker.engine import EVENT_TYPES, RESYNC_INTERVAL, Engine
 from ..docker.inventory import EngineInventory
 from ..docker.transport import Endpoint
 from ..errors import BackendError, ProtocolError, Unavailable
@@ -148,7 +148,7 @@ class SwarmEngine(Engine):
             await asyncio.gather(reader, return_exceptions=True)
 
     async def _read_events(self, since: float) -> None:
-        filters = {"type": ["container", "volume", *SWARM_EVENT_TYPES]}
+        filters = {"type": [*EVENT_TYPES, *SWARM_EVENT_TYPES]}
         async with self.api.stream("/events", since=int(since), filters=filters) as response:
             async for line in response.aiter_lines():
                 if line.strip():
