@@ -106,9 +106,9 @@ SWARM_CAPABILITIES = frozenset(
 HOST_IMAGE_CAPABILITIES = frozenset(
     {Capability.HOST_IMAGES, Capability.HOST_IMAGES_PULL, Capability.HOST_IMAGES_REMOVE}
 )
-# Everything but a swarm's and host images': what the simulator claims (it is not a swarm
-# yet, issue 12, and has no images on hosts yet, issue 13).
-ALL_CAPABILITIES = frozenset(Capability) - SWARM_CAPABILITIES - HOST_IMAGE_CAPABILITIES
+# Everything but a swarm's: what the simulator claims (it is not a swarm yet, issue 12; its
+# hosts' images are backends/simulator/images.py).
+ALL_CAPABILITIES = frozenset(Capability) - SWARM_CAPABILITIES
 
 
 # ---------------------------------------------------------------------------------------------

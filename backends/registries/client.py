@@ -120,7 +120,10 @@ class RegistryClient:
         max_pages: int = MAX_PAGES,
         max_items: int = MAX_ITEMS,
         concurrency: int = CONCURRENCY,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (the simulator serves its registries in-process
+        through one); every check above the socket (challenges, paging, digests, caps) is the same."""
         self.url = url.rstrip("/")
         self.name = name or urllib.parse.urlsplit(self.url).netloc  # a configured name, else HOST:PORT
         self.user = user
@@ -135,6 +138,7 @@ class RegistryClient:
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             follow_redirects=False,  # credentials go only to the registry they were configured for
             trust_env=False,  # no proxy or netrc from the environment picks up our Authorization
+            transport=transport,
         )
         self.total_timeout = total_timeout
         self.max_body = max_body

@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Callable, Literal
 
 from ..contract import (
     ALL_CAPABILITIES,
+    SWARM_CAPABILITIES,
     Backend,
     ContainerSpec,
     HostSpec,
@@ -17,6 +18,7 @@ from ..contract import (
     LogLine,
     ShellCommand,
     Update,
+    PullSpec,
     UpgradeSpec,
     VolumeSpec,
 )
@@ -24,20 +26,21 @@ from ..errors import BackendError, Conflict, InvalidInput, NotFound
 from ..models import ContainerState, HostState, Task, TaskStatus
 from ..settings import Settings
 from ..waves import plan_waves
-from . import activity, persist, processes, rules
+from . import activity, images, persist, processes, rules
 from .clock import Clock
 from .faults import Faults, parse_faults
 from .inspect import inspect_document
 from .logs import log_lines, lines_between
 from .statefile import StateFile
 from .store import Store
+from .swarm import Swarm, SwarmActions, check_state as check_swarm_state
 from .tasks import TaskRunner
 from .world import World, engine_versions
 
 DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when speed > 0
 
 
-class SimulatorBackend(Backend):
+class SimulatorBackend(SwarmActions, Backend):
     """A simulated cluster. At ``speed`` 0 time moves only by ``advance()`` and ``wait_task()``
     (which jumps from event to event); above 0 a driver follows the wall clock. Faults can be
     injected on demand with ``crash_host``, ``fail_node`` and ``set_partition``."""
@@ -54,6 +57,7 @@ class SimulatorBackend(Backend):
         activity: bool = True,
         state_path: str | None = None,
         read_only: bool = False,
+        swarm: bool = False,
     ) -> None:
         super().__init__(read_only=read_only, label="simulator")
         if speed < 0:
@@ -80,7 +84,13 @@ class SimulatorBackend(Backend):
         self.world = World(self.store, seed)
         self.runner = TaskRunner(self.world)
         self.runner.processes = dict(processes.PROCESSES)
+        self.runner.processes.update(images.PROCESSES)  # pull, remove and prune images
         self.faults = Faults(self.world, self.fault_plan, seed=seed, start_upgrade=self._start_upgrade)
+        # --sim-swarm: the machines are a swarm's nodes, with services, secrets and configs (swarm.py).
+        self.swarm = Swarm(self.world, self.runner) if swarm else None
+        if self.swarm is not None:
+            self.capabilities = type(self).capabilities | SWARM_CAPABILITIES
+            self.runner.processes.update(self.swarm.processes())
         self._lock = asyncio.Lock()
         self._driver: asyncio.Task[None] | None = None
         self._time_moved = asyncio.Event()
@@ -92,7 +102,7 @@ class SimulatorBackend(Backend):
         s = settings.simulator
         return cls(
             seed=s.seed, scale=s.scale, speed=s.speed, faults=s.faults, activity=s.activity,
-            state_path=s.state_path, read_only=settings.read_only,
+            state_path=s.state_path, read_only=settings.read_only, swarm=s.swarm,
         )
 
     @property
@@ -113,11 +123,14 @@ class SimulatorBackend(Backend):
                 raw = await self._state_file.read()
                 if raw is not None:
                     document = persist.parse(raw, self.state_path, self.runner.processes)
+                    check_swarm_state(document, self.swarm is not None, self.state_path)
             except BaseException:
                 self._state_file.release()
                 raise
         if document is not None:
             persist.restore(document, self.runner)
+            if self.swarm is not None:
+                self.swarm.adopt()
             self.seed = document["seed"]
             self._saved_mark = self._mark()
             # Recoveries that were under way (HA restarts, node repairs, container restarts)
@@ -127,6 +140,9 @@ class SimulatorBackend(Backend):
             catch_up = persist.catch_up_seconds(document, self.speed)
         else:
             self.world.build(self.scale)
+            if self.swarm is not None:
+                self.swarm.build()
+        self.images = images.HostImages(self.world, build=document is None)
         self._connected = True
         await self.clock.settle()  # resumed tasks reach their first wait on the clock
         if catch_up > 0:
@@ -135,6 +151,8 @@ class SimulatorBackend(Backend):
         if self.activity:
             self.clock.call_later(activity.TICK_SECONDS, self._activity_tick)
         self.faults.schedule()
+        if self.swarm is not None:
+            self.swarm.schedule()
         await self.clock.settle()
         self.store.flush()
         if self.speed > 0:
@@ -178,6 +196,8 @@ class SimulatorBackend(Backend):
         if mark == self._saved_mark:
             return
         document = persist.encode(self.runner, seed=self.seed, scale=self.scale)
+        if self.swarm is not None:
+            document["swarm"] = True  # a later load without --sim-swarm is refused, not half-used
         try:
             await self._state_file.write(lambda f: persist.write(document, f))
         except BackendError:
@@ -376,6 +396,7 @@ class SimulatorBackend(Backend):
     async def run_container(self, spec: ContainerSpec) -> Task:
         await self.faults.gate("run container")
         host, vols = rules.check_run_container(self.world, spec)
+        self.images.check_run(host.id, spec.image, spec.registry_auth)  # an image it lacks is pulled
         container_id = self.world.ids.container()
         name = spec.name or self._container_name()
         args = dict(
@@ -476,6 +497,35 @@ class SimulatorBackend(Backend):
         await self.clock.settle()
         self.store.flush()
         return self.store.tasks[task.id]
+
+    # -- images on the hosts (images.py) -------------------------------------------------------
+
+    async def pull_image(self, spec: PullSpec) -> Task:
+        await self.faults.gate("pull image")
+        host, args = self.images.pull_args(spec)
+        return await self._start("pull_image", f"{args['tag']} on {host.name}", host.id, args)
+
+    async def remove_image(self, image_id: str, *, force: bool = False) -> Task:
+        await self.faults.gate("remove image")
+        row = self.images.remove_check(image_id, force)
+        what = row.repo_tags[0] if row.repo_tags else row.image_id[7:19]
+        return await self._start("remove_image", what, row.id,
+                                 dict(image_id=row.id, force=force, durations=self._durations(((0.5, 2),))))
+
+    async def prune_images(self, host_id: str, *, unused: bool = False) -> Task:
+        await self.faults.gate("prune images")
+        host = rules.host(self.world, host_id)
+        if host.state is not HostState.RUNNING:
+            raise Conflict(f"host {host.name!r} is {host.state.value}: its engine cannot prune")
+        return await self._start("prune_images", host.name, host.id,
+                                 dict(host_id=host.id, unused=unused, durations=self._durations(((1, 4),))))
+
+    def builtin_registries(self) -> list[Any]:
+        """The simulator's own registries (registries.py), listed by the console with the
+        configured ones: a public one and a private one that asks for a password."""
+        from .registries import builtin_registries
+
+        return builtin_registries()
 
     # -- faults on demand ---------------------------------------------------------------------
 

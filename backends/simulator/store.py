@@ -7,7 +7,7 @@ dicts (the values are immutable), which stays cheap at 100,000 containers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..contract import KIND_NAMES, Change, ChangeBatch, Inventory
 from ..models import KINDS
@@ -27,6 +27,9 @@ class Store:
         self._pending: dict[tuple[str, str], Change] = {}
         # While partitioned, batches are held back and delivered once the partition heals.
         self.held: list[ChangeBatch] | None = None
+        # Called with the pending changes before each batch goes out, to patch what follows
+        # from them in the same batch (the host images follow their containers).
+        self.before_flush: list[Callable[[dict[tuple[str, str], Change]], None]] = []
 
     def __getattr__(self, kind: str) -> dict[str, Any]:
         try:
@@ -51,6 +54,8 @@ class Store:
     def flush(self) -> None:
         if not self._pending:
             return
+        for hook in self.before_flush:
+            hook(self._pending)
         self.seq += 1
         batch = ChangeBatch(self.seq, tuple(self._pending.values()))
         self._pending.clear()

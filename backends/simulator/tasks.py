@@ -45,6 +45,8 @@ class TaskContext:
         self.resume_elapsed = resume_elapsed
         self.step_started_at = runner.world.store.clock.now
         self._undo: list[Callable[[], None]] = []
+        # What the finished task says instead of "completed" (a prune's reclaimed space).
+        self.final_message: str | None = None
 
     @property
     def task(self) -> Task:
@@ -135,19 +137,22 @@ class TaskRunner:
         except Exception as err:  # a simulator bug must still end the task, with a reason
             self.finish(ctx.task_id, TaskStatus.FAILED, error=f"simulator error: {type(err).__name__}: {err}")
         else:
-            self.finish(ctx.task_id, TaskStatus.SUCCEEDED, result_id=result_id)
+            self.finish(ctx.task_id, TaskStatus.SUCCEEDED, result_id=result_id, message=ctx.final_message)
         finally:
             self.running.pop(ctx.task_id, None)
             self.world.store.clock.activity += 1
 
-    def finish(self, task_id: str, status: TaskStatus, *, error: str | None = None, result_id: str | None = None) -> None:
+    def finish(
+        self, task_id: str, status: TaskStatus, *, error: str | None = None, result_id: str | None = None,
+        message: str | None = None,
+    ) -> None:
         task = self.world.store.tasks[task_id]
         done = status is TaskStatus.SUCCEEDED
         self.update(
             task_id,
             status=status,
             progress=100 if done else task.progress,
-            message="completed" if done else f"{status.value.lower()}: {error}",
+            message=(message or "completed") if done else f"{status.value.lower()}: {error}",
             error=error,
             result_id=result_id or task.result_id,
             finished_at=self.world.store.clock.now,
