@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, AsyncIterator, Callable, Iterable, Literal
 
 from ..contract import (
     Backend,
+    Capability,
     ChangeBatch,
     ConnectionChanged,
     ConnectionState,
@@ -30,6 +31,7 @@ from ..contract import (
     ScaleSpec,
     SecretSpec,
     ServiceSpec,
+    UpgradeSpec,
     Update,
     resolve,
 )
@@ -44,6 +46,7 @@ from ..tasks import TaskHandle, TaskTable
 from ..validation import check_image_ref, check_replicas, check_secret_name, check_service_name
 from . import parse
 from .engine import SwarmEngine
+from .upgrade import SwarmUpgrades, parse_node_ssh
 
 CONNECT_TIMEOUT = 20.0
 PUBLISH_DELAY = 0.02  # coalesce changes made in one burst into one batch
@@ -63,13 +66,27 @@ class SwarmBackend(Backend):
         tls_verify: bool | None = None,
         cert_path: str | None = None,
         accept_new_host_keys: bool = False,
+        upgrade_command: str | None = None,
+        node_ssh: Iterable[str] = (),
+        node_ssh_user: str | None = None,
+        upgrade_versions: Iterable[str] = (),
         read_only: bool = False,
         label: str = "",
     ) -> None:
         super().__init__(read_only=read_only, label=label)
         from .about import BACKEND
 
-        self.capabilities = BACKEND.capabilities
+        # Machine upgrades (and pausing one between waves) need an upgrade_command.
+        caps = set(BACKEND.capabilities)
+        if upgrade_command:
+            caps.add(Capability.TASKS_CONTROL)
+        else:
+            caps.discard(Capability.HOSTS_UPGRADE)
+        self.capabilities = frozenset(caps)
+        self._upgrades = SwarmUpgrades(
+            self, upgrade_command, parse_node_ssh(node_ssh), node_ssh_user, accept_new_host_keys=accept_new_host_keys
+        )
+        self._upgrade_versions = tuple(upgrade_versions)
         self._endpoint = parse_endpoint(manager, tls_verify=tls_verify, cert_path=cert_path)
         self.engine = SwarmEngine(self._endpoint, on_change=self._changed, accept_new_host_keys=accept_new_host_keys)
         self._tasks = TaskTable(self._changed)
@@ -88,6 +105,10 @@ class SwarmBackend(Backend):
             tls_verify=s.tls_verify,
             cert_path=s.cert_path,
             accept_new_host_keys=s.accept_new_host_keys,
+            upgrade_command=s.upgrade_command,
+            node_ssh=s.node_ssh,
+            node_ssh_user=s.node_ssh_user,
+            upgrade_versions=s.upgrade_versions,
             read_only=settings.read_only,
             label=settings.context or "",
         )
@@ -454,6 +475,23 @@ class SwarmBackend(Backend):
             await engine.inventory.refresh_swarm()
 
         return self._tasks.start("remove_secret", secret.name, work, target_id=secret.id)
+
+    async def pause_task(self, task_id: str) -> Task:
+        return self._upgrades.pause(task_id)
+
+    async def resume_task(self, task_id: str) -> Task:
+        return self._upgrades.resume(task_id)
+
+    async def abort_task(self, task_id: str) -> Task:
+        return self._upgrades.abort(task_id)
+
+    # -- machine upgrades: drain, upgrade over SSH, activate, wave by wave (upgrade.py) ---------
+
+    async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
+        return await self._upgrades.start(spec)
+
+    async def upgrade_versions(self) -> list[str]:
+        return await self._upgrades.versions(self._upgrade_versions)
 
     # -- nodes ----------------------------------------------------------------------------
 

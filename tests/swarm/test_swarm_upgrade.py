@@ -1,0 +1,177 @@
+"""Upgrading machines on a real two-node swarm, each node reached over a real sshd.
+
+The upgrade command cannot replace dockerd here: it is a small script that records that it
+ran on a node, what the swarm said of that node's availability then, and how many task
+containers that node's engine still ran (with ``bridge: none`` a drained node's task
+containers are gone). Both nodes are reached through the one test sshd, told apart by the
+command's ``{node}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from backends.contract import ChangeBatch, UpgradeSpec
+from backends.errors import Conflict
+from backends.models import TaskStatus
+from backends.swarm import upgrade
+from backends.swarm.backend import SwarmBackend
+from backends.waves import plan_waves
+from tests.daemons import require, sshd  # noqa: F401  (session fixture)
+from tests.swarm.cluster import Swarm
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.ssh]
+
+TARGET = "99.0.0"  # newer than any engine here: the plan upgrades every node named
+
+
+@pytest.fixture
+def ssh_home(sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose ~/.ssh/config names the test key and known_hosts, as a user's would."""
+    ssh_dir = tmp_path / "home" / ".ssh"
+    ssh_dir.mkdir(parents=True, mode=0o700)
+    (ssh_dir / "config").write_text(
+        f"Host 127.0.0.1\n  IdentityFile {sshd.client_key}\n  UserKnownHostsFile {sshd.known_hosts}\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _converged(swarm: Swarm, *names: str) -> bool:
+    rows = {r["Name"]: r["Replicas"] for r in swarm.json_lines("service", "ls")}
+    return all(n in rows and rows[n].split("/")[0] == rows[n].split("/")[1] != "0" for n in names)
+
+
+async def _until_converged(swarm: Swarm, *names: str, timeout: float = 60) -> None:
+    await wait_until(lambda: _converged(swarm, *names), timeout=timeout, interval=0.3, what=f"{', '.join(names)} converged")
+
+
+@pytest.fixture
+async def services(swarm: Swarm):
+    """A replicated service with a task on each node and a global one; removed afterwards,
+    and both nodes active again whatever the test did."""
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "up-web", "--replicas", "2",
+              swarm.manager.image)
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "up-agent", "--mode", "global",
+              swarm.manager.image)
+    # The swarm spreads the two replicas, one per node: draining either node moves a task.
+    await _until_converged(swarm, "up-web", "up-agent")
+    try:
+        yield swarm
+    finally:
+        for node in (swarm.manager_id, swarm.worker_id):
+            swarm.cli("node", "update", "--availability", "active", node, check=False)
+        swarm.cli("service", "rm", "up-web", "up-agent", "up-pinned", check=False)
+
+
+def _script(tmp_path: Path, swarm: Swarm) -> Path:
+    """The "upgrade": record the version asked, the node's availability as the swarm has it
+    now, and how many task containers its own engine runs."""
+    docker = require("docker", "docker.io")
+    sockets = {swarm.manager_id: swarm.manager.socket_path, swarm.worker_id: swarm.worker.socket_path}
+    lookup = "\n".join(f'  {node}) sock={sock} ;;' for node, sock in sockets.items())
+    script = tmp_path / "upgrade.sh"
+    script.write_text(
+        "#!/bin/sh\nset -e\n"
+        f'case "$2" in\n{lookup}\n  *) echo "unknown node $2" >&2; exit 3 ;;\nesac\n'
+        f'availability=$({docker} -H unix://{swarm.manager.socket_path} node inspect "$2" --format "{{{{.Spec.Availability}}}}")\n'
+        f'tasks=$({docker} -H "unix://$sock" ps -q --filter label=com.docker.swarm.task.id | wc -l)\n'
+        f'echo "$1 $availability $tasks" > {tmp_path}/ran-"$2"\n'
+    )
+    return script
+
+
+def _backend(swarm: Swarm, sshd, script: Path) -> SwarmBackend:
+    return SwarmBackend(
+        swarm.manager.url,
+        upgrade_command=f"sh {script} {{version}} {{node}}",
+        node_ssh=[f"{swarm.manager_id}={sshd.target}", f"{swarm.worker_id[:12]}={sshd.target}"],
+    )
+
+
+async def test_a_wave_that_would_leave_a_service_with_no_task_is_refused_before_anything_is_drained(
+    services: Swarm, sshd, ssh_home, tmp_path
+):
+    swarm = services
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "up-pinned", "--replicas", "1",
+              "--constraint", f"node.id=={swarm.worker_id}", swarm.manager.image)
+    await _until_converged(swarm, "up-pinned")
+    backend = _backend(swarm, sshd, _script(tmp_path, swarm))
+    await backend.connect()
+    try:
+        inv = await backend.snapshot()
+        plan = plan_waves([inv.hosts[swarm.worker_id]], TARGET, 1, inventory=inv)
+        shown = upgrade.preview(inv, plan)
+        assert "up-pinned" in (shown.refusal() or "") and "up-web" not in (shown.refusal() or "")
+        text = "\n".join(shown.lines())
+        assert "REFUSED: up-pinned" in text and "up-web: up-web." in text and "move to the 1 other node" in text
+        assert "up-agent" in text and "stop until the node is back" in text
+
+        with pytest.raises(Conflict, match="up-pinned") as refused:
+            await backend.upgrade_hosts(UpgradeSpec((swarm.worker_id,), TARGET))
+        assert "\n" not in str(refused.value)
+        nodes = {n["ID"]: n["Availability"] for n in swarm.json_lines("node", "ls")}
+        assert nodes == {swarm.manager_id: "Active", swarm.worker_id: "Active"}
+        assert not list(tmp_path.glob("ran-*"))
+        assert not (await backend.snapshot()).tasks  # no task was started
+    finally:
+        await backend.close()
+        swarm.cli("service", "rm", "up-pinned", check=False)
+
+
+async def test_each_node_is_drained_upgraded_over_ssh_and_activated_one_wave_at_a_time(
+    services: Swarm, sshd, ssh_home, tmp_path, monkeypatch
+):
+    swarm = services
+    # The script does not replace the engine, so no node ever reports the target version:
+    # a short wait for it, then the run says so (and the rest must have happened).
+    monkeypatch.setattr(upgrade, "ENGINE_BACK_TIMEOUT", 1.0)
+    backend = _backend(swarm, sshd, _script(tmp_path, swarm))
+    await backend.connect()
+    messages: list[str] = []
+
+    async def record() -> None:
+        async for update in backend.updates():
+            if isinstance(update, ChangeBatch):
+                messages.extend(f"{c.item.target}: {c.item.message}" for c in update.changes if c.kind == "tasks" and c.item)
+
+    recorder = asyncio.create_task(record())
+    try:
+        ids = (swarm.manager_id, swarm.worker_id)
+        started = await backend.upgrade_hosts(UpgradeSpec(ids, TARGET, batch_size=1, continue_on_failure=True))
+        final = await asyncio.wait_for(backend.wait_task(started.id), 120)
+
+        version = swarm.cli("version", "--format", "{{.Server.Version}}").strip()
+        for node in ids:
+            asked, availability, tasks = (tmp_path / f"ran-{node}").read_text().split()
+            assert asked == TARGET
+            assert availability == "drain"  # drained while the command ran
+            assert tasks == "0"  # and its tasks had gone
+        # It ran everything, then told the truth: the engines still report the old version.
+        assert final.status is TaskStatus.FAILED
+        assert final.error.count(f"reports Docker {version}, not {TARGET}") == 2
+        children = [t for t in (await backend.snapshot()).tasks.values() if t.parent_id == started.id]
+        assert sorted(c.target_id for c in children) == sorted(ids) and all(c.kind == "upgrade_host" for c in children)
+
+        seen = "\n".join(messages)
+        for node in ids:
+            name = (await backend.snapshot()).hosts[node].name
+            assert f"draining {name}" in seen and f"upgrading {name}" in seen
+        assert "waiting for up-agent (1/2)" in seen or "waiting for up-web" in seen
+
+        # Both nodes active again, every service at its desired replicas, the global task
+        # back on each node.
+        nodes = {n["ID"]: n["Availability"] for n in swarm.json_lines("node", "ls")}
+        assert nodes == {swarm.manager_id: "Active", swarm.worker_id: "Active"}
+        assert _converged(swarm, "up-web", "up-agent")
+        running = [t for t in swarm.json_lines("service", "ps", "up-agent", "--filter", "desired-state=running")
+                   if t["CurrentState"].startswith("Running")]
+        assert len(running) == 2
+    finally:
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
+        await backend.close()
