@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..contract import ALL_CAPABILITIES
+from ..contract import ALL_CAPABILITIES, SWARM_CAPABILITIES
 from ..errors import InvalidInput
 from ..registry import BackendInfo, Resolving
 from ..settings import option
@@ -55,6 +55,10 @@ class SimulatorSettings:
     faults: str | None = option(None, flag="--faults", metavar="SPEC", help="e.g. all, story, crash,node,api-errors=0.05")
     activity: bool = option(True, flag="--no-activity", negate=True, help="no background activity")
     state_path: str | None = option(None, flag="--demo-state", metavar="PATH", help="keep the simulator's state here")
+    swarm: bool = option(
+        False, flag="--sim-swarm",
+        help="run the simulated cluster as a Docker swarm: services, tasks, secrets, configs, drain",
+    )
 
 
 def finish(s: SimulatorSettings, how: Resolving) -> None:
@@ -83,7 +87,8 @@ BACKEND = BackendInfo(
     summary="a built-in, deterministic Nutanix cluster (the demo and the test bed)",
     settings=SimulatorSettings,
     loader="backends.simulator.backend:SimulatorBackend",
-    capabilities=ALL_CAPABILITIES,
+    # The most it can do: a swarm's too with --sim-swarm (the backend claims them only then).
+    capabilities=ALL_CAPABILITIES | SWARM_CAPABILITIES,
     options_title="simulator (--demo)",
     finish=finish,
 )

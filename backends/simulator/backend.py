@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Callable, Literal
 
 from ..contract import (
     ALL_CAPABILITIES,
+    SWARM_CAPABILITIES,
     Backend,
     ContainerSpec,
     HostSpec,
@@ -32,13 +33,14 @@ from .inspect import inspect_document
 from .logs import log_lines, lines_between
 from .statefile import StateFile
 from .store import Store
+from .swarm import Swarm, SwarmActions, check_state as check_swarm_state
 from .tasks import TaskRunner
 from .world import World, engine_versions
 
 DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when speed > 0
 
 
-class SimulatorBackend(Backend):
+class SimulatorBackend(SwarmActions, Backend):
     """A simulated cluster. At ``speed`` 0 time moves only by ``advance()`` and ``wait_task()``
     (which jumps from event to event); above 0 a driver follows the wall clock. Faults can be
     injected on demand with ``crash_host``, ``fail_node`` and ``set_partition``."""
@@ -55,6 +57,7 @@ class SimulatorBackend(Backend):
         activity: bool = True,
         state_path: str | None = None,
         read_only: bool = False,
+        swarm: bool = False,
     ) -> None:
         super().__init__(read_only=read_only, label="simulator")
         if speed < 0:
@@ -83,6 +86,11 @@ class SimulatorBackend(Backend):
         self.runner.processes = dict(processes.PROCESSES)
         self.runner.processes.update(images.PROCESSES)  # pull, remove and prune images
         self.faults = Faults(self.world, self.fault_plan, seed=seed, start_upgrade=self._start_upgrade)
+        # --sim-swarm: the machines are a swarm's nodes, with services, secrets and configs (swarm.py).
+        self.swarm = Swarm(self.world, self.runner) if swarm else None
+        if self.swarm is not None:
+            self.capabilities = type(self).capabilities | SWARM_CAPABILITIES
+            self.runner.processes.update(self.swarm.processes())
         self._lock = asyncio.Lock()
         self._driver: asyncio.Task[None] | None = None
         self._time_moved = asyncio.Event()
@@ -94,7 +102,7 @@ class SimulatorBackend(Backend):
         s = settings.simulator
         return cls(
             seed=s.seed, scale=s.scale, speed=s.speed, faults=s.faults, activity=s.activity,
-            state_path=s.state_path, read_only=settings.read_only,
+            state_path=s.state_path, read_only=settings.read_only, swarm=s.swarm,
         )
 
     @property
@@ -115,11 +123,14 @@ class SimulatorBackend(Backend):
                 raw = await self._state_file.read()
                 if raw is not None:
                     document = persist.parse(raw, self.state_path, self.runner.processes)
+                    check_swarm_state(document, self.swarm is not None, self.state_path)
             except BaseException:
                 self._state_file.release()
                 raise
         if document is not None:
             persist.restore(document, self.runner)
+            if self.swarm is not None:
+                self.swarm.adopt()
             self.seed = document["seed"]
             self._saved_mark = self._mark()
             # Recoveries that were under way (HA restarts, node repairs, container restarts)
@@ -129,6 +140,8 @@ class SimulatorBackend(Backend):
             catch_up = persist.catch_up_seconds(document, self.speed)
         else:
             self.world.build(self.scale)
+            if self.swarm is not None:
+                self.swarm.build()
         self.images = images.HostImages(self.world, build=document is None)
         self._connected = True
         await self.clock.settle()  # resumed tasks reach their first wait on the clock
@@ -138,6 +151,8 @@ class SimulatorBackend(Backend):
         if self.activity:
             self.clock.call_later(activity.TICK_SECONDS, self._activity_tick)
         self.faults.schedule()
+        if self.swarm is not None:
+            self.swarm.schedule()
         await self.clock.settle()
         self.store.flush()
         if self.speed > 0:
@@ -181,6 +196,8 @@ class SimulatorBackend(Backend):
         if mark == self._saved_mark:
             return
         document = persist.encode(self.runner, seed=self.seed, scale=self.scale)
+        if self.swarm is not None:
+            document["swarm"] = True  # a later load without --sim-swarm is refused, not half-used
         try:
             await self._state_file.write(lambda f: persist.write(document, f))
         except BackendError:
