@@ -7,11 +7,14 @@ import pytest
 from backends.contract import (
     MUTATING_ACTIONS,
     Capability,
+    ConfigSpec,
     ContainerSpec,
     HostSpec,
+    PullSpec,
     ScaleSpec,
     SecretSpec,
     ServiceSpec,
+    ServiceUpdateSpec,
     UpgradeSpec,
     VolumeSpec,
 )
@@ -43,6 +46,10 @@ BY_ID = {
     "remove_service": (Capability.SERVICES_REMOVE, lambda b: b.remove_service(MISSING)),
     "remove_secret": (Capability.SECRETS_REMOVE, lambda b: b.remove_secret(MISSING)),
     "set_host_availability": (Capability.HOSTS_AVAILABILITY, lambda b: b.set_host_availability(MISSING, "drain")),
+    "update_service": (Capability.SERVICES_UPDATE, lambda b: b.update_service(ServiceUpdateSpec(MISSING, "busybox:1.36"))),
+    "rollback_service": (Capability.SERVICES_UPDATE, lambda b: b.rollback_service(MISSING)),
+    "rotate_secret": (Capability.SECRETS_ROTATE, lambda b: b.rotate_secret(MISSING, b"value")),
+    "remove_config": (Capability.CONFIGS_REMOVE, lambda b: b.remove_config(MISSING)),
 }
 
 
@@ -138,6 +145,14 @@ MUTATIONS = {
     "create_secret": lambda b: b.create_secret(SecretSpec("ro-secret", b"value")),
     "remove_secret": lambda b: b.remove_secret(MISSING),
     "set_host_availability": lambda b: b.set_host_availability(MISSING, "drain"),
+    "update_service": lambda b: b.update_service(ServiceUpdateSpec(MISSING, "busybox:1.36")),
+    "rollback_service": lambda b: b.rollback_service(MISSING),
+    "rotate_secret": lambda b: b.rotate_secret(MISSING, b"value"),
+    "create_config": lambda b: b.create_config(ConfigSpec("ro-config", b"value")),
+    "remove_config": lambda b: b.remove_config(MISSING),
+    "pull_image": lambda b: b.pull_image(PullSpec(MISSING, "busybox:1.36")),
+    "remove_image": lambda b: b.remove_image(MISSING),
+    "prune_images": lambda b: b.prune_images(MISSING),
 }
 
 
