@@ -73,13 +73,25 @@ class AppImpact:
 class Impact:
     action: str  # "delete", "power off", "upgrade", "drain", "remove", "stop", "update"
     targets: tuple[str, ...]  # names of what the action is asked to act on
-    containers_stopped: tuple[str, ...] = ()  # names; removed with their host when deleted
+    # Names; for a delete or a removal these are removed, not just stopped (the JSON key
+    # stays the same for every action so that scripts read one shape).
+    containers_stopped: tuple[str, ...] = ()
     containers_moved: tuple[str, ...] = ()  # swarm tasks rescheduled on other nodes
     volumes_detached: tuple[str, ...] = ()
     volumes_deleted: tuple[str, ...] = ()
     applications: tuple[AppImpact, ...] = ()  # worst first
     quota_freed: tuple[tuple[str, Quota], ...] = ()  # (project name, amounts)
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Whether it reaches beyond what was chosen: an outage, tasks moved, volumes lost,
+        or containers stopped by acting on their host. A non-destructive action (power off,
+        drain, stop) asks first only then."""
+        return bool(
+            self.outages or self.containers_moved or self.volumes_detached or self.volumes_deleted
+            or (self.containers_stopped and self.action not in ("stop", "remove"))
+        )
 
     @property
     def outages(self) -> tuple[AppImpact, ...]:
@@ -96,13 +108,13 @@ class Impact:
         ]
         if self.containers_stopped:
             verb = "removed" if self.action == "delete" else "stopped"
-            out.append(f"{len(self.containers_stopped)} containers {verb}: {_names(self.containers_stopped)}")
+            out.append(f"{_count(self.containers_stopped, 'container')} {verb}: {_names(self.containers_stopped)}")
         if self.containers_moved:
-            out.append(f"{len(self.containers_moved)} tasks moved to other nodes: {_names(self.containers_moved)}")
+            out.append(f"{_count(self.containers_moved, 'task')} moved to other nodes: {_names(self.containers_moved)}")
         if self.volumes_deleted:
-            out.append(f"{len(self.volumes_deleted)} volumes deleted with their data: {_names(self.volumes_deleted)}")
+            out.append(f"{_count(self.volumes_deleted, 'volume')} deleted with their data: {_names(self.volumes_deleted)}")
         if self.volumes_detached:
-            out.append(f"{len(self.volumes_detached)} volumes detached: {_names(self.volumes_detached)}")
+            out.append(f"{_count(self.volumes_detached, 'volume')} detached: {_names(self.volumes_detached)}")
         for project, q in self.quota_freed:
             out.append(f"project {project}: frees {q.vcpus} vCPUs, {q.memory_mib} MiB, {q.storage_gib:g} GiB")
         out += list(self.notes)
@@ -127,6 +139,10 @@ class Impact:
             ],
             "notes": list(self.notes),
         }
+
+
+def _count(names: tuple[str, ...], noun: str) -> str:
+    return f"{len(names)} {noun}{'' if len(names) == 1 else 's'}"
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -257,3 +273,11 @@ def service_update(inv: "Inventory", service_ids: Iterable[str], action: str = "
         applications=tuple(apps),
         notes=tuple(notes),
     )
+
+
+_BY_KIND = {"hosts": hosts_down, "containers": containers_down, "volumes": volumes_down, "services": service_update}
+
+
+def impact(inv: "Inventory", kind: str, ids: Iterable[str], action: str) -> Impact:
+    """What ``action`` on these items of ``kind`` takes down (the confirmation's lines)."""
+    return _BY_KIND[kind](inv, ids, action)

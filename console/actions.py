@@ -58,6 +58,9 @@ class Action:
     priority: bool = True  # a letter key: runs before the next key is routed (fast typing)
     while_typing: bool = False  # its keys are not text: live while the filter prompt is open
     # How long `--wait` follows its task before giving up (the task goes on in the backend):
+    # What it takes down, worked out by backends.blast before it runs (per pane when a
+    # mapping): the confirmation lists it worst first, and the CLI gains --dry-run for it.
+    impact: str | Mapping[str, str] | None = None
     # long enough for the slowest honest run, short enough that a stuck task ends the command.
     wait_timeout: float = 900.0
 
@@ -78,6 +81,12 @@ class Action:
         return self.needs
 
     def runner(self, pane: str | None) -> Run | None:
+    def impact_on(self, pane: str | None) -> str | None:
+        """The ``backends.blast`` action this is on ``pane`` ("delete", "drain"…), if any."""
+        if isinstance(self.impact, Mapping):
+            return self.impact.get(pane or "")
+        return self.impact
+
         if isinstance(self.run, Mapping):
             return self.run.get(pane or "")
         return self.run
@@ -167,6 +176,7 @@ ACTIONS: list[Action] = [
         while_typing=True,
         verb="delete",
     ),
+        impact={"hosts": "delete", "containers": "remove", "volumes": "delete"},
     Action(
         "item.shell", "Shell", "A shell on the host or in the container", ANY_PANE, keys="s", panes=("hosts", "containers"),
         needs={"hosts": Capability.HOSTS_SHELL, "containers": Capability.CONTAINERS_SHELL}, ui="open_shell",
@@ -194,6 +204,7 @@ ACTIONS: list[Action] = [
         "host.power_off", "Power off", "Power the host off", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
         run=lambda b, h: b.power_off_host(h.id), cli={"hosts": ("host", "power-off")}, verb="power off",
     ),
+        impact="power off",
     # -- volumes
     Action(
         "volume.attach", "Attach", "Attach a new or existing volume to a host, optionally into a container", VOLUMES,
@@ -208,6 +219,7 @@ ACTIONS: list[Action] = [
         "volume.detach", "Detach", "Detach the volume from its host", VOLUMES, panes=("volumes",),
         needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id), cli={"volumes": ("volume", "detach")},
     ),
+        impact="detach",
     # -- containers
     Action(
         "container.run", "Run", "Run a new container", CONTAINERS, keys="r", needs=Capability.CONTAINERS_RUN,
@@ -222,7 +234,7 @@ ACTIONS: list[Action] = [
     Action(
         "container.stop", "Stop", "Stop", CONTAINERS, keys="x",
         panes=("containers",), needs=Capability.CONTAINERS_LIFECYCLE, run=lambda b, c: b.stop_container(c.id),
-        cli={"containers": ("container", "stop")},
+        cli={"containers": ("container", "stop")}, impact="stop",
     ),
     Action(
         "container.restart", "Restart", "Restart", CONTAINERS,
@@ -240,7 +252,7 @@ ACTIONS: list[Action] = [
     Action(
         "host.drain", "Drain", "Drain the node: its tasks move to the other nodes", HOSTS, keys="D", panes=("hosts",),
         needs=Capability.HOSTS_AVAILABILITY, run=lambda b, h: b.set_host_availability(h.id, "drain"),
-        cli={"hosts": ("host", "drain")}, wait_timeout=300.0,
+        cli={"hosts": ("host", "drain")}, wait_timeout=300.0, impact="drain",
     ),
     Action(
         "host.activate", "Activate", "Make the node available to the scheduler again", HOSTS, keys="A", panes=("hosts",),
@@ -261,7 +273,7 @@ ACTIONS: list[Action] = [
         "service.remove", "Remove", "Remove the service and its tasks, after a confirmation", SERVICES,
         keys="ctrl+d", panes=("services",), needs=Capability.SERVICES_REMOVE, destructive=True,
         run=lambda b, s: b.remove_service(s.id), cli={"services": ("service", "remove")},
-        priority=False, while_typing=True,
+        priority=False, while_typing=True, impact="remove",
     ),
     Action(
         "secret.create", "Create secret", "Create a secret from a file or standard input (never an argument)", SECRETS,

@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
                 for flag, help in record.cli_switches.get(pane, ()):
                     p.add_argument(flag, action="store_true", help=help)
             p.set_defaults(action_id=record.id, pane=pane, switches=[f for f, _ in record.cli_switches.get(pane, ())])
+                if record.impact_on(pane):
+                    p.add_argument(
+                        "--dry-run", action="store_true",
+                        help="print what it would take down (containers, volumes, applications) and change nothing",
+                    )
             wait_option(p)
     container = nouns["container"]
     p = leaf(container, "logs", _logs, "print a container's logs")
@@ -613,9 +618,28 @@ async def _spec_action(backend: "Backend", args: argparse.Namespace) -> int:
     """A registered action on a spec made from the options: ``host create``, ``container run``."""
     from console import actions
 
+    if getattr(args, "dry_run", False):
+        return await _dry_run(backend, record.impact_on(args.pane) or "", args.pane, item, args)
     record = actions.get(args.action_id)
     spec = await SPEC_COMMANDS[record.id].spec(backend, args)
     return await _finish(backend, await record.runner(args.pane)(backend, spec), args)
+
+
+async def _dry_run(backend: "Backend", action: str, kind: str, item: Any, args: argparse.Namespace) -> int:
+    """What the action would take down, from the same analysis the console's confirmation
+    shows (backends.blast); nothing is sent to the backend but reads."""
+    from backends.blast import impact
+    from console import output
+
+    found = impact(await backend.snapshot(), kind, [item.id], action)
+    if args.json:
+        output.print_json(found.as_dict())
+    else:
+        lines = found.lines() or ["nothing else is affected"]
+        print(visible(f"{action} {item.name}: dry run, nothing changed"))
+        for line in lines:
+            print(visible(f"  {line}"))
+    return 0
 
 
 # -- the options of each action that works on a spec, and the spec made from them -------------

@@ -13,9 +13,9 @@ from widgets.terminal_text import visible
 SHOWN_NAMES = 12  # names listed in full; the rest are counted
 
 
-def question(kind: str, names: list[str]) -> str:
+def question(kind: str, names: list[str], verb: str | None = None) -> str:
     noun = kind if len(names) != 1 else kind[:-1]
-    verb = "Remove" if kind == "containers" else "Delete"
+    verb = verb or ("Remove" if kind in ("containers", "services", "secrets") else "Delete")
     listed = ", ".join(visible(name) for name in names[:SHOWN_NAMES])  # names are data
     if len(names) > SHOWN_NAMES:
         listed += f" and {len(names) - SHOWN_NAMES} more"
@@ -28,22 +28,33 @@ class ConfirmDelete(ModalScreen[bool]):
         Binding("y", "confirm", "Delete", id="confirm.yes"),
     ]
 
-    def __init__(self, kind: str, names: list[str], warning: str = "") -> None:
+    def __init__(
+        self, kind: str, names: list[str], warning: str = "", *, impact: list[str] | None = None,
+        verb: str | None = None, undoable: bool = False,
+    ) -> None:
         super().__init__(classes="form-screen")
         self.kind = kind
         self.names = names
         self.warning = warning  # what else happens, said before it does
+        self.impact = impact or []  # what goes down with it (backends.blast), worst first
+        self.verb = verb  # "Power off", "Drain"…; None: delete or remove
+        self.undoable = undoable
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="form", id="confirm"):
             # markup=False: a name like "[red]x" is shown as it is, not read as markup.
-            yield Static(question(self.kind, self.names), classes="form-title", id="question", markup=False)
+            yield Static(question(self.kind, self.names, self.verb), classes="form-title", id="question", markup=False)
             if self.warning:
                 yield Static(visible(self.warning), classes="error", id="warning", markup=False)
-            yield Static("This cannot be undone.", classes="hint")
+            if self.impact:
+                shown = self.impact[:SHOWN_NAMES] + ([f"and {len(self.impact) - SHOWN_NAMES} more lines"] if len(self.impact) > SHOWN_NAMES else [])
+                yield Static("\n".join(visible(line) for line in shown), id="impact", markup=False,
+                             classes="error" if self.impact[0].startswith("OUTAGE") else "")
+            if not self.undoable:
+                yield Static("This cannot be undone.", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Delete", id="delete", variant="error")
+                yield Button(self.verb or question(self.kind, ["x"]).split()[0], id="delete", variant="error")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -353,7 +353,15 @@ class DashboardScreen(Live, Screen):
         if not items:
             self.notify(f"no {kind} chosen", severity="warning")
             return
-        if not record.destructive:
+        lines: list[str] = []
+        ask = record.destructive
+        if (action := record.impact_on(kind)) is not None:
+            from backends.blast import impact
+
+            found = impact(self.app.store.inventory, kind, [i.id for i in items], action)
+            lines = found.lines()
+            ask = ask or found.needs_confirmation
+        if not ask:
             self.app.run_on_items(record, kind, items)
             return
         from .confirm import ConfirmDelete
@@ -364,7 +372,11 @@ class DashboardScreen(Live, Screen):
                 self.table(kind).clear_marks()
 
         warning = running_warning(kind, items) or self._swarm_warning(kind, items)
-        self.app.open_screen(ConfirmDelete(kind, [i.name for i in items], warning), done)
+        verb = None if record.destructive else record.title
+        self.app.open_screen(
+            ConfirmDelete(kind, [i.name for i in items], warning, impact=lines, verb=verb, undoable=not record.destructive),
+            done,
+        )
 
     def _swarm_warning(self, kind: str, items: list) -> str:
         """What else a removal does, or why the swarm will refuse it, said before it is sent."""

@@ -351,3 +351,41 @@ async def test_the_key_bar_shows_the_keys_that_apply_and_a_click_presses_one(con
     start = str(bar.render()).index(" ? ")
     await console.pilot.click(KeyBar, offset=(start + 1, 0))
     await console.until(lambda: type(console.screen).__name__ == "HelpScreen", "help opened by a click")
+
+
+async def test_stopping_every_running_replica_asks_first_and_names_the_outage(console):
+    await console.press("tab")
+    table = console.table("containers")
+    await console.press("slash")
+    await console.type("/^db-/")
+    await console.press("enter")
+    await console.until(lambda: 0 < table.visible_count < 20, "only the db replicas")
+    running = [table.rows_by_id[i] for i in table.visible_ids if table.rows_by_id[i].state.value == "running"]
+    assert len(running) > 1
+    for _ in table.visible_ids:
+        row = table.cursor_row
+        if row is not None and row.state.value == "running":
+            await console.press("space")
+        else:
+            await console.press("j")
+    assert table.marked == {c.id for c in running}
+    await console.press("x")
+    await console.on(ConfirmDelete)
+    impact = str(console.screen.query_one("#impact", Static).render()).splitlines()
+    assert impact[0] == f"OUTAGE: shop/db loses every running replica ({len(running)} → 0)"
+    await console.press("escape")
+    await console.on(DashboardScreen)
+    assert all(table.rows_by_id[c.id].state.value == "running" for c in running)  # nothing was stopped
+
+
+async def test_stopping_one_replica_of_many_asks_nothing(console):
+    await console.press("tab")
+    table = console.table("containers")
+    first = next(table.rows_by_id[i] for i in table.visible_ids if table.rows_by_id[i].name == "db-1")
+    assert first.state.value == "running"
+    while table.cursor_row is not None and table.cursor_row.id != first.id:
+        await console.press("j")
+    await console.press("x")
+    assert not isinstance(console.screen, ConfirmDelete)
+    await console.finish()
+    await console.until(lambda: table.rows_by_id[first.id].state.value != "running", "db-1 stopped without a question")
