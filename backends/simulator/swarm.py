@@ -560,6 +560,15 @@ class Swarm:
                 if self.clock.now >= deadline:
                     raise StepFailed(f"{len(left)} task(s) still on {host.name} after {CONVERGE_SECONDS:g}s")
                 await self._sleep(ctx, TICK_SECONDS)
+            # And until their replacements run elsewhere (a while at most: one that no node
+            # can take leaves its service a replica short, which the Services pane shows). At
+            # speed 0 time passes only while a task is waited for, so a CLI call that drained
+            # would otherwise save a world whose moved tasks never start.
+            settle_by = self.clock.now + 60.0
+            while self.clock.now < settle_by and any(
+                    t.desired_state == "running" and t.state is ContainerState.CREATED for t in self.tasks()):
+                ctx.update(progress=max(ctx.task.progress, 80), message="starting the moved tasks on other nodes")
+                await self._sleep(ctx, TICK_SECONDS)
         return host_id
 
     # -- rolling updates --------------------------------------------------------------------
