@@ -7,14 +7,19 @@ before anything runs) and leaves the engine's image list current before the task
 
 from __future__ import annotations
 
-from ..contract import PullSpec
+from dataclasses import replace
+
+from ..contract import Inventory, PullSpec
 from ..errors import BackendError, Conflict, NotFound
 from ..models import HostImage, Task, TaskStatus
 from ..tasks import TaskHandle, TaskTable
 from ..validation import check_image_ref
 from . import images
 from .engine import Engine
+from .inventory import EngineInventory
 
+#: The label the swarm puts on a task's container (its task id).
+TASK_CONTAINER_LABEL = "com.docker.swarm.task.id"
 #: Containers named in a refusal; the rest are counted.
 NAMED_USERS = 5
 
@@ -102,3 +107,13 @@ def prune_task(tasks: TaskTable, engine: Engine, *, unused: bool) -> Task:
         return None
 
     return tasks.start("prune_images", f"{what} images on {engine.name}", work, target_id=engine.host_id)
+
+
+def add_manager_images(inv: Inventory, raw: EngineInventory) -> None:
+    """A swarm manager's images into the swarm's inventory: on the manager's node, and a task's
+    container named by its task id, as the swarm's inventory shows it."""
+    if raw.host_id not in inv.hosts:
+        return
+    as_task = {c.id: dict(c.labels).get(TASK_CONTAINER_LABEL, c.id) for c in raw.containers.values()}
+    for i in raw.image_values():
+        inv.host_images[i.id] = replace(i, container_ids=tuple(sorted(as_task.get(c, c) for c in i.container_ids)))
