@@ -73,13 +73,14 @@ class ServiceImpact:
 
     def line(self) -> str:
         tasks = ", ".join(self.moving[:SHOWN]) + (f" and {len(self.moving) - SHOWN} more" if len(self.moving) > SHOWN else "")
+        s = "s" if len(self.moving) == 1 else ""  # "web.2 moves", "web.1, web.3 move"
         if self.refused:
-            return f"{self.service}: {tasks} would stop and no other node runs or can run it: refused"
+            return f"{self.service}: {tasks} would stop, and no other node runs or can run it: refused"
         if self.mode == "global":
-            return f"{self.service}: {tasks} stop until the node is back ({self.kept} keep running elsewhere)"
+            return f"{self.service}: {tasks} stop{s} until the node is back ({self.kept} keep running elsewhere)"
         if self.room:
-            return f"{self.service}: {tasks} move to the {self.room} other node(s) that can run it"
-        return f"{self.service}: {tasks} stop: no other node can run it ({self.kept}/{self.desired} keep running)"
+            return f"{self.service}: {tasks} move{s} to the {self.room} other node(s) that can run it"
+        return f"{self.service}: {tasks} stop{s}: no other node can run it ({self.kept}/{self.desired} keep running)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class DrainPreview:
                  for w in self.waves if w.refused]
         if not parts:
             return None
-        return "; ".join(parts) + ": upgrade those nodes in separate waves, or add a node that can run the service(s)"
+        return "; ".join(parts) + ": upgrade its nodes in smaller waves, or let another node run the service(s) first"
 
     def lines(self) -> list[str]:
         out = [f"{self.plan.host_count} node(s) in {len(self.plan.waves)} wave(s) to Docker {self.plan.target_version};"

@@ -47,6 +47,16 @@ def plan_text(plan: UpgradePlan) -> Text:
     return text
 
 
+def drain_text(lines: list[str]) -> Text:
+    """A swarm upgrade's preview (``backends.swarm.upgrade``): its first line bold, a refused
+    wave red. The lines are the backend's names: each through visible()."""
+    text = Text()
+    for n, line in enumerate(lines):
+        style = "bold" if n == 0 else ("bold red" if "REFUSED" in line or line.endswith(": refused") else "")
+        text.append(visible(line) + "\n", style=style)
+    return text
+
+
 LEFT_OUT = re.compile(r"\(([^()]+?) left out: ([^()]+)\)")
 
 
@@ -143,6 +153,7 @@ class UpgradeScreen(Live, FormScreen):
             problems["version"] = "choose the version to upgrade to"
         if (p := whole_number_problem(self.value("batch"), "batch size", 1, None, "")):
             problems["batch"] = p
+        shown: Text | str = ""
         if not problems:
             try:
                 self.plan = plan_waves(self.hosts(), version, int(self.value("batch")), inventory=self.inventory)
@@ -151,7 +162,17 @@ class UpgradeScreen(Live, FormScreen):
             else:
                 if not self.plan.waves:
                     problems["plan"] = f"nothing to do: every host is already at {version}"
-        self.query_one("#plan", Static).update(plan_text(self.plan) if self.plan else "")
+                shown = plan_text(self.plan)
+                if self.app.backend.kind == "swarm":
+                    # A swarm drains each wave: the tasks that move or stop, and a wave that
+                    # would leave a service with no running task, refused as the backend would.
+                    from backends.swarm.upgrade import preview
+
+                    drain = preview(self.inventory, self.plan)
+                    shown = drain_text(drain.lines())
+                    if (refusal := drain.refusal()) and "plan" not in problems:
+                        problems["plan"] = refusal
+        self.query_one("#plan", Static).update(shown)
         return problems
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:

@@ -10,6 +10,7 @@ command's ``{node}``.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from backends.models import TaskStatus
 from backends.swarm import upgrade
 from backends.swarm.backend import SwarmBackend
 from backends.waves import plan_waves
+from console.cli import main
 from tests.daemons import require, sshd  # noqa: F401  (session fixture)
 from tests.swarm.cluster import Swarm
 from tests.waiting import wait_until
@@ -93,8 +95,16 @@ def _backend(swarm: Swarm, sshd, script: Path) -> SwarmBackend:
     )
 
 
+async def _cli(swarm: Swarm, capsys, *args: str) -> tuple[int, str, str]:
+    # The CLI runs its own event loop: in a thread, beside this test's.
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, ["--backend", "swarm", "--docker-host", swarm.manager.url, *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 async def test_a_wave_that_would_leave_a_service_with_no_task_is_refused_before_anything_is_drained(
-    services: Swarm, sshd, ssh_home, tmp_path
+    services: Swarm, sshd, ssh_home, tmp_path, capsys
 ):
     swarm = services
     swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "up-pinned", "--replicas", "1",
@@ -108,8 +118,19 @@ async def test_a_wave_that_would_leave_a_service_with_no_task_is_refused_before_
         shown = upgrade.preview(inv, plan)
         assert "up-pinned" in (shown.refusal() or "") and "up-web" not in (shown.refusal() or "")
         text = "\n".join(shown.lines())
-        assert "REFUSED: up-pinned" in text and "up-web: up-web." in text and "move to the 1 other node" in text
-        assert "up-agent" in text and "stop until the node is back" in text
+        assert "REFUSED: up-pinned" in text and "up-web: up-web." in text and "moves to the 1 other node" in text
+        assert "up-agent" in text and "stops until the node is back" in text
+
+        # The CLI's preview says the same, changes nothing, and exits as the upgrade would.
+        code, out, err = await _cli(swarm, capsys, "hosts", "upgrade", swarm.worker_id, "--to", TARGET, "--dry-run")
+        assert code == 1 and "REFUSED: up-pinned" in out and err.startswith("Conflict: wave 1") and err.count("\n") == 1
+        code, out, err = await _cli(swarm, capsys, "hosts", "upgrade", swarm.manager_id, "--to", TARGET, "--dry-run", "--json")
+        assert code == 0, err
+        (wave,) = json.loads(out)["waves"]
+        assert [h["id"] for h in wave["hosts"]] == [swarm.manager_id] and not wave["refused"]
+        moves = {m["service"]: m for m in wave["services"]}
+        assert moves["up-web"]["room"] == 1 and moves["up-web"]["during"] == 2 and len(moves["up-web"]["tasks"]) == 1
+        assert moves["up-agent"]["during"] == 1 and "up-pinned" not in moves
 
         with pytest.raises(Conflict, match="up-pinned") as refused:
             await backend.upgrade_hosts(UpgradeSpec((swarm.worker_id,), TARGET))
@@ -175,3 +196,46 @@ async def test_each_node_is_drained_upgraded_over_ssh_and_activated_one_wave_at_
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
         await backend.close()
+
+
+async def test_the_upgrade_screen_shows_the_tasks_each_wave_moves_and_refuses_a_wave(services: Swarm, tmp_path):
+    from textual.widgets import Static
+
+    from console.screens.dashboard import DashboardScreen
+    from console.screens.upgrade import UpgradeScreen
+    from tests.console.conftest import SIZE, Console, make_app
+
+    swarm = services
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "up-pinned", "--replicas", "1",
+              "--constraint", f"node.id=={swarm.worker_id}", swarm.manager.image)
+    await _until_converged(swarm, "up-pinned")
+    backend = SwarmBackend(swarm.manager.url, upgrade_command="true", upgrade_versions=[TARGET])
+    app = make_app(backend)  # type: ignore[arg-type]  # any Backend
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            c = Console(app, pilot, backend)  # type: ignore[arg-type]
+            await c.until(lambda: app.store.loaded and isinstance(app.screen, DashboardScreen), "the dashboard", 30)
+            await c.until(lambda: sum(1 for x in app.store.inventory.containers.values() if x.service == "up-pinned") == 1,
+                          "up-pinned's task in the console", 30)
+
+            # The worker alone: up-pinned can run nowhere else, so its wave is refused.
+            await app.push_screen(UpgradeScreen([swarm.worker_id]))
+            screen = app.screen
+            error = screen.query_one("#plan-error", Static)
+            await c.until(lambda: "up-pinned" in str(error.render()), "the wave refused", 20)
+            preview = str(screen.query_one("#plan", Static).render())
+            assert "REFUSED: up-pinned" in preview and "up-web" in preview and "moves to the 1 other node" in preview
+            assert screen.query_one("#submit").disabled
+            await c.press("escape")
+
+            # The manager alone: its tasks move or wait, nothing is refused.
+            await app.push_screen(UpgradeScreen([swarm.manager_id]))
+            screen = app.screen
+            await c.until(lambda: screen.plan is not None and "wave 1" in str(screen.query_one("#plan", Static).render()),
+                          "a plan", 20)
+            preview = str(screen.query_one("#plan", Static).render())
+            assert "REFUSED" not in preview and "up-agent" in preview and "stops until the node is back" in preview
+            assert not str(screen.query_one("#plan-error", Static).render()).strip()
+    finally:
+        await backend.close()
+        swarm.cli("service", "rm", "up-pinned", check=False)
