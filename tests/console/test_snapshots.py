@@ -23,8 +23,8 @@ from .conftest import SIZE
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 
-def demo_app() -> NtnxConsoleApp:
-    settings = Settings(simulator=SimulatorSettings(seed=7, speed=0.0, activity=False))
+def demo_app(*, swarm: bool = False) -> NtnxConsoleApp:
+    settings = Settings(simulator=SimulatorSettings(seed=7, speed=0.0, activity=False, swarm=swarm))
     app = NtnxConsoleApp(settings, None)
     app.ANIMATION_LEVEL = "none"
     return app
@@ -45,7 +45,7 @@ async def settle(pilot, condition=lambda app: True, what: str = "the screen") ->
     await pilot.pause(0.3)  # one drain of the store, so every pane shows the same data
 
 
-def shoot(snap_compare, keys=(), condition=lambda app: True, what="the screen"):
+def shoot(snap_compare, keys=(), condition=lambda app: True, what="the screen", *, swarm: bool = False):
     async def run_before(pilot) -> None:
         await settle(pilot)
         for key in keys:
@@ -53,7 +53,7 @@ def shoot(snap_compare, keys=(), condition=lambda app: True, what="the screen"):
             await pilot.pause()
         await settle(pilot, condition, what)
 
-    return snap_compare(demo_app(), terminal_size=SIZE, run_before=run_before)
+    return snap_compare(demo_app(swarm=swarm), terminal_size=SIZE, run_before=run_before)
 
 
 def on(name: str):
@@ -112,3 +112,22 @@ def test_help(snap_compare):
 @pytest.mark.parametrize("command", ["tasks", "events"])
 def test_lists(snap_compare, command):
     assert shoot(snap_compare, ["colon", *command, "enter"], on(f"{command.title()}Screen"))
+
+
+# The simulator as a swarm (--sim-swarm): the Services and Secrets panes, a service's details.
+
+
+def _on_services(app) -> bool:
+    screen = app.screen
+    return isinstance(screen, DashboardScreen) and screen.current == "services" and screen.table("services").row_count > 0
+
+
+def test_swarm_services_pane(snap_compare):
+    assert shoot(snap_compare, ["colon", *"services", "enter"], _on_services, "the Services pane", swarm=True)
+
+
+def test_swarm_service_details(snap_compare):
+    def ready(app):
+        return on("ServiceDetails")(app) and app.screen.query_one("#containers").row_count > 0
+
+    assert shoot(snap_compare, ["colon", *"services", "enter", "j", "enter"], ready, "the service's tasks", swarm=True)
