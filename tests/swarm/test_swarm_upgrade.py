@@ -239,3 +239,26 @@ async def test_the_upgrade_screen_shows_the_tasks_each_wave_moves_and_refuses_a_
     finally:
         await backend.close()
         swarm.cli("service", "rm", "up-pinned", check=False)
+
+
+async def test_an_upgrade_paused_before_its_first_wave_can_be_aborted_and_drains_nothing(
+    swarm: Swarm, sshd, ssh_home, tmp_path
+):
+    backend = _backend(swarm, sshd, _script(tmp_path, swarm))
+    await backend.connect()
+    try:
+        started = await backend.upgrade_hosts(UpgradeSpec((swarm.manager_id, swarm.worker_id), TARGET))
+        assert (await backend.pause_task(started.id)).status is TaskStatus.PAUSED
+        assert (await backend.resume_task(started.id)).status is TaskStatus.RUNNING
+        await backend.pause_task(started.id)
+        await backend.abort_task(started.id)
+        final = await asyncio.wait_for(backend.wait_task(started.id), 30)
+        assert final.status is TaskStatus.ABORTED and "2 not started" in final.error
+        assert not [t for t in (await backend.snapshot()).tasks.values() if t.parent_id == started.id]
+        nodes = {n["ID"]: n["Availability"] for n in swarm.json_lines("node", "ls")}
+        assert nodes == {swarm.manager_id: "Active", swarm.worker_id: "Active"}
+        assert not list(tmp_path.glob("ran-*"))
+        with pytest.raises(Conflict, match="already ended"):
+            await backend.resume_task(started.id)
+    finally:
+        await backend.close()
