@@ -79,8 +79,33 @@ async def main() -> int:
         await keys("escape", "colon", *"tasks", "enter")
         await shoot("tasks")
     await sim.close()
+    await swarm_shots(written)
     print("wrote", ", ".join(written), "in", HERE)
     return 0
+
+
+async def swarm_shots(written: list[str]) -> None:
+    """The demo as a swarm (``--demo --sim-swarm``): the Services pane after the story's node
+    failure, its machines' tasks rescheduled on other nodes, and the web service's tasks."""
+    sim = SimulatorBackend(seed=7, speed=0.0, faults="story", activity=True, swarm=True)
+    app = NtnxConsoleApp(Settings(), None, backend=sim)
+    app.ANIMATION_LEVEL = "none"
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+
+        async def shoot(name: str) -> None:
+            await pilot.pause()
+            await pilot.pause(0.4)  # one drain of the store
+            app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
+            written.append(f"{name}.svg")
+
+        await wait_until(lambda: isinstance(app.screen, DashboardScreen) and app.store.loaded, what="the dashboard")
+        await pilot.press("colon", *"services", "enter")
+        await sim.advance(70)  # the node fails at 60 s: its machines' tasks start elsewhere
+        await shoot("swarm-services")
+        await pilot.press("enter")  # the web service: a task moved off the failed node
+        await wait_until(lambda: type(app.screen).__name__ == "ServiceDetails", what="the service's details")
+        await shoot("swarm-service-details")
+    await sim.close()
 
 
 if __name__ == "__main__":

@@ -256,7 +256,9 @@ class Swarm:
             return  # no quorum: the managers cannot decide anything, tasks stay as they are
         hosts = store.hosts
         services = {s.name: s for s in store.services.values()}
-        moved: dict[tuple[str, str], int] = {}  # (service, node name) -> tasks rescheduled
+        # (service, node name, why) -> a replicated service's tasks rescheduled elsewhere (a
+        # global service's task is not moved: its node gets one again when it is back)
+        moved: dict[tuple[str, str, str], int] = {}
         for t in self.tasks():
             s = services.get(t.service or "")
             if s is None:
@@ -269,10 +271,14 @@ class Swarm:
             if t.desired_state == "running":
                 if not ready(host):
                     self._shut_down(t, error=f"node {host.name} is down ({host.state.value})", stop=False)
-                    moved[(s.name, host.name)] = moved.get((s.name, host.name), 0) + 1
+                    if s.mode == "replicated":
+                        key = (s.name, host.name, "node down")
+                        moved[key] = moved.get(key, 0) + 1
                 elif host.availability == "drain":
                     self._shut_down(t, stop=True)
-                    moved[(s.name, host.name)] = moved.get((s.name, host.name), 0) + 1
+                    if s.mode == "replicated":
+                        key = (s.name, host.name, "drained")
+                        moved[key] = moved.get(key, 0) + 1
                 elif t.state in (ContainerState.EXITED, ContainerState.DEAD):
                     self._shut_down(t, error=t.error or f"task: non-zero exit ({t.exit_code or 0})", stop=False)
                 elif s.mode == "global" and not satisfies(host, s.constraints):
@@ -281,8 +287,8 @@ class Swarm:
                     self._start(t, s, start_at_once)
             elif ready(host) and t.state in _ALIVE:
                 self._stop(t)  # shut down while its node was away: stopped now it is back
-        for (service, node), count in sorted(moved.items()):
-            self.world.event(Severity.WARNING, service, f"{count} task(s) of {service} on {node} rescheduled",
+        for (service, node, why), count in sorted(moved.items()):
+            self.world.event(Severity.WARNING, service, f"{count} task(s) rescheduled from {node} ({why})",
                              "service.rescheduled")
         self._fill(services.values(), start_at_once)
         self._prune(services)
