@@ -72,7 +72,7 @@ def check(settings: "Settings") -> None:
 
 BACKEND = BackendInfo(
     name="swarm",
-    summary="a Docker swarm through a manager: nodes, services, tasks, secrets",
+    summary="a Docker swarm through a manager: nodes, services, tasks, secrets, configs",
     settings=SwarmSettings,
     loader="backends.swarm.backend:SwarmBackend",
     capabilities=frozenset(
@@ -87,6 +87,11 @@ BACKEND = BackendInfo(
             Capability.HOSTS_AVAILABILITY,
             # Drain, upgrade over SSH, activate; dropped by the backend without an upgrade_command.
             Capability.HOSTS_UPGRADE,
+            Capability.SERVICES_UPDATE,
+            Capability.SECRETS_ROTATE,
+            Capability.CONFIGS,
+            Capability.CONFIGS_CREATE,
+            Capability.CONFIGS_REMOVE,
             # Through the manager: any task's logs (/tasks/ID/logs), the manager's own containers.
             Capability.CONTAINERS_LOGS,
             Capability.CONTAINERS_INSPECT,

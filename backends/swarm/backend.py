@@ -23,6 +23,7 @@ from ..contract import (
     Backend,
     Capability,
     ChangeBatch,
+    ConfigSpec,
     ConnectionChanged,
     ConnectionState,
     Inventory,
@@ -32,6 +33,7 @@ from ..contract import (
     SecretSpec,
     ServiceSpec,
     UpgradeSpec,
+    ServiceUpdateSpec,
     Update,
     resolve,
 )
@@ -43,8 +45,15 @@ from ..models import Container, Host, HostState, Secret, Service, Task
 from ..poller import Broadcast, diff
 from ..settings import Settings
 from ..tasks import TaskHandle, TaskTable
-from ..validation import check_image_ref, check_replicas, check_secret_name, check_service_name
-from . import parse
+from ..validation import (
+    check_constraint,
+    check_image_ref,
+    check_replicas,
+    check_secret_name,
+    check_service_name,
+    check_update_policy,
+)
+from . import parse, updates
 from .engine import SwarmEngine
 from .upgrade import SwarmUpgrades, parse_node_ssh
 
@@ -96,6 +105,8 @@ class SwarmBackend(Backend):
         self._flush_handle: asyncio.TimerHandle | None = None
         self._connection: ConnectionState | None = None
         self._closed = False
+        # Update tasks the swarm paused: task id -> service id, for resume_task.
+        self._paused_updates: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SwarmBackend":
@@ -181,6 +192,8 @@ class SwarmBackend(Backend):
             inv.services[sid] = parse.service_from_api(s, tasks, node_ready)
         for sid, s in raw.secrets.items():
             inv.secrets[sid] = parse.secret_from_api(s)
+        for cid, c in raw.configs.items():
+            inv.configs[cid] = parse.config_from_api(c)
         inv.events.update(raw.events)
         inv.tasks = self._tasks.all()
         return inv
@@ -363,32 +376,37 @@ class SwarmBackend(Backend):
         check_image_ref(spec.image)
         if spec.replicas is not None:
             check_replicas(spec.replicas)
+        for expr in spec.constraints:
+            check_constraint(expr)
+        check_update_policy(spec.update)
+        check_update_policy(spec.rollback)
         engine = self._reachable()
         inv = self._inventory()
         if any(s.name == spec.name for s in inv.services.values()):
             raise Conflict(f"a service named {spec.name} already exists")
         secrets = [self._secret(ref) for ref in spec.secrets]
+        configs = [updates.find_config(self, ref) for ref in spec.configs]
         body = {
             "Name": spec.name,
             "TaskTemplate": {
                 "ContainerSpec": {
                     "Image": spec.image,
                     "Env": [f"{k}={v}" for k, v in spec.env],
-                    # Mounted as a file at /run/secrets/NAME, readable by the task's user only
-                    # through the file (0444 inside the task, as ``docker service create`` does).
-                    "Secrets": [
-                        {"File": {"Name": s.name, "UID": "0", "GID": "0", "Mode": 0o444}, "SecretID": s.id, "SecretName": s.name}
-                        for s in secrets
-                    ],
+                    # Mounted as files: a secret at /run/secrets/NAME, a config at /NAME.
+                    "Secrets": [updates.secret_ref(s) for s in secrets],
+                    "Configs": [updates.config_ref(c) for c in configs],
                     **({"Args": list(spec.command)} if spec.command else {}),
                 },
+                **({"Placement": {"Constraints": list(spec.constraints)}} if spec.constraints else {}),
             },
             "Mode": {"Global": {}} if spec.replicas is None else {"Replicated": {"Replicas": spec.replicas}},
+            "UpdateConfig": parse.update_config(spec.update),
+            "RollbackConfig": parse.update_config(spec.rollback),
         }
 
         async def work(task: TaskHandle) -> str:
             task.progress(10, f"creating service {spec.name}")
-            created = await engine.api.post("/services/create", body)
+            created = await updates.post(engine.api, "/services/create", body, spec.registry_auth)
             service_id = str((created or {}).get("ID") or "")
             if not service_id:
                 raise TaskFailed(f"the manager created service {spec.name} but gave no id")
@@ -441,10 +459,7 @@ class SwarmBackend(Backend):
 
     async def create_secret(self, spec: SecretSpec) -> Task:
         check_secret_name(spec.name)
-        if not spec.data:
-            raise InvalidInput(f"secret {spec.name}: the value is empty")
-        if len(spec.data) > 500 * 1024:  # the swarm's own limit, said before sending
-            raise InvalidInput(f"secret {spec.name}: the value is {len(spec.data):,} bytes; the swarm takes at most 500 KiB")
+        check_secret_value(spec.name, spec.data)
         engine = self._reachable()
         if any(s.name == spec.name for s in self._inventory().secrets.values()):
             raise Conflict(f"a secret named {spec.name} already exists")
@@ -476,11 +491,26 @@ class SwarmBackend(Backend):
 
         return self._tasks.start("remove_secret", secret.name, work, target_id=secret.id)
 
+    async def rotate_secret(self, secret_id: str, data: bytes) -> Task:
+        return await updates.rotate_secret(self, secret_id, data)
+
+    # -- rolling updates and configs (backends/swarm/updates.py) ----------------------------
+
+    async def update_service(self, spec: ServiceUpdateSpec) -> Task:
+        return await updates.update_service(self, spec)
+
+    async def rollback_service(self, service_id: str) -> Task:
+        return await updates.rollback_service(self, service_id)
+
     async def pause_task(self, task_id: str) -> Task:
-        return self._upgrades.pause(task_id)
+        if self._upgrades.owns(task_id):  # a rolling machine upgrade, between its waves
+            return self._upgrades.pause(task_id)
+        return updates.pause_update(self, task_id)
 
     async def resume_task(self, task_id: str) -> Task:
-        return self._upgrades.resume(task_id)
+        if self._upgrades.owns(task_id):
+            return self._upgrades.resume(task_id)
+        return await updates.resume_update(self, task_id)
 
     async def abort_task(self, task_id: str) -> Task:
         return self._upgrades.abort(task_id)
@@ -492,6 +522,12 @@ class SwarmBackend(Backend):
 
     async def upgrade_versions(self) -> list[str]:
         return await self._upgrades.versions(self._upgrade_versions)
+
+    async def create_config(self, spec: ConfigSpec) -> Task:
+        return await updates.create_config(self, spec)
+
+    async def remove_config(self, config_id: str) -> Task:
+        return await updates.remove_config(self, config_id)
 
     # -- nodes ----------------------------------------------------------------------------
 
@@ -533,6 +569,13 @@ class SwarmBackend(Backend):
             if time.monotonic() > deadline:
                 raise TaskFailed(f"{len(left)} task(s) still on {host.name} after {DRAIN_TIMEOUT:g}s")
             await asyncio.sleep(0.5)
+
+
+def check_secret_value(name: str, data: bytes) -> None:
+    if not data:
+        raise InvalidInput(f"secret {name}: the value is empty")
+    if len(data) > 500 * 1024:  # the swarm's own limit, said before sending
+        raise InvalidInput(f"secret {name}: the value is {len(data):,} bytes; the swarm takes at most 500 KiB")
 
 
 def _replace(value: Any, **changes: Any) -> Any:
