@@ -240,12 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
                 p.add_argument("item", metavar=pane[:-1].upper())
                 for flag, help in record.cli_switches.get(pane, ()):
                     p.add_argument(flag, action="store_true", help=help)
-            p.set_defaults(action_id=record.id, pane=pane, switches=[f for f, _ in record.cli_switches.get(pane, ())])
                 if record.impact_on(pane):
                     p.add_argument(
                         "--dry-run", action="store_true",
                         help="print what it would take down (containers, volumes, applications) and change nothing",
                     )
+            p.set_defaults(action_id=record.id, pane=pane, switches=[f for f, _ in record.cli_switches.get(pane, ())])
             wait_option(p)
     container = nouns["container"]
     p = leaf(container, "logs", _logs, "print a container's logs")
@@ -609,6 +609,8 @@ async def _item_action(backend: "Backend", args: argparse.Namespace) -> int:
 
     record = actions.get(args.action_id)
     item = await _find(backend, args.pane, args.item)
+    if getattr(args, "dry_run", False):
+        return await _dry_run(backend, record.impact_on(args.pane) or "", args.pane, item, args)
     switches = {flag.lstrip("-").replace("-", "_"): getattr(args, flag.lstrip("-").replace("-", "_")) for flag in args.switches}
     run = record.runner(args.pane)
     return await _finish(backend, await run(backend, item, **switches), args)
@@ -618,10 +620,11 @@ async def _spec_action(backend: "Backend", args: argparse.Namespace) -> int:
     """A registered action on a spec made from the options: ``host create``, ``container run``."""
     from console import actions
 
-    if getattr(args, "dry_run", False):
-        return await _dry_run(backend, record.impact_on(args.pane) or "", args.pane, item, args)
     record = actions.get(args.action_id)
-    spec = await SPEC_COMMANDS[record.id].spec(backend, args)
+    command = SPEC_COMMANDS[record.id]
+    spec = await command.spec(backend, args)
+    if command.preview is not None and getattr(args, "dry_run", False):
+        return await command.preview(backend, spec, args)  # says what would happen; changes nothing
     return await _finish(backend, await record.runner(args.pane)(backend, spec), args)
 
 
@@ -672,10 +675,14 @@ async def _host_spec(backend: "Backend", args: argparse.Namespace) -> Any:
 
 def _upgrade_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("hosts", nargs="*", metavar="HOST", help="host names or ids")
-    p.add_argument("--all", action="store_true", help="every container machine")
+    p.add_argument("--all", action="store_true", help="every container machine (on a swarm: every node)")
     p.add_argument("--to", required=True, metavar="VERSION", help="the Docker Engine version")
     p.add_argument("--batch", type=_positive_int, default=1, metavar="N", help="hosts per wave (default 1)")
     p.add_argument("--continue-on-failure", action="store_true", help="go on after a failed wave")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="print the waves (on a swarm: the tasks each wave moves, and a wave refused) and change nothing",
+    )
 
 
 async def _upgrade_spec(backend: "Backend", args: argparse.Namespace) -> Any:
@@ -686,7 +693,9 @@ async def _upgrade_spec(backend: "Backend", args: argparse.Namespace) -> Any:
         raise UsageError("name the hosts to upgrade, or give --all (not both)")
     inv = await backend.snapshot()
     if args.all:
-        machines = sorted((h for h in inv.hosts.values() if h.role == "container-machine"), key=lambda h: h.name)
+        # A swarm's hosts are its nodes (manager or worker): each runs an engine to upgrade.
+        machines = sorted((h for h in inv.hosts.values() if h.role in ("container-machine", "manager", "worker")),
+                          key=lambda h: h.name)
         hosts = [h for h in machines if h.state is HostState.RUNNING]
         for h in machines:
             if h.state is not HostState.RUNNING:
@@ -701,6 +710,44 @@ async def _upgrade_spec(backend: "Backend", args: argparse.Namespace) -> Any:
         batch_size=args.batch,
         continue_on_failure=args.continue_on_failure,
     )
+
+
+async def _upgrade_preview(backend: "Backend", spec: Any, args: argparse.Namespace) -> int:
+    """``hosts upgrade --dry-run``: the plan the backend would run, from the inventory as it
+    is now; on a swarm, what each wave drains away and a wave refused (exit as the upgrade
+    itself would be refused)."""
+    from backends.errors import Conflict
+    from backends.waves import plan_waves
+    from console import output
+
+    inv = await backend.snapshot()
+    plan = plan_waves([inv.hosts[i] for i in spec.host_ids], spec.target_version, spec.batch_size, inventory=inv)
+    refusal = None
+    if backend.kind == "swarm":
+        from backends.swarm.upgrade import preview
+
+        shown = preview(inv, plan)
+        lines, data, refusal = shown.lines(), shown.as_dict(), shown.refusal()
+    else:
+        lines = [f"{plan.host_count} host(s) in {len(plan.waves)} wave(s) to Docker {plan.target_version}"]
+        lines += [f"  ! {w}" for w in plan.warnings]
+        lines += [f"  wave {w.number}: " + ", ".join(f"{h.name} ({h.from_version or '?'})" for h in w.hosts) for w in plan.waves]
+        lines += [f"  skip {h.name}: {h.skip_reason}" for h in plan.skipped]
+        data = {
+            "target_version": plan.target_version,
+            "waves": [{"number": w.number, "hosts": [{"id": h.host_id, "name": h.name, "from_version": h.from_version}
+                                                     for h in w.hosts]} for w in plan.waves],
+            "skipped": [{"id": h.host_id, "name": h.name, "reason": h.skip_reason} for h in plan.skipped],
+            "warnings": list(plan.warnings),
+        }
+    if args.json:
+        output.print_json(data)
+    else:
+        for line in lines:  # names are the servers': shown, never obeyed by the terminal
+            print(visible(line))
+    if refusal:
+        raise Conflict(refusal)
+    return 0
 
 
 def _volume_create_arguments(p: argparse.ArgumentParser) -> None:
@@ -865,12 +912,17 @@ class _SpecCommand(NamedTuple):
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     spec: Callable[["Backend", argparse.Namespace], Awaitable[Any]]
+    # With --dry-run (where the arguments offer it): print what would happen, change nothing.
+    preview: Callable[["Backend", Any, argparse.Namespace], Awaitable[int]] | None = None
 
 
 # By action id (console.actions): what the CLI asks for, and the spec it makes.
 SPEC_COMMANDS: dict[str, _SpecCommand] = {
     "host.create": _SpecCommand("create a container machine", _host_create_arguments, _host_spec),
-    "host.upgrade": _SpecCommand("rolling upgrade of Docker Engine on hosts, in waves", _upgrade_arguments, _upgrade_spec),
+    "host.upgrade": _SpecCommand(
+        "rolling upgrade of Docker Engine on hosts, in waves (on a swarm: drain, upgrade, activate)",
+        _upgrade_arguments, _upgrade_spec, _upgrade_preview,
+    ),
     "volume.create": _SpecCommand("create a volume", _volume_create_arguments, _volume_spec),
     "volume.attach": _SpecCommand(
         "attach a volume to a host (and mount it in a container)", _attach_arguments, _attach_spec
