@@ -834,6 +834,9 @@ class SwarmActions(Backend):
         if s.previous_image is None:
             raise Conflict(f"service {s.name} has no previous spec to roll back to")
         under_way = swarm.running_updates(s.id)
+        if any(swarm.runner.running[i][0] == "rollback_service" for i in under_way):
+            # A rollback of the rollback would flip back to the image being left: refused.
+            raise Conflict(f"service {s.name} is being rolled back already")
         for task_id in under_way:
             # As ``docker service rollback`` during an update: the update stops where it is.
             swarm.runner.abort(task_id)

@@ -288,6 +288,17 @@ async def test_a_failing_update_pauses_by_default_and_a_rollback_ends_it(swarm: 
     assert service(inv, "worker").image == worker.image and converged(inv)
 
 
+async def test_a_failure_action_continue_goes_on_to_the_next_waves(swarm: SimulatorBackend):
+    spec = ServiceSpec("batch", "busybox:1.36", replicas=2, update=UpdatePolicy(parallelism=1, failure_action="continue"))
+    await run(swarm, swarm.create_service(spec))
+    final = await run(swarm, swarm.update_service(ServiceUpdateSpec("batch", "busybox:broken")))
+    inv = await swarm.snapshot()
+    assert final.message == "completed" and service(inv, "batch").update_state == "completed"
+    assert {t.image for t in live_tasks(inv, "batch")} == {"busybox:broken"}
+    assert service(inv, "batch").replicas_running == 0, "its tasks keep failing, as the swarm's would"
+    assert sum(1 for e in inv.events.values() if e.kind == "service.task_failed") == 2
+
+
 async def test_an_update_paused_by_the_user_waits_and_a_rollback_stops_it(swarm: SimulatorBackend):
     task = await swarm.update_service(ServiceUpdateSpec("web", "nginx:1.27.0"))
     await swarm.advance(3)
@@ -298,6 +309,8 @@ async def test_an_update_paused_by_the_user_waits_and_a_rollback_stops_it(swarm:
     images = Counter(t.image for t in live_tasks(inv, "web"))
     assert images["nginx:1.27.0"] == 2, "the first wave only"
     rollback = await swarm.rollback_service("web")
+    with pytest.raises(Conflict, match="rolled back already"):
+        await swarm.rollback_service("web")
     assert (await swarm.wait_task(rollback.id)).status is TaskStatus.SUCCEEDED
     assert swarm.store.tasks[task.id].status is TaskStatus.ABORTED
     inv = await swarm.snapshot()
