@@ -250,11 +250,14 @@ async def run_waves(
     control: WaveControl | None = None,
     continue_on_failure: bool = False,
     on_wave: Callable[[Wave], None] | None = None,
+    after_wave: Callable[[Wave], Awaitable[None]] | None = None,
 ) -> WaveOutcome:
     """Run ``plan``: the hosts of a wave concurrently, waves one after another.
 
-    ``upgrade_one`` raises to fail a host (its message is the reason). After a wave with a
-    failure the run stops, unless ``continue_on_failure``.
+    ``upgrade_one`` raises to fail a host (its message is the reason). ``after_wave`` is the
+    health gate: run once every host of the wave succeeded, it raises (``WaveUnhealthy``) to
+    fail the whole wave. After a wave with a failure the run stops, unless
+    ``continue_on_failure``.
     """
     control = control or WaveControl()
     succeeded: list[str] = []
@@ -281,9 +284,83 @@ async def run_waves(
             remaining.remove(h.host_id)
         failed_before = len(failed)
         await asyncio.gather(*(one(h) for h in wave.hosts))
+        if after_wave is not None and len(failed) == failed_before:
+            try:
+                await after_wave(wave)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the gate's verdict on the wave: every host of it fails
+                reason = str(err) or type(err).__name__
+                for h in wave.hosts:
+                    succeeded.remove(h.host_id)
+                    failed.append((h.host_id, reason))
         if len(failed) > failed_before and not continue_on_failure:
             break
     return WaveOutcome(tuple(succeeded), tuple(failed), tuple(remaining), control.aborted)
+
+
+class WaveUnhealthy(Exception):
+    """A wave's containers did not come back running (and healthy) in time."""
+
+
+HEALTH_TIMEOUT = 300.0  # seconds a wave's containers get to come back before the upgrade stops
+HEALTH_POLL = 2.0
+# The restart policies under which an engine starts a container again when it starts itself.
+RESTARTED = frozenset({"always", "unless-stopped"})
+
+
+def expected_back(inventory: "Inventory", host_ids: Iterable[str]) -> dict[str, str]:
+    """The containers of these hosts that must come back after their engine is upgraded:
+    running now, with a restart policy under which the engine starts them again (any other
+    stays stopped after an engine restart in Docker too: the gate does not wait for it)."""
+    ids = set(host_ids)
+    return {
+        c.id: c.name
+        for c in inventory.containers.values()
+        if c.host_id in ids and c.state.value == "running" and c.restart_policy in RESTARTED
+    }
+
+
+def unhealthy(inventory: "Inventory", expected: dict[str, str]) -> list[str]:
+    """What is not back yet: "db-1 exited", "web-2 unhealthy", "api-1 gone"."""
+    names = {h.id: h.name for h in inventory.hosts.values()}
+    found: list[str] = []
+    for cid, name in sorted(expected.items(), key=lambda kv: kv[1]):
+        c = inventory.containers.get(cid)
+        if c is None:
+            found.append(f"{name} gone")
+        elif c.state.value != "running":
+            found.append(f"{name} {c.state.value} on {names.get(c.host_id, c.host_id)}")
+        elif "(unhealthy)" in c.status or "health: starting" in c.status:
+            # Docker's own status words: a healthcheck that failed, or has not passed yet.
+            found.append(f"{name} {'unhealthy' if '(unhealthy)' in c.status else 'not healthy yet'} on "
+                         f"{names.get(c.host_id, c.host_id)}")
+    return found
+
+
+async def wait_back(
+    wave: Wave,
+    expected: dict[str, str],
+    inventory: Callable[[], "Inventory"],
+    sleep: Callable[[float], Awaitable[None]],
+    *,
+    timeout: float = HEALTH_TIMEOUT,
+    poll: float = HEALTH_POLL,
+) -> None:
+    """The health gate: wait until every container in ``expected`` runs again (and, with a
+    healthcheck, is healthy), polling with ``sleep`` (the simulator's virtual clock or real
+    time) up to ``timeout``; else raise WaveUnhealthy naming the hosts and containers."""
+    waited = 0.0
+    while True:
+        missing = unhealthy(inventory(), expected)
+        if not missing:
+            return
+        if waited >= timeout:
+            hosts = ", ".join(h.name for h in wave.hosts)
+            shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+            raise WaveUnhealthy(f"wave {wave.number} ({hosts}) did not come back healthy within {timeout:g} s: {shown}")
+        await sleep(poll)
+        waited += poll
 
 
 def batch_count(host_count: int, batch_size: int) -> int:
@@ -296,6 +373,10 @@ __all__: Sequence[str] = (
     "Wave",
     "WaveControl",
     "WaveOutcome",
+    "WaveUnhealthy",
+    "expected_back",
+    "unhealthy",
+    "wait_back",
     "batch_count",
     "parse_version",
     "plan_waves",

@@ -37,7 +37,7 @@ from ..poller import Broadcast, diff
 from ..settings import Settings
 from ..tasks import Aborted, TaskHandle, TaskTable
 from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name
-from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
+from ..waves import PlannedHost, Wave, WaveControl, expected_back, plan_waves, run_waves, wait_back
 from . import actions, image_tasks, machines
 from .engine import Engine, host_id_for
 from .transport import Endpoint, default_hosts, parse_endpoint
@@ -515,17 +515,31 @@ class DockerBackend(Backend):
                     self._changed()
                 return engine.host_id
 
+            back: dict[int, dict[str, str]] = {}  # wave number -> the containers that must come back
+
+            def on_wave(w: Wave) -> None:
+                back[w.number] = expected_back(self._published, [h.host_id for h in w.hosts])
+                parent.progress(parent.task.progress, f"wave {w.number}/{len(plan.waves)}")
+
+            async def health_gate(w: Wave) -> None:
+                # After the wave: its containers run again (healthy, where they have a check).
+                await wait_back(w, back.pop(w.number, {}), lambda: self._published, asyncio.sleep)
+
             outcome = await run_waves(
                 plan,
                 upgrade_one,
                 control=control,
                 continue_on_failure=spec.continue_on_failure,
-                on_wave=lambda w: parent.progress(parent.task.progress, f"wave {w.number}/{len(plan.waves)}"),
+                on_wave=on_wave,
+                after_wave=health_gate,
             )
             if outcome.aborted:
                 raise Aborted(f"aborted after {len(outcome.succeeded)} host(s); {len(outcome.not_started)} not started")
             if not outcome.ok:
-                failed = "; ".join(f"{self._engines[h].name}: {why}" for h, why in outcome.failed)
+                by_reason: dict[str, list[str]] = {}  # a wave the gate failed: one reason, its hosts once
+                for h, why in outcome.failed:
+                    by_reason.setdefault(why, []).append(self._engines[h].name)
+                failed = "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items())
                 left = f"{len(outcome.not_started)} host(s) not started" if outcome.not_started else ""
                 raise TaskFailed("; ".join(p for p in (failed, left) if p) or "aborted")
 

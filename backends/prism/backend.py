@@ -44,7 +44,7 @@ from ..settings import Settings
 from ..tasks import TaskTable
 from .about import ENGINE_CAPABILITIES, OWN_CAPABILITIES, PrismSettings
 from ..validation import check_host_name, check_volume_name, check_volume_size
-from ..waves import PlannedHost, WaveControl, parse_version, plan_waves, run_waves
+from ..waves import PlannedHost, Wave, WaveControl, expected_back, parse_version, plan_waves, run_waves, wait_back
 from . import parse
 from .client import Credentials, PrismClient, task_uuid_of
 from .credentials import credentials as find_credentials
@@ -697,6 +697,21 @@ class PrismBackend(Backend):
             done += 1
             self._tasks.update(parent.id, progress=100 * done // plan.host_count)
 
+        back: dict[int, dict[str, str]] = {}  # wave number -> the containers that must come back
+
+        def on_wave(w: Wave) -> None:
+            back[w.number] = expected_back(self._poller.current, [h.host_id for h in w.hosts])
+            self._tasks.update(parent.id, message=f"wave {w.number} of {len(plan.waves)}")
+
+        async def health_gate(w: Wave) -> None:
+            # After the wave: its containers run again (healthy, where they have a check), as
+            # the engines report them through the next polls.
+            expected = back.pop(w.number, {})
+            if expected:
+                self._tasks.update(parent.id, message=f"wave {w.number}: waiting for {len(expected)} container(s)")
+                self._poller.poll_now()
+            await wait_back(w, expected, lambda: self._poller.current, asyncio.sleep)
+
         async def steps() -> None:
             try:
                 outcome = await run_waves(
@@ -704,7 +719,8 @@ class PrismBackend(Backend):
                     upgrade_one,
                     control=control,
                     continue_on_failure=spec.continue_on_failure,
-                    on_wave=lambda w: self._tasks.update(parent.id, message=f"wave {w.number} of {len(plan.waves)}"),
+                    on_wave=on_wave,
+                    after_wave=health_gate,
                 )
             finally:
                 self._controls.pop(parent.id, None)

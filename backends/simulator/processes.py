@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..models import Container, ContainerState, Host, HostState, Mount, PortBinding, Severity, TaskStatus, Volume, VolumeState
-from ..waves import PlannedHost, WaveControl, plan_waves, run_waves
+from ..waves import HEALTH_TIMEOUT, PlannedHost, WaveControl, expected_back, plan_waves, run_waves, wait_back
 from .activity import fresh_usage
 from .tasks import Aborted, StepFailed, TaskContext, TaskRunner
 from .world import HOST_DISK_GIB, CLUSTER, World, human_status
@@ -177,12 +177,21 @@ async def upgrade_hosts(ctx: TaskContext, host_ids: list[str], target_version: s
             done.append(planned.host_id)
             ctx.update(progress=max(ctx.task.progress, min(99, int(100 * len(done) / total))))
 
+    back: dict[int, dict[str, str]] = {}  # wave number -> the containers that must come back
+
     def on_wave(wave) -> None:
         names = ", ".join(h.name for h in wave.hosts)
+        back[wave.number] = expected_back(store, [h.host_id for h in wave.hosts])
         ctx.update(message=f"wave {wave.number}/{wave_count}: upgrading {names}{note}")
 
+    async def health_gate(wave) -> None:
+        expected = back.pop(wave.number, {})
+        if expected:
+            ctx.update(message=f"wave {wave.number}/{wave_count}: waiting for {len(expected)} container(s) to run again{note}")
+        await wait_back(wave, expected, lambda: store, world.store.clock.sleep, timeout=HEALTH_TIMEOUT)
+
     outcome = await run_waves(plan, upgrade_one, control=control, continue_on_failure=continue_on_failure,
-                              on_wave=on_wave)
+                              on_wave=on_wave, after_wave=health_gate)
     if outcome.aborted:
         raise Aborted()
     if outcome.failed:

@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 from backends.contract import Capability, UpgradeSpec
 from backends.errors import BackendError
 from backends.models import Task, TaskStatus
-from backends.waves import UpgradePlan, parse_version, plan_waves
+from backends.waves import HEALTH_TIMEOUT, UpgradePlan, parse_version, plan_waves
 from widgets.terminal_text import visible
 
 from ..messages import VersionsLoaded
@@ -44,6 +44,9 @@ def plan_text(plan: UpgradePlan) -> Text:
                 text.append(visible(f"      {h.name}: {h.why.split(': ', 1)[-1]}") + "\n", style="dim")
     for host in plan.skipped:
         text.append(visible(f"  skip {host.name}: {host.skip_reason}") + "\n", style="dim")
+    if plan.waves:
+        text.append(f"  after each wave: its containers must run again (healthy, where they have a check) "
+                    f"within {HEALTH_TIMEOUT:g} s, or the upgrade stops\n", style="dim")
     return text
 
 

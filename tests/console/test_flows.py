@@ -316,7 +316,7 @@ async def test_command_mode(console):
     await console.press("colon")
     await console.type("services")
     await console.press("enter")
-    await console.notice("unknown command :services (try :hosts :containers :volumes :tasks :events :quit)")
+    await console.notice("unknown command :services (try :hosts :containers :volumes :tasks :events :registries :quit)")
     await console.press("colon")
     await console.type("quit")
     await console.press("enter")
@@ -365,9 +365,8 @@ async def test_stopping_every_running_replica_asks_first_and_names_the_outage(co
     for _ in table.visible_ids:
         row = table.cursor_row
         if row is not None and row.state.value == "running":
-            await console.press("space")
-        else:
-            await console.press("j")
+            await console.press("space")  # marks, the cursor stays
+        await console.press("j")
     assert table.marked == {c.id for c in running}
     await console.press("x")
     await console.on(ConfirmDelete)
