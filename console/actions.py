@@ -32,6 +32,7 @@ CONTAINERS = "Containers"
 VOLUMES = "Volumes"
 SERVICES = "Services"
 SECRETS = "Secrets"
+IMAGES = "Images"
 ANY_PANE = "Any pane"
 
 
@@ -57,10 +58,10 @@ class Action:
     show: bool = True  # in the footer
     priority: bool = True  # a letter key: runs before the next key is routed (fast typing)
     while_typing: bool = False  # its keys are not text: live while the filter prompt is open
-    # How long `--wait` follows its task before giving up (the task goes on in the backend):
     # What it takes down, worked out by backends.blast before it runs (per pane when a
     # mapping): the confirmation lists it worst first, and the CLI gains --dry-run for it.
     impact: str | Mapping[str, str] | None = None
+    # How long `--wait` follows its task before giving up (the task goes on in the backend):
     # long enough for the slowest honest run, short enough that a stuck task ends the command.
     wait_timeout: float = 900.0
 
@@ -80,13 +81,13 @@ class Action:
             return self.needs.get(pane or "", False)
         return self.needs
 
-    def runner(self, pane: str | None) -> Run | None:
     def impact_on(self, pane: str | None) -> str | None:
         """The ``backends.blast`` action this is on ``pane`` ("delete", "drain"…), if any."""
         if isinstance(self.impact, Mapping):
             return self.impact.get(pane or "")
         return self.impact
 
+    def runner(self, pane: str | None) -> Run | None:
         if isinstance(self.run, Mapping):
             return self.run.get(pane or "")
         return self.run
@@ -156,6 +157,19 @@ async def _attach(backend: "Backend", request: Any) -> "Task":
     )
 
 
+async def _run_container(backend: "Backend", spec: Any) -> "Task":
+    """Run, with the configured registry's credentials for a pull it needs (issue 13)."""
+    from console.registry_auth import with_registry_auth
+
+    return await backend.run_container(await with_registry_auth(backend, spec))
+
+
+async def _pull_image(backend: "Backend", spec: Any) -> "Task":
+    from console.registry_auth import with_registry_auth
+
+    return await backend.pull_image(await with_registry_auth(backend, spec))
+
+
 # In the order of the footer and the help screen.
 ACTIONS: list[Action] = [
     # -- any pane
@@ -175,8 +189,8 @@ ACTIONS: list[Action] = [
         priority=False,
         while_typing=True,
         verb="delete",
-    ),
         impact={"hosts": "delete", "containers": "remove", "volumes": "delete"},
+    ),
     Action(
         "item.shell", "Shell", "A shell on the host or in the container", ANY_PANE, keys="s", panes=("hosts", "containers"),
         needs={"hosts": Capability.HOSTS_SHELL, "containers": Capability.CONTAINERS_SHELL}, ui="open_shell",
@@ -203,8 +217,8 @@ ACTIONS: list[Action] = [
     Action(
         "host.power_off", "Power off", "Power the host off", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
         run=lambda b, h: b.power_off_host(h.id), cli={"hosts": ("host", "power-off")}, verb="power off",
-    ),
         impact="power off",
+    ),
     # -- volumes
     Action(
         "volume.attach", "Attach", "Attach a new or existing volume to a host, optionally into a container", VOLUMES,
@@ -218,12 +232,12 @@ ACTIONS: list[Action] = [
     Action(
         "volume.detach", "Detach", "Detach the volume from its host", VOLUMES, panes=("volumes",),
         needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id), cli={"volumes": ("volume", "detach")},
-    ),
         impact="detach",
+    ),
     # -- containers
     Action(
         "container.run", "Run", "Run a new container", CONTAINERS, keys="r", needs=Capability.CONTAINERS_RUN,
-        form="console.screens.forms:RunContainerForm", run=lambda b, spec: b.run_container(spec),
+        form="console.screens.forms:RunContainerForm", run=_run_container,
         cli={"containers": ("container", "run")}, verb="run",
     ),
     Action(
@@ -284,6 +298,28 @@ ACTIONS: list[Action] = [
         "secret.remove", "Remove", "Remove the secret (refused while a service uses it)", SECRETS, keys="ctrl+d",
         panes=("secrets",), needs=Capability.SECRETS_REMOVE, destructive=True, run=lambda b, s: b.remove_secret(s.id),
         cli={"secrets": ("secret", "remove")}, priority=False, while_typing=True,
+    ),
+    # -- container images on a host (the Images screen: I on Hosts, or :images)
+    Action(
+        "host.images", "Images", "The container images on the host: pull, remove, prune", HOSTS, keys="I",
+        panes=("hosts",), needs=Capability.HOST_IMAGES, mutating=False, ui="open_images",
+    ),
+    Action(
+        "host_image.pull", "Pull", "Pull an image onto the host, with its registry's credentials", IMAGES, keys="p",
+        panes=("host_images",), needs=Capability.HOST_IMAGES_PULL, run=_pull_image,
+        cli={"host_images": ("image", "pull")}, verb="pull", wait_timeout=3600.0,
+    ),
+    Action(
+        "host_image.remove", "Remove", "Remove the image (refused while a container uses it, unless forced)", IMAGES,
+        keys="ctrl+d", panes=("host_images",), needs=Capability.HOST_IMAGES_REMOVE, destructive=True,
+        run=lambda b, r, force=False: b.remove_image(r.id, force=force or getattr(r, "force", False)),
+        cli={"host_images": ("image", "remove")}, priority=False, while_typing=True, wait_timeout=600.0,
+    ),
+    Action(
+        "host_image.prune", "Prune", "Remove the host's dangling images (or every unused one); says the space reclaimed",
+        IMAGES, keys="P", panes=("host_images",), needs=Capability.HOST_IMAGES_REMOVE, destructive=True,
+        run=lambda b, r: b.prune_images(r.host, unused=r.unused), cli={"host_images": ("images", "prune")},
+        wait_timeout=600.0,
     ),
 ]
 

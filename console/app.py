@@ -413,6 +413,9 @@ class NtnxConsoleApp(App):
         if word in ("q", "quit", "exit"):
             self.exit()
             return
+        if word == "images":  # the Images screen of the host in focus (as I on Hosts)
+            self.open_images(None)
+            return
         if word in ("tasks", "events"):
             self.open_screen(TasksScreen() if word == "tasks" else EventsScreen())
             return
@@ -432,6 +435,24 @@ class NtnxConsoleApp(App):
 
         if item_id in self.store.inventory.of(kind):
             self.open_screen(DETAILS[kind](item_id))
+    def open_images(self, host_id: str | None) -> None:
+        """The Images screen of ``host_id`` (None: the host in focus on the dashboard)."""
+        from backends.contract import Capability
+
+        from .screens.dashboard import DashboardScreen
+        from .screens.host_images import HostImagesScreen
+
+        if not self.backend.supports(Capability.HOST_IMAGES):
+            self.notify(f"the {self.backend.kind} backend shows no container images on hosts", severity="warning")
+            return
+        if host_id is None:
+            dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+            host_id = dashboard.focused_host_id() if dashboard is not None else None
+        if host_id is None or host_id not in self.store.inventory.hosts:
+            self.notify("no host in focus: put the cursor on a host (Hosts pane) first", severity="warning")
+            return
+        self.open_screen(HostImagesScreen(host_id))
+
 
     def open_logs(self, container_id: str) -> None:
         from .screens.logs import LogsScreen

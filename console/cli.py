@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("container", "run, start, stop, remove containers; logs"),
         ("service", "create, scale, remove swarm services"),
         ("secret", "create, remove swarm secrets"),
+        ("image", "pull, remove container images on a host"),
     ):
         nouns[noun] = commands.add_parser(noun, help=help).add_subparsers(
             dest="action", metavar="ACTION", required=True, parser_class=_Parser
@@ -266,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     from console import registry_commands
 
     registry_commands.add_parsers(commands, leaf, nouns, _Parser)
+    from console import host_image_commands
+
+    host_image_commands.add_list_option(nouns["images"].choices["list"])
     return parser
 
 
@@ -527,6 +531,11 @@ def _simulated_source(settings: "Settings", backend: "Backend") -> str:
 
 async def _list(backend: "Backend", args: argparse.Namespace) -> int:
     from console import output, presenters
+
+    if getattr(args, "images_host", None):  # images list --host H: the engine's images
+        from console.host_image_commands import list_host_images
+
+        return await list_host_images(backend, args)
 
     items = presenters.rows(args.kind, await backend.snapshot())
     if args.json:
@@ -825,6 +834,8 @@ async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
         ports=tuple(ports),
         mounts=tuple(mounts),
         restart_policy=args.restart,
+        # A pull it needs carries the configured registry's credentials (issue 13).
+        registry_auth=_images.auth_for(backend, await backend.snapshot(), args.image, args.host),
     )
 
 
@@ -857,6 +868,8 @@ async def _service_spec(backend: "Backend", args: argparse.Namespace) -> Any:
         replicas=None if args.global_mode else (1 if args.replicas is None else args.replicas),
         env=tuple(_pairs(args.env, "=", "env")),
         secrets=tuple(args.secret),
+        # Sent with the service so that every node can pull (``--with-registry-auth``).
+        registry_auth=_images.auth_for(backend, await backend.snapshot(), args.image, None),
     )
 
 
@@ -908,6 +921,9 @@ async def _secret_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     return SecretSpec(name=args.name, data=data)
 
 
+from console import host_image_commands as _images  # noqa: E402  (light: argparse only at import)
+
+
 class _SpecCommand(NamedTuple):
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
@@ -931,6 +947,17 @@ SPEC_COMMANDS: dict[str, _SpecCommand] = {
     "service.create": _SpecCommand("create a swarm service", _service_create_arguments, _service_spec),
     "service.scale": _SpecCommand("scale a replicated service to N tasks", _service_scale_arguments, _scale_spec),
     "secret.create": _SpecCommand("create a swarm secret from a file or standard input", _secret_create_arguments, _secret_spec),
+    "host_image.pull": _SpecCommand(
+        "pull an image onto a host (with the configured registry's credentials)", _images.pull_arguments, _images.pull_spec
+    ),
+    "host_image.remove": _SpecCommand(
+        "remove an image from a host (refused while containers use it, unless --force)", _images.remove_arguments,
+        _images.remove_spec,
+    ),
+    "host_image.prune": _SpecCommand(
+        "remove a host's dangling images (--unused: every image no container uses); prints the space reclaimed",
+        _images.prune_arguments, _images.prune_spec,
+    ),
 }
 
 

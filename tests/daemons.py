@@ -243,9 +243,9 @@ class DockerDaemon:
             self.cli("rm", "-f", *ids, check=False)
 
 
-def make_tls_material(root: Path) -> None:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, in ``root/server``
-    and ``root/client`` (each with ca.pem, cert.pem, key.pem, as Docker names them)."""
+def make_tls_material(root: Path, ips: tuple[str, ...] = ("127.0.0.1",)) -> None:
+    """A CA, a server certificate for ``ips`` (127.0.0.1) and a client certificate, in
+    ``root/server`` and ``root/client`` (each with ca.pem, cert.pem, key.pem, as Docker names them)."""
     import datetime
     import ipaddress
 
@@ -280,7 +280,7 @@ def make_tls_material(root: Path) -> None:
         )
         if role == "server":
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]), critical=False
             )
         cert = builder.sign(ca_key, hashes.SHA256())
         out = root / role

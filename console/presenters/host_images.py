@@ -11,6 +11,7 @@ from .base import Presenter, Row, TableColumn, date_time_text
 
 if TYPE_CHECKING:
     from backends.contract import Inventory
+    from widgets.resource_table import Column
 
 
 def split_tag(ref: str) -> tuple[str, str]:
@@ -67,3 +68,26 @@ PRESENTER = Presenter(
         TableColumn("CONTAINERS", lambda r: str(len(r["containers"]))),
     ],
 )
+
+
+def repository_tag(i: HostImage) -> tuple[str, str]:
+    """The first tag split as ``docker image ls`` shows it; ("<none>", "<none>") when dangling."""
+    return split_tag(i.repo_tags[0]) if i.repo_tags else ("<none>", "<none>")
+
+
+def columns() -> list["Column"]:
+    """The Images screen's columns: one host's images (its name is in the title)."""
+    from widgets.resource_table import Column
+
+    return [
+        Column("repository", "REPOSITORY", width=36, render=lambda i: repository_tag(i)[0]),
+        Column("tag", "TAG", width=14, render=lambda i: repository_tag(i)[1]),
+        Column("image_id", "IMAGE ID", width=12, render=lambda i: i.image_id.removeprefix("sha256:")[:12]),
+        Column("size_bytes", "SIZE", width=9, align="right", render=lambda i: _size(i.size_bytes), sort_key=lambda i: i.size_bytes),
+        Column("created_at", "CREATED", width=16, render=lambda i: date_time_text(i.created_at), sort_key=lambda i: i.created_at),
+        Column(
+            "containers", "CONTAINERS", width=10, align="right",
+            render=lambda i: str(len(i.container_ids)), sort_key=lambda i: len(i.container_ids),
+        ),
+        Column("dangling", "DANGLING", width=8, render=lambda i: "yes" if i.dangling else "", sort_key=lambda i: i.dangling),
+    ]

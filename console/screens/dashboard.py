@@ -400,6 +400,10 @@ class DashboardScreen(Live, Screen):
         if container is not None:
             self.app.open_logs(container.id)
 
+    def open_images(self) -> None:
+        # None (no row under the cursor yet): the app says to choose a host.
+        self.app.open_images(self.table("hosts").cursor_id)
+
     def open_shell(self) -> None:
         row_id = self.table(self.current).cursor_id
         if row_id is not None:

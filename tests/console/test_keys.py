@@ -15,6 +15,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.details import ContainerDetails, HostDetails
 from console.screens.forms import AttachVolumeForm, CreateHostForm, RunContainerForm
 from console.screens.help import HelpScreen, all_bindings
+from console.screens.host_images import HostImagesScreen, PullImageForm
 from console.screens.lists import TasksScreen
 from console.screens.logs import LogsScreen
 from console.screens.upgrade import UpgradeScreen
@@ -39,7 +40,7 @@ async def _help(c):
     assert rows["host.create"].description == "Create a container host" and rows["host.create"].keys == "c"
     # Every binding, but the swarm's actions: the simulator is no swarm, and the help lists
     # only the actions a backend can do of those no other backend has.
-    assert set(rows) == {b.id for b in all_bindings()} - set(SWARM_ONLY)
+    assert set(rows) == {b.id for b in all_bindings()} - set(ABSENT_HERE)
 
 
 async def _command(c):
@@ -185,14 +186,38 @@ async def _select(c):
 # The swarm's actions: on the simulator (no swarm) their keys do nothing and show nowhere.
 # What they do on a swarm, from their panes: tests/swarm/test_swarm_console.py.
 SWARM_ONLY = {"host.drain": "D", "host.activate": "A", "service.scale": "S", "service.remove": "ctrl+d", "secret.remove": "ctrl+d"}
+ABSENT_HERE = SWARM_ONLY
+
+
+# Images on hosts (issue 13): I on Hosts opens the host's Images screen, where p pulls (a
+# form), ctrl+d removes and P prunes (each asks first; with nothing to act on, says so). On a
+# real engine with a real registry: tests/registries/test_engine_pull.py.
+async def _images(c):
+    host_id = c.table("hosts").cursor_id
+    await c.press("I")
+    await c.on(HostImagesScreen)
+    assert c.screen.host_id == host_id
+
+
+def _on_images(key: str, expected):
+    async def check(c):
+        await _images(c)
+        await c.press(key)
+        if isinstance(expected, str):
+            await c.until(lambda: isinstance(c.app.screen, ConfirmDelete) or any(expected in n for n in c.notices()),
+                          f"a confirmation, or {expected!r}")
+        else:
+            await c.on(expected)
+
+    return check
 
 
 def _nothing_here(binding_id: str):
     async def check(c):
         dashboard = c.screen
         assert binding_id not in {b.binding.id for b in dashboard.active_bindings.values()}
-        if SWARM_ONLY[binding_id] != "ctrl+d":  # ctrl+d deletes a host here (item.delete)
-            await c.press(SWARM_ONLY[binding_id])
+        if ABSENT_HERE[binding_id] != "ctrl+d":  # ctrl+d deletes a host here (item.delete)
+            await c.press(ABSENT_HERE[binding_id])
             assert c.app.screen is dashboard and not c.app._my_tasks
 
     return check
@@ -228,7 +253,11 @@ CHECKS = {
     "cursor_bottom": _bottom,
     "mark": _mark,
     "select": _select,
-    **{binding_id: _nothing_here(binding_id) for binding_id in SWARM_ONLY},
+    **{binding_id: _nothing_here(binding_id) for binding_id in ABSENT_HERE},
+    "host.images": _images,
+    "host_image.pull": _on_images("p", PullImageForm),
+    "host_image.remove": _on_images("ctrl+d", "no image chosen"),
+    "host_image.prune": _on_images("P", "no dangling images"),
 }
 
 

@@ -30,12 +30,13 @@ class Registry:
     root: Path
     port: int
     proc: subprocess.Popen | None = None
+    address: str = "127.0.0.1"  # another of this machine's addresses for an engine to verify (see start_registry)
     # (repository, tag) -> what the listing must show: digest, size_bytes, platforms
     described: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"https://{self.address}:{self.port}"
 
     @property
     def ca(self) -> str:
@@ -141,11 +142,13 @@ def _htpasswd(path: Path) -> None:
     path.write_bytes(done.stdout)
 
 
-def start_registry() -> Registry:
+def start_registry(address: str = "127.0.0.1") -> Registry:
+    """``address``: where it listens. An engine treats any registry on 127.0.0.0/8 as insecure
+    (TLS unverified, then plain HTTP), so a test of an engine's pull listens elsewhere."""
     binary = require("docker-registry", "docker-registry")
     root = Path(tempfile.mkdtemp(prefix="ntr", dir="/tmp"))
     port = free_port()
-    make_tls_material(root / "tls")
+    make_tls_material(root / "tls", ips=tuple(dict.fromkeys((address, "127.0.0.1"))))
     _htpasswd(root / "htpasswd")
     server = root / "tls" / "server"
     # JSON is YAML: no YAML library needed to write the config.
@@ -154,7 +157,7 @@ def start_registry() -> Registry:
         "log": {"level": "error", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": str(root / "data")}, "delete": {"enabled": True}},
         "http": {
-            "addr": f"127.0.0.1:{port}",
+            "addr": f"{address}:{port}",
             "tls": {"certificate": str(server / "cert.pem"), "key": str(server / "key.pem")},
             "secret": "test-only-upload-state-secret",
         },
@@ -165,7 +168,7 @@ def start_registry() -> Registry:
     proc = subprocess.Popen(
         [binary, "serve", str(root / "config.yml")], stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    registry = Registry(root, port, proc)
+    registry = Registry(root, port, proc, address)
 
     def answering() -> bool:
         try:
