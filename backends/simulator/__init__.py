@@ -10,6 +10,9 @@ Modules, in the order a call goes through them:
 - ``persist``: the document of ``--demo-state`` (encode, check, restore); ``statefile``: that
   file shared between processes (the CLI's lock from load to save, the console's refusal to
   overwrite another's save), written through ``backends.files``;
+- ``swarm``: the swarm mode (``--sim-swarm``): nodes, services, tasks, secrets and configs, the
+  orchestrator's tick that reschedules, and the swarm's actions (``SwarmActions``, a base of
+  ``SimulatorBackend``);
 - ``logs``, ``inspect``, ``shell``: reads.
 
 No module here imports ``backend``: faults get the upgrade they start as a callable, persist
