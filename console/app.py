@@ -405,7 +405,7 @@ class NtnxConsoleApp(App):
 
     def run_command(self, text: str) -> None:
         """A `:` command: a pane (:hosts :containers :volumes, and :services :secrets where the
-        backend has them), :tasks, :events, :quit."""
+        backend has them), :tasks, :events, :registries, :quit."""
         from .screens.dashboard import DashboardScreen
         from .screens.lists import EventsScreen, TasksScreen
 
@@ -419,6 +419,11 @@ class NtnxConsoleApp(App):
         if word in ("tasks", "events"):
             self.open_screen(TasksScreen() if word == "tasks" else EventsScreen())
             return
+        if word == "registries":
+            from .screens.registries import RegistriesScreen
+
+            self.open_screen(RegistriesScreen())
+            return
         dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
         panes = dashboard.kinds if dashboard is not None else ("hosts", "containers", "volumes")
         if word in panes:  # :services and :secrets where the backend has them
@@ -427,7 +432,7 @@ class NtnxConsoleApp(App):
             if isinstance(dashboard, DashboardScreen):
                 dashboard.show_pane(word)
             return
-        known = " ".join(f":{w}" for w in (*panes, "tasks", "events", "quit"))
+        known = " ".join(f":{w}" for w in (*panes, "tasks", "events", "registries", "quit"))
         self.notify(f"unknown command :{word} (try {known})", severity="warning")
 
     def open_details(self, kind: str, item_id: str) -> None:

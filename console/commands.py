@@ -22,6 +22,7 @@ COMMANDS = {
     "services": "Show the Services pane (a swarm)",
     "secrets": "Show the Secrets pane (a swarm)",
     "tasks": "List every task",
+    "registries": "Browse container registries: repositories and tags",
     "events": "List recent events",
     "quit": "Quit the console",
 }

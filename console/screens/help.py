@@ -29,9 +29,9 @@ def known_binding_ids() -> set[str]:
     is called after the first frame, not at start-up."""
     from widgets.log_view import LogView
 
-    from . import confirm, details, forms, lists, logs, upgrade
+    from . import confirm, details, forms, lists, logs, registries, upgrade
 
-    classes = [HelpScreen, LogView, *_screens(confirm, details, forms, lists, logs, upgrade)]
+    classes = [HelpScreen, LogView, *_screens(confirm, details, forms, lists, logs, registries, upgrade)]
     bindings = all_bindings() + [b for cls in classes for b in cls.BINDINGS if isinstance(b, Binding)]
     return {b.id for b in bindings if b.id}
 
