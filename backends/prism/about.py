@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..contract import Capability
+from ..contract import HOST_IMAGE_CAPABILITIES, Capability
 from ..endpoints import check_https_url
 from ..errors import InvalidInput
 from ..registry import BackendInfo, Resolving
@@ -50,6 +50,8 @@ ENGINE_CAPABILITIES = frozenset(
         Capability.CONTAINERS_SHELL,
         Capability.CONTAINERS_INSPECT,
         Capability.STATS,
+        # The images on each machine's engine (listed, pulled, removed, pruned), as the Docker backend's.
+        *HOST_IMAGE_CAPABILITIES,
     }
 )
 OWN_CAPABILITIES = frozenset(

@@ -28,6 +28,7 @@ from ..contract import (
     Backend,
     Capability,
     ContainerSpec,
+    PullSpec,
     HostSpec,
     Inventory,
     LogLine,
@@ -505,6 +506,23 @@ class PrismBackend(Backend):
         host = self._host(await self.snapshot(), spec.host)
         run = self._engines.run_spec(spec, host)
         return await self._engines.docker.run_container(run)
+
+    # -- images, on each machine's engine (ids "<VM id>/<image id>", as the inventory has them)
+
+    async def pull_image(self, spec: PullSpec) -> Task:
+        host = self._host(await self.snapshot(), spec.host)
+        engine = self._engines.engine_of(host)
+        return await self._engines.docker.pull_image(replace(spec, host=engine.endpoint.url))
+
+    async def remove_image(self, image_id: str, *, force: bool = False) -> Task:
+        vm_id, _, image = image_id.partition("/")
+        host = self._host(await self.snapshot(), vm_id)
+        engine = self._engines.engine_of(host)
+        return await self._engines.docker.remove_image(f"{engine.host_id}/{image}", force=force)
+
+    async def prune_images(self, host_id: str, *, unused: bool = False) -> Task:
+        host = self._host(await self.snapshot(), host_id)
+        return await self._engines.docker.prune_images(self._engines.engine_of(host).host_id, unused=unused)
 
     async def start_container(self, container_id: str) -> Task:
         return await self._engines.docker.start_container(container_id)

@@ -157,6 +157,11 @@ class MachineEngines:
             inv.containers[c.id] = replace(c, host_id=vm_id, mounts=tuple(mounts))
         for group, ids in users.items():
             inv.volumes[group] = replace(inv.volumes[group], container_ids=tuple(sorted(ids)))
+        for i in engines.host_images.values():
+            vm_id = self._vm_of.get(i.host_id)
+            if vm_id is not None:
+                # Keyed under the VM, as its containers are: "<VM id>/<image id>".
+                inv.host_images[f"{vm_id}/{i.image_id}"] = replace(i, id=f"{vm_id}/{i.image_id}", host_id=vm_id)
         for e in engines.events.values():
             inv.events[e.id] = replace(e, target_id=self._vm_of.get(e.target_id or "", e.target_id))
         for t in engines.tasks.values():
@@ -180,6 +185,14 @@ class MachineEngines:
             why = f"engine unusable: {self._unusable[host.id]}" if host.id in self._unusable else no_engine_reason(host)
             raise Unavailable(f"{host.name}: {why}")
         return replace(spec, host=engine.endpoint.url)
+
+    def engine_of(self, host: Host) -> "Engine":
+        """The engine of a machine the console follows; Unavailable (saying why) otherwise."""
+        engine = self._by_vm.get(host.id)
+        if engine is None:
+            why = f"engine unusable: {self._unusable[host.id]}" if host.id in self._unusable else no_engine_reason(host)
+            raise Unavailable(f"{host.name}: {why}")
+        return engine
 
     async def close(self) -> None:
         if self._docker is not None:
