@@ -108,11 +108,14 @@ def _plan_by_domains(
     node_names = {n.id: n.name for n in inventory.nodes.values()}
     # Only an application whose every carrier is upgraded here can go down: one with a
     # replica on a host left alone keeps that replica up throughout.
-    at_risk = {app: hosts for app, hosts in carriers(inventory).items() if hosts <= planned_ids}
+    # Any other application still loses replicas in a shared wave: kept apart where possible.
+    every = carriers(inventory)
+    at_risk = {app: hosts for app, hosts in every.items() if hosts <= planned_ids}
     apps_of: dict[str, list[str]] = {}
-    for app, hosts in at_risk.items():
+    for app, hosts in every.items():
         for h in hosts:
-            apps_of.setdefault(h, []).append(app)
+            if h in planned_ids:
+                apps_of.setdefault(h, []).append(app)
     warnings = tuple(
         f"{app}: every running replica is on {names.get(next(iter(hosts)), next(iter(hosts)))}, "
         "so it is down while that host is upgraded, whatever the batch size"
@@ -125,19 +128,19 @@ def _plan_by_domains(
         whether it would hold them all, an outage)."""
         worst, worst_app = 0.0, None
         for app in sorted(apps_of.get(host.host_id, ())):
-            hosts = at_risk[app]
+            hosts = every[app]
             together = len(hosts & wave_ids)
             if not together:
                 continue
             share = (together + 1) / len(hosts)
-            if share >= 1.0:
+            if share >= 1.0 and app in at_risk:
                 return 1.0, app, True
             if share > worst:
                 worst, worst_app = share, app
         return worst, worst_app, False
 
     def with_whom(app: str, wave_ids: set[str]) -> str:
-        return ", ".join(sorted(names.get(i, i) for i in at_risk[app] & wave_ids))
+        return ", ".join(sorted(names.get(i, i) for i in every[app] & wave_ids))
 
     remaining = list(todo)
     held_back: dict[str, str] = {}  # host id -> why it did not join an earlier wave
@@ -186,7 +189,7 @@ def _plan_by_domains(
                 why = f"wave {number}: first by name"
             elif app:
                 why = (f"wave {number}: shares {app} with {with_whom(app, wave_ids)} "
-                       f"({round(best[0] * len(at_risk[app]))} of {len(at_risk[app])} hosts at once): no host left shares less")
+                       f"({round(best[0] * len(every[app]))} of {len(every[app])} hosts at once): no host left shares less")
             else:
                 why = f"wave {number}: shares no application with {', '.join(h.name for h in wave)}"
             if wave and host.node_id:
