@@ -430,7 +430,7 @@ class SwarmUpgrades:
         if not at_target:
             # Activated all the same: the engine answers and the services are back; what is
             # wrong is the version, and the user must hear it.
-            raise TaskFailed(f"the upgrade command ran, but {name} reports Docker {now}, not {version}")
+            raise TaskFailed(f"the upgrade command ran, but the engine reports Docker {now}, not {version}")
         return host.id
 
     async def _set_availability(self, node_id: str, availability: str) -> None:
