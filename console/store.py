@@ -10,7 +10,7 @@ drain, not one per batch.
 from __future__ import annotations
 
 import time
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -63,8 +63,11 @@ class InventoryStore:
         self.reason = "connecting"
         self.fresh_at: float | None = None  # when the data was last known good (clock time)
         self.loaded = False
-        self.cpu_history: dict[str, deque[float]] = {}
-        self.memory_history: dict[str, deque[float]] = {}
+        # Per host, the last HISTORY samples. An array of doubles, not a deque(maxlen=...): a
+        # deque takes a block of 64 slots at once, 600 bytes for a host seen once; at 10,000
+        # hosts that was 7 MiB for values most hosts never get a second of.
+        self.cpu_history: dict[str, array[float]] = {}
+        self.memory_history: dict[str, array[float]] = {}
         self._pending = Drained()
 
     # -- feeding ----------------------------------------------------------------------------
@@ -190,9 +193,16 @@ class InventoryStore:
         self.fresh_at = self.clock()
 
     def _sample_hosts(self, hosts) -> None:
+        cpu_history, memory_history = self.cpu_history, self.memory_history
         for host in hosts:
-            cpu = self.cpu_history.setdefault(host.id, deque(maxlen=HISTORY))
-            mem = self.memory_history.setdefault(host.id, deque(maxlen=HISTORY))
+            cpu = cpu_history.get(host.id)
+            if cpu is None:
+                cpu = cpu_history[host.id] = array("d")
+                mem = memory_history[host.id] = array("d")
+            else:
+                mem = memory_history[host.id]
+                if len(cpu) >= HISTORY:
+                    del cpu[0], mem[0]
             cpu.append(host.cpu_percent)
             mem.append(float(host.memory_used_mib))
 

@@ -4,16 +4,24 @@ Built on Textual's Line API: only the visible rows are rendered, so 100,000 rows
 per frame as 40. The table keeps an index of the visible row ids (filtered, then sorted) and
 updates it once per batch of changes, never while drawing. The cursor and the marks follow
 items by id, so they stay on the same item while rows change, move or hide under them.
+
+Sorting or filtering many rows is too slow for one frame (at 100,000 rows a sort takes a few
+hundred milliseconds, a first filter longer: each row's text is made as it is tested). Such work
+runs as a job, a generator stepped in slices of a few milliseconds between frames: the key
+that asked for it returns at once, a filter shows its matches as they are found (a longer
+filter only searches the previous matches), a sort shows the previous order until the new one
+is whole. Small tables (SYNC_ROWS) are done at once, as before.
 """
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import re
+import time
 from operator import attrgetter
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Literal, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Literal, TypeVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -34,7 +42,11 @@ MARKER_WIDTH = 2  # the marker column: "● " on marked rows
 AUTO_WIDTH_SAMPLE = 500  # rows sampled to size a column whose width is not given
 AUTO_WIDTH_MAX = 48
 SEPARATOR = " "
-SEARCH_WARMUP_SLICE = 250  # rows per slice when filling the filter's text cache
+SLICE_SECONDS = 0.008  # index work per slice: a frame and the next key get through between
+SYNC_ROWS = 2_000  # index work over at most this many rows is done at once, no slices
+SORT_RUN = 4_096  # rows sorted by one sorted() call (a few ms); the runs are then merged in slices
+CHECK_EVERY = 128  # rows between two looks at the clock
+PARTIAL_REFRESH_SECONDS = 0.1  # while a filter runs, its matches so far are shown this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,13 +224,16 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._rows: dict[str, Row] = {}
         self._seq: dict[str, int] = {}  # insertion order: the order when nothing is sorted
         self._next_seq = 0
-        self._keys: dict[str, tuple[Any, ...] | int] = {}  # every row's key for the current sort
+        # Every row's key for the current sort; when nothing is sorted, ``_seq`` itself (one
+        # dict, not two: at 100,000 rows a dict costs 5 MiB).
+        self._keys: dict[str, Any] = self._seq
         self._text_keys = False  # the sorted column mixes types: its keys are compared as text
         self._sorted: list[str] = []  # every id, sorted
         self._visible: set[str] | None = None  # ids that pass the filter (None: no filter)
         self._order: list[str] = []  # the ids shown: ``_sorted`` filtered
-        # Lower-cased search text per id, filled lazily; dropped when its row changes (rows are
-        # immutable values: a changed row is a new object).
+        # Lower-cased search text per id, made as a filter tests the row and dropped when its row
+        # changes (rows are immutable values: a changed row is a new object) or the filter is
+        # cleared: about 150 bytes a row that only a filter needs.
         self._texts: dict[str, str] = {}
         self._filter_text = ""
         self._matcher: Callable[[str], bool] | None = None
@@ -231,11 +246,15 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._reported_cursor: str | None = None
         self._marked: set[str] = set()
         self._loading: str | None = None
-        # The filter's texts are made between frames: for every row after set_rows, for the
-        # changed ones after apply, so a filter keystroke only compares text.
-        self._warm_all = False
-        self._unwarmed: set[str] = set()
-        self._warming = False
+        # The index work in progress (see the module's docstring).
+        self._job: Iterator[None] | None = None
+        self._job_stepping = False  # the next slice is scheduled
+        self._job_sort: tuple[str | None, bool] | None = None  # the sort being made
+        self._job_moved: set[str] = set()  # ids changed while a sort is being made
+        self._scan: list[str] | None = None  # the ids a running filter tests, in order
+        self._scan_pos = 0  # how far it got
+        self._stale: set[str] = set()  # ids whose match or place in ``_order`` is to be checked
+        self._scan_shown_at: float | None = None  # when the filter's matches were last shown
 
     # ----------------------------------------------------------------------------- read access
 
@@ -275,11 +294,17 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
 
     @property
     def sort_column(self) -> str | None:
-        return self._sort_column
+        """The column asked for (its order may still be being made: see ``busy``)."""
+        return self._job_sort[0] if self._job_sort is not None else self._sort_column
 
     @property
     def sort_reverse(self) -> bool:
-        return self._sort_reverse
+        return self._job_sort[1] if self._job_sort is not None else self._sort_reverse
+
+    @property
+    def busy(self) -> bool:
+        """A sort or a filter is being made between frames; what is shown is not final yet."""
+        return self._job is not None
 
     @property
     def cursor_id(self) -> str | None:
@@ -314,76 +339,88 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._loading = None
         self._grow_widths(self._sample(list(self._rows.values())))
         self._drop_gone_marks()
+        # Until the new order is made, show the old one without the rows that are gone (the
+        # new ones at the end): nothing drawn may name a row that is not there.
+        keep = rows_now.__contains__
+        self._sorted = [row_id for row_id in self._sorted if keep(row_id)]
+        known = set(self._sorted)
+        self._sorted += [row_id for row_id in rows_now if row_id not in known]
+        if self._visible is None:
+            self._order = self._sorted
+        else:
+            self._order = [row_id for row_id in self._order if keep(row_id)]
+            self._visible = set(self._order)
         self._resort()
-        if len(self._texts) != len(rows_now):
-            self._warm_all = True
-            self.call_after_refresh(self._start_search_warmup)  # after the frame that shows the rows
 
     def apply(self, upserts: Iterable[Row], deletes: Iterable[str] = ()) -> None:
-        """Patch rows in place: at most one O(n) pass over the index, one refresh."""
+        """Patch rows in place: at most one O(n) pass over the index, one refresh.
+
+        A filter's verdict on the changed rows is made between frames (their texts are made
+        anew); while a sort is being made, the changed rows find their place when it is done.
+        """
         key = self.row_key
         rows, seq, keys, texts = self._rows, self._seq, self._keys, self._texts
         deleted = {row_id for row_id in deletes if row_id in rows}
         for row_id in deleted:
             del rows[row_id]
             del seq[row_id]
-            del keys[row_id]
+            if keys is not seq:
+                keys.pop(row_id, None)
             texts.pop(row_id, None)
+        sorting = self._job_sort is not None
+        filtering = self._matcher is not None
         moved: set[str] = set(deleted)  # ids whose place in the order must be recomputed
-        shown_or_hidden: set[str] = set()  # ids that stay in place but enter or leave the filter
-        in_place: list[str] = []  # ids changed where they are
+        changed: list[str] = []  # ids changed, new or not
         sample: list[Row] = []
         column = self._column(self._sort_column)
-        matcher, visible, unwarmed = self._matcher, self._visible, self._unwarmed
         for row in upserts:
             row_id = key(row)
             is_new = row_id not in rows
             rows[row_id] = row
             texts.pop(row_id, None)
-            unwarmed.add(row_id)
+            changed.append(row_id)
             if len(sample) < AUTO_WIDTH_SAMPLE:
                 sample.append(row)
             if is_new:
                 seq[row_id] = self._next_seq
                 self._next_seq += 1
+            if sorting:
+                moved.add(row_id)  # placed when the new order is done
+                continue
             new_key = self._make_key(row_id, column)
             if not is_new and keys[row_id] == new_key:
-                in_place.append(row_id)
-                if visible is not None and row_id not in moved:
-                    if matcher(self._search_text(row_id)) != (row_id in visible):  # type: ignore[misc]
-                        shown_or_hidden.add(row_id)
                 continue
-            keys[row_id] = new_key
+            if keys is not seq:
+                keys[row_id] = new_key
             moved.add(row_id)
         grew = self._grow_widths(sample)
         if deleted:
             self._drop_gone_marks()
-        if unwarmed:
-            self._start_search_warmup()
-        if not (moved or shown_or_hidden or grew):
-            self._refresh_rows(in_place)  # the common tick: values change, the order does not
+            self._drop_from_shown(deleted)
+        if sorting:
+            self._job_moved |= moved
+        if filtering:
+            self._stale.update(changed)
+            self._stale |= deleted
+        if not (moved or grew or (filtering and changed)):
+            self._refresh_rows(changed)  # the common tick: values change, the order does not
             return
-        try:
-            if moved:
+        if moved and not sorting:
+            try:
                 self._sorted = self._merge(self._sorted, moved, rows.__contains__)
-            if visible is None:
+            except TypeError:
+                # A value of another type in the sorted column: sort again, comparing text.
+                self._resort()
+                return
+            if not filtering:
                 self._order = self._sorted
-            elif moved or shown_or_hidden:
-                affected = moved | shown_or_hidden
-                search_text = self._search_text
-
-                def shown(row_id: str) -> bool:
-                    return row_id in rows and matcher(search_text(row_id))  # type: ignore[misc]
-
-                self._order = self._merge(self._order, affected, shown)
-                for row_id in affected:
-                    if shown(row_id):
-                        visible.add(row_id)
-                    else:
-                        visible.discard(row_id)
-        except TypeError:
-            # A value of another type in the sorted column: sort again, comparing text.
-            self._resort()
+        if filtering and self._stale and self._job is None:
+            self._start_job(None, None)  # checks the stale rows, at once when they are few
+            if self._job is not None:
+                self._refresh_rows(changed)
+            return
+        if self._job is not None:
+            self._refresh_rows(changed)  # the running job places them
             return
         self._after_change()
 
@@ -400,32 +437,44 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         except FilterError as exc:
             self._matcher = self._needle = None
             self._filter_error = str(exc)
-        # A longer substring only hides rows: test the visible ones, not all of them.
+        if self._matcher is None:
+            # Everything is shown: no scan, and the texts go (a filter makes them again).
+            self._scan = None
+            self._stale.clear()
+            self._texts = {}
+            self._visible = None
+            self._order = self._sorted
+            if self._job is not None and self._job_sort is None:
+                self._job = None  # a filter's scan, now pointless
+            self._after_change()
+            return
+        # A longer substring only hides rows: test the rows it can still show, not all of them.
         narrowing = (
             previous_matcher is not None
-            and self._matcher is not None
             and not previous.startswith("/")
             and not text.startswith("/")
             and previous.lower() in text.lower()
         )
-        self._refilter(self._order if narrowing else self._sorted)
-        self._after_change()
+        if narrowing and self._visible is not None:
+            candidates = self._order if self._scan is None else self._order + self._scan[self._scan_pos :]
+        else:
+            candidates = self._sorted
+        self._start_job(None, candidates)
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         """Order by a column (``None``: the order the rows came in)."""
         if column_key is not None and self._column(column_key) is None:
             raise KeyError(f"no column {column_key!r}")
-        self._sort_column = column_key
-        self._sort_reverse = reverse
-        self._resort()
+        self._start_job((column_key, reverse), None)
 
     def cycle_sort(self) -> None:
         """Sort by the next column (after the last one: the original order)."""
         keys = [c.key for c in self.columns]
-        if self._sort_column is None:
+        current = self.sort_column
+        if current is None:
             self.sort_by(keys[0] if keys else None)
             return
-        index = keys.index(self._sort_column) + 1
+        index = keys.index(current) + 1
         self.sort_by(keys[index] if index < len(keys) else None)
 
     # ----------------------------------------------------------------------------- cursor and marks
@@ -509,50 +558,210 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             text = self._texts[row_id] = visible("\t".join(column.raw_plain(row) for column in self.columns), tabs=True).lower()
         return text
 
-    def _make_key(self, row_id: str, column: Column[Row] | None) -> tuple[Any, ...] | int:
+    def _make_key(self, row_id: str, column: Column[Row] | None, text_keys: bool | None = None) -> Any:
         """The row's place in the order: its sequence number when nothing is sorted (all
         keys are then numbers), else (is None, value, sequence number)."""
         seq = self._seq[row_id]
         if column is None:
             return seq
         is_none, value = column.order_key(self._rows[row_id])
-        if self._text_keys:
+        if self._text_keys if text_keys is None else text_keys:
             value = str(value)
         return (is_none, value, seq)
 
     def _resort(self) -> None:
-        """One O(n) pass: a sort key for every row, then sort, then filter."""
-        column = self._column(self._sort_column)
-        self._text_keys = False
+        """Make the order again: the rows were replaced, or a key cannot be compared."""
+        self._start_job((self.sort_column, self.sort_reverse), None)
+
+    # -- index jobs: the work that may not fit in a frame
+
+    def _start_job(self, sort: tuple[str | None, bool] | None, candidates: list[str] | None) -> None:
+        """Make the order for ``sort`` (column, reverse), then test ``candidates`` against the
+        filter (after a sort: the whole order), then the stale rows; done at once when the
+        work is small or the table is not attached, else a slice now and the rest between
+        frames. A job replaces the one running; a sort being made is started again."""
+        if sort is None and self._job_sort is not None:
+            sort = self._job_sort  # the filter is applied when the new order is made
+        self._job_sort = sort
+        self._scan = None
+        self._job = self._index_job(sort, candidates)
+        if sort is not None:
+            self.refresh_line(self._top - 1)  # the header: the column asked for, "…" until done
+        if sort is not None:
+            work = len(self._rows)
+        else:
+            work = len(candidates) if candidates is not None else len(self._stale)
+        self._step(None if work <= SYNC_ROWS or not self.is_attached else SLICE_SECONDS)
+
+    def _step(self, budget: float | None) -> None:
+        """Run the job for ``budget`` seconds (``None``: to its end), then let a frame through."""
+        job = self._job
+        if job is None:
+            return
+        deadline = None if budget is None else time.perf_counter() + budget
+        try:
+            while True:
+                next(job)
+                if deadline is not None and time.perf_counter() >= deadline:
+                    break
+        except StopIteration:
+            if self._job is job:
+                self._job = None
+            return
+        if self._job is not job:
+            return  # replaced from within (a key that no longer compares: sorted again)
+        if self._scan is not None:
+            # A filter shows its matches as they are found, not on every slice: a refresh per
+            # slice would leave the slices a third of each frame.
+            now = time.monotonic()
+            if self._scan_shown_at is None or now - self._scan_shown_at >= PARTIAL_REFRESH_SECONDS:
+                self._scan_shown_at = now
+                self._after_change()
+        if not self._job_stepping:
+            self._job_stepping = True
+            # After the next frame (or at once when nothing is to be drawn), and after the
+            # keys already waiting: a slice never delays a frame or a key by more than itself.
+            self.call_after_refresh(self._next_slice)
+
+    def _next_slice(self) -> None:
+        self._job_stepping = False
+        if self.is_attached:
+            self._step(SLICE_SECONDS)
+
+    def _index_job(self, sort: tuple[str | None, bool] | None, candidates: list[str] | None) -> Iterator[None]:
+        if sort is not None:
+            yield from self._make_order(*sort)
+            if self._matcher is None:
+                self._order, self._visible = self._sorted, None
+                self._stale.clear()
+                self._after_change()
+                return
+            candidates = self._sorted
+        if candidates is not None:
+            yield from self._filter_scan(candidates)
+        yield from self._check_stale()
+
+    def _make_order(self, column_key: str | None, reverse: bool) -> Iterator[None]:
+        """Sort every row by ``column_key``: keys in slices, sorted runs of SORT_RUN rows, the
+        runs merged in slices. What is shown meanwhile is the previous order; rows changed
+        meanwhile (``_job_moved``) are placed at the end."""
+        column = self._column(column_key)
+        rows, seq = self._rows, self._seq
+        text_keys = False
         while True:
-            if column is None:
-                self._keys = dict(self._seq)
-            else:
-                self._keys = {row_id: self._make_key(row_id, column) for row_id in self._rows}
+            ids = list(rows)
+            self._job_moved = set()
             try:
-                self._sorted = sorted(
-                    self._rows, key=self._keys.__getitem__, reverse=self._sort_reverse
-                )
+                if column is None:
+                    # A dict keeps the order its keys came in: the rows are in order already.
+                    keys: dict[str, Any] = seq
+                    merged = ids[::-1] if reverse else ids
+                else:
+                    keys = {}
+                    make = self._make_key
+                    for start in range(0, len(ids), CHECK_EVERY):
+                        for row_id in ids[start : start + CHECK_EVERY]:
+                            if row_id in rows:  # else deleted meanwhile: in _job_moved
+                                keys[row_id] = make(row_id, column, text_keys)
+                        yield
+                    ids = [row_id for row_id in ids if row_id in keys]
+                    by_key = keys.__getitem__
+                    runs = []
+                    for start in range(0, len(ids), SORT_RUN):
+                        runs.append(sorted(ids[start : start + SORT_RUN], key=by_key, reverse=reverse))
+                        yield
+                    if len(runs) <= 1:
+                        merged = runs[0] if runs else []
+                    else:
+                        merged = []
+                        append = merged.append
+                        for n, row_id in enumerate(heapq.merge(*runs, key=by_key, reverse=reverse), 1):
+                            append(row_id)
+                            if not n % (CHECK_EVERY * 8):  # a merged row costs a tenth of a key
+                                yield
+                # The new order: the rows changed meanwhile get their keys and their places.
+                moved, self._job_moved = self._job_moved, set()
+                if keys is not seq:
+                    for row_id in moved:
+                        if row_id in rows:
+                            keys[row_id] = self._make_key(row_id, column, text_keys)
+                        else:
+                            keys.pop(row_id, None)
+                self._keys, self._text_keys = keys, text_keys
+                self._sort_column, self._sort_reverse = column_key, reverse
+                self._sorted = self._merge(merged, moved, rows.__contains__) if moved else merged
                 break
             except TypeError:
-                # Values of mixed types in one column: order by their text instead.
-                self._text_keys = True
-        self._refilter(self._sorted)
+                if text_keys:
+                    raise
+                text_keys = True  # values of mixed types in one column: order by their text
+        self._job_sort = None
+
+    def _filter_scan(self, candidates: list[str]) -> Iterator[None]:
+        """Test ``candidates`` (in order) against the filter; the matches so far are shown."""
+        if candidates is self._sorted:
+            self._stale.clear()  # every row is tested now
+        self._scan, self._scan_pos, self._scan_shown_at = candidates, 0, None
+        self._order, self._visible = [], set()
+        rows, texts, search_text = self._rows, self._texts, self._search_text
+        needle, matcher = self._needle, self._matcher
+        for start in range(0, len(candidates), CHECK_EVERY):
+            part = candidates[start : start + CHECK_EVERY]
+            # No call per row when the text is made: a comprehension, as fast as Python goes.
+            if needle is not None:
+                found = [i for i in part if i in rows and needle in (texts.get(i) or search_text(i))]
+            else:
+                found = [i for i in part if i in rows and matcher(texts.get(i) or search_text(i))]  # type: ignore[misc]
+            if found:
+                self._order.extend(found)  # apply() may have put a new list there: this one
+                self._visible.update(found)  # type: ignore[union-attr]
+            self._scan_pos = start + CHECK_EVERY
+            yield
+        self._scan = None
         self._after_change()
 
-    def _refilter(self, candidates: list[str]) -> None:
-        matcher = self._matcher
-        if matcher is None:
-            self._visible = None
-            self._order = self._sorted
-            return
-        # One comprehension, no call per row when the text is cached: 100,000 rows in ~10 ms.
-        cached, search_text, needle = self._texts.get, self._search_text, self._needle
-        if needle is not None:
-            self._order = [row_id for row_id in candidates if needle in (cached(row_id) or search_text(row_id))]
-        else:
-            self._order = [row_id for row_id in candidates if matcher(cached(row_id) or search_text(row_id))]
-        self._visible = set(self._order)
+    def _check_stale(self) -> Iterator[None]:
+        """Give the rows changed since they were tested their verdict and their place."""
+        rows, search_text = self._rows, self._search_text
+        while self._stale and self._matcher is not None:
+            texts = self._texts
+            pending = [row_id for row_id in self._stale if row_id in rows and row_id not in texts]
+            for start in range(0, len(pending), CHECK_EVERY):
+                for row_id in pending[start : start + CHECK_EVERY]:
+                    if row_id in rows:
+                        search_text(row_id)
+                yield
+            if self._matcher is None or self._visible is None:
+                break
+            stale, self._stale = self._stale, set()
+            matcher, visible = self._matcher, self._visible
+
+            def shown(row_id: str) -> bool:
+                return row_id in rows and matcher(search_text(row_id))
+
+            try:
+                self._order = self._merge(self._order, stale, shown)
+            except TypeError:
+                self._stale |= stale
+                self._resort()  # a value of another type in the sorted column
+                return
+            for row_id in stale:
+                if shown(row_id):
+                    visible.add(row_id)
+                else:
+                    visible.discard(row_id)
+            self._after_change()
+
+    def _drop_from_shown(self, deleted: set[str]) -> None:
+        """Rows deleted leave what is drawn at once; a running job places the others later."""
+        if self._job_sort is not None:
+            self._sorted = [row_id for row_id in self._sorted if row_id not in deleted]
+            if self._visible is None:
+                self._order = self._sorted
+        visible = self._visible
+        if visible is not None and not deleted.isdisjoint(visible):
+            self._order = [row_id for row_id in self._order if row_id not in deleted]
+            visible -= deleted
 
     def _merge(self, ids: list[str], affected: set[str], keep: Callable[[str], bool]) -> list[str]:
         """``ids`` without ``affected``, then those of ``affected`` that ``keep`` put back in order.
@@ -586,38 +795,6 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             return row_id in self._rows
         return row_id in self._visible
 
-    def _start_search_warmup(self) -> None:
-        # The function, not a coroutine made now: a table removed before its worker starts
-        # leaves no coroutine behind that was never awaited.
-        if not self._warming and self.is_attached:
-            self._warming = True
-            self.run_worker(self._warm_search, group="search-warmup")
-
-    async def _warm_search(self) -> None:
-        """Make the filter's missing texts in small slices between frames."""
-        search_text = self._search_text
-        try:
-            while self._warm_all or self._unwarmed:
-                if self._warm_all:
-                    self._warm_all, self._unwarmed = False, set()
-                    ids = list(self._rows)
-                else:
-                    ids, self._unwarmed = list(self._unwarmed), set()
-                rows = self._rows
-                for start in range(0, len(ids), SEARCH_WARMUP_SLICE):
-                    for row_id in ids[start : start + SEARCH_WARMUP_SLICE]:
-                        if row_id in rows:
-                            search_text(row_id)
-                    await asyncio.sleep(0)
-                    rows = self._rows  # set_rows may have replaced them meanwhile
-        finally:
-            self._warming = False
-
-    @property
-    def filter_ready(self) -> bool:
-        """Every row's filter text is made (they are made in the background)."""
-        return len(self._texts) == len(self._rows)
-
     def _after_change(self) -> None:
         """Put the cursor back on its item, resize, and refresh once."""
         order = self._order
@@ -638,7 +815,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._update_virtual_size()
         self.refresh()
         self._scroll_to_cursor()
-        self._report_cursor()
+        if self._scan is None:  # not the rows a filter found so far: the item it ends on
+            self._report_cursor()
 
     def _report_cursor(self) -> None:
         row_id = self.cursor_id
@@ -765,6 +943,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         else:
             style = self.get_component_rich_style("resource-table--filter")
             text = f" filter {self._filter_text!r}: {len(self._order):,} of {len(self._rows):,}"
+            if self._scan is not None or self._stale:
+                text += " …"  # still being made
         return Strip([Segment(text[:width].ljust(width), style)])
 
     def _header_strip(self) -> Strip:
@@ -772,8 +952,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         segments = [Segment(" " * MARKER_WIDTH, style)]
         for index, column in enumerate(self.columns):
             title = column.title
-            if column.key == self._sort_column:
-                title = f"{title}{'▼' if self._sort_reverse else '▲'}"
+            if column.key == self.sort_column:
+                title = f"{title}{'…' if self._job_sort is not None else '▼' if self.sort_reverse else '▲'}"
             if index:
                 segments.append(Segment(SEPARATOR, style))
             segments.append(Segment(_fit(title, self._widths[index], column.align), style))
@@ -840,7 +1020,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         for index, column in enumerate(self.columns):
             right = left + self._widths[index]
             if left <= x < right + len(SEPARATOR):
-                reverse = column.key == self._sort_column and not self._sort_reverse
+                reverse = column.key == self.sort_column and not self.sort_reverse
                 self.sort_by(column.key, reverse)
                 return
             left = right + len(SEPARATOR)
