@@ -32,6 +32,7 @@ dropped when the action starts.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal
 
@@ -134,16 +135,19 @@ def check_state(document: dict[str, Any], swarm: bool, path: str) -> None:
 
 
 def next_secret_name(name: str, taken: Iterable[str]) -> str:
-    """``db-password`` -> ``db-password-v2`` -> ``db-password-v3``: a rotated secret's name
-    (a swarm secret cannot change; the new one is another secret)."""
-    base, _, number = name.rpartition("-v")
-    start = int(number) + 1 if base and number.isdigit() else 2
-    base = base if base and number.isdigit() else name
+    """``db-password`` -> ``db-password-2`` -> ``db-password-3``: a rotated secret's name (a
+    swarm secret cannot change; the new one is another secret). The swarm backend's rule: a
+    trailing ``-N`` of one to three digits is the counter, a longer number part of the name."""
+    match = re.match(r"^(?P<base>.+)-(?P<n>[0-9]{1,3})$", name)
+    base, n = (match["base"], int(match["n"])) if match else (name, 1)
     taken = set(taken)
-    n = start
-    while f"{base}-v{n}" in taken:
+    while True:
         n += 1
-    return f"{base}-v{n}"
+        candidate = f"{base}-{n}"
+        if len(candidate) > 64:
+            raise InvalidInput(f"secret {name}: no room for a rotation counter within 64 characters")
+        if candidate not in taken:
+            return candidate
 
 
 class Swarm:

@@ -330,7 +330,7 @@ async def test_rotate_secret_moves_the_services_and_removes_the_old_one(swarm: S
     inv = await swarm.snapshot()
     assert old.id not in inv.secrets
     new = inv.secrets[final.result_id]
-    assert new.name == "db-password-v2"
+    assert new.name == "db-password-2"
     for name in users:
         assert new.id in service(inv, name).secret_ids and old.id not in service(inv, name).secret_ids
     # Every task was redeployed, to read the new secret's file.
@@ -438,3 +438,11 @@ async def test_the_demo_story_in_swarm_mode_reschedules_the_failed_nodes_tasks()
         await asyncio.sleep(0)
     finally:
         await sim.close()
+
+
+def test_a_rotated_secret_is_named_as_the_swarm_backend_names_it():
+    from backends.simulator.swarm import next_secret_name
+
+    assert next_secret_name("db-password", []) == "db-password-2"
+    assert next_secret_name("db-2", ["db-3"]) == "db-4"
+    assert next_secret_name("cert-2024", []) == "cert-2024-2"  # a year is part of the name
