@@ -419,7 +419,11 @@ class SwarmUpgrades:
         await self._set_availability(host.id, "drain")
         await self._wait_moved(handle, host)
         handle.progress(30, f"upgrading {name}")
-        await run_command(endpoint, command, accept_new=self._accept_new)
+        try:
+            await run_command(endpoint, command, accept_new=self._accept_new)
+        except BackendError as err:
+            # The engine may be half-installed: no task is sent back to it until someone looks.
+            raise TaskFailed(f"{err}; {name} is left drained (host activate {host.id[:12]} when it is fixed)") from None
         handle.progress(55, f"waiting for {name} to report Docker {version}")
         ready, now, at_target = await self._wait_engine(host.id, version)
         if not ready:

@@ -262,3 +262,25 @@ async def test_an_upgrade_paused_before_its_first_wave_can_be_aborted_and_drains
             await backend.resume_task(started.id)
     finally:
         await backend.close()
+
+
+async def test_a_failed_upgrade_command_stops_the_run_and_leaves_its_node_drained(services: Swarm, sshd, ssh_home):
+    swarm = services
+    backend = SwarmBackend(
+        swarm.manager.url,
+        upgrade_command="echo cannot install {version} >&2; exit 7",
+        node_ssh=[f"{swarm.manager_id}={sshd.target}", f"{swarm.worker_id}={sshd.target}"],
+    )
+    await backend.connect()
+    try:
+        started = await backend.upgrade_hosts(UpgradeSpec((swarm.worker_id, swarm.manager_id), TARGET))
+        final = await asyncio.wait_for(backend.wait_task(started.id), 120)
+        assert final.status is TaskStatus.FAILED and "1 node(s) not started" in final.error
+        assert "exit 7" in final.error and f"cannot install {TARGET}" in final.error and "left drained" in final.error
+        (child,) = [t for t in (await backend.snapshot()).tasks.values() if t.parent_id == started.id]
+        drained = child.target_id
+        nodes = {n["ID"]: n["Availability"] for n in swarm.json_lines("node", "ls")}
+        assert nodes[drained] == "Drain" and list(nodes.values()).count("Active") == 1
+        await _until_converged(swarm, "up-web", "up-agent")  # what it ran moved, or waits for the node
+    finally:
+        await backend.close()
