@@ -740,12 +740,15 @@ async def _upgrade_preview(backend: "Backend", spec: Any, args: argparse.Namespa
     else:
         lines = [f"{plan.host_count} host(s) in {len(plan.waves)} wave(s) to Docker {plan.target_version}"]
         lines += [f"  ! {w}" for w in plan.warnings]
-        lines += [f"  wave {w.number}: " + ", ".join(f"{h.name} ({h.from_version or '?'})" for h in w.hosts) for w in plan.waves]
+        for w in plan.waves:
+            lines.append(f"  wave {w.number}: " + ", ".join(f"{h.name} ({h.from_version or '?'})" for h in w.hosts))
+            # Why each host is in this wave: the failure domains the planner kept apart.
+            lines += [f"      {h.name}: {h.why.split(': ', 1)[-1]}" for h in w.hosts if h.why]
         lines += [f"  skip {h.name}: {h.skip_reason}" for h in plan.skipped]
         data = {
             "target_version": plan.target_version,
-            "waves": [{"number": w.number, "hosts": [{"id": h.host_id, "name": h.name, "from_version": h.from_version}
-                                                     for h in w.hosts]} for w in plan.waves],
+            "waves": [{"number": w.number, "hosts": [{"id": h.host_id, "name": h.name, "from_version": h.from_version,
+                                                      "why": h.why} for h in w.hosts]} for w in plan.waves],
             "skipped": [{"id": h.host_id, "name": h.name, "reason": h.skip_reason} for h in plan.skipped],
             "warnings": list(plan.warnings),
         }
