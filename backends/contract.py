@@ -125,6 +125,9 @@ class HostSpec:
     project: str | None = None  # project id or name
     ssh_target: str | None = None  # Docker backend: user@host[:port] of the machine to provision
     engine_check: bool = True
+    # Prism: the registries of the machine's project, written into its engine's configuration
+    # at create time (cloud-init), so that it pulls from them with no credentials sent later.
+    registries: tuple[RegistryAuth, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,9 @@ class RegistryAuth:
     server: str  # host[:port], as it starts an image reference
     username: str
     password: str = field(repr=False, default="")
+    # The registry's own CA (PEM), for a machine's certs.d when the registry is written into a
+    # new machine's engine configuration (HostSpec.registries); empty: the system CAs.
+    ca_pem: str = field(repr=False, default="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,13 @@ async def _attach(backend: "Backend", request: Any) -> "Task":
     )
 
 
+async def _create_host(backend: "Backend", spec: Any) -> "Task":
+    """Create, with the registries of the machine's project written into its engine (issue 13)."""
+    from console.registry_auth import with_project_registries
+
+    return await backend.create_host(await with_project_registries(backend, spec))
+
+
 async def _run_container(backend: "Backend", spec: Any) -> "Task":
     """Run, with the configured registry's credentials for a pull it needs (issue 13)."""
     from console.registry_auth import with_registry_auth
@@ -202,7 +209,7 @@ ACTIONS: list[Action] = [
     # -- hosts
     Action(
         "host.create", "Create", "Create a container host", HOSTS, keys="c", needs=Capability.HOSTS_CREATE,
-        form="console.screens.forms:CreateHostForm", run=lambda b, spec: b.create_host(spec), cli={"hosts": ("host", "create")},
+        form="console.screens.forms:CreateHostForm", run=_create_host, cli={"hosts": ("host", "create")},
         verb="create host", wait_timeout=1800.0,
     ),
     Action(

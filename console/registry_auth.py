@@ -165,3 +165,55 @@ async def with_registry_auth(backend: object, spec: "_Spec") -> "_Spec":
         registry_auth, spec.image, context=label, project=project, password=no_prompt_password, warn=False  # type: ignore[attr-defined]
     )
     return dataclasses.replace(spec, registry_auth=auth) if auth is not None else spec  # type: ignore[type-var]
+
+
+#: Bytes of a registry's CA bundle carried to a machine (a few certificates).
+MAX_CA_BUNDLE = 64 * 1024
+
+
+async def with_project_registries(backend: object, spec: "_Spec") -> "_Spec":
+    """A Prism ``HostSpec`` with the registries configured for its project (and this context)
+    in ``registries``: their credentials and CAs go into the new machine's engine configuration
+    through cloud-init. Passwords come from the usual sources without a prompt; a registry
+    whose password is nowhere stops the create in one line, before anything is made."""
+    import asyncio
+    import dataclasses
+
+    from backends.contract import Capability, RegistryAuth, resolve
+
+    project_ref = getattr(spec, "project", None)
+    if not project_ref or getattr(spec, "registries", ()) or not backend.supports(Capability.PROJECTS):  # type: ignore[attr-defined]
+        return spec
+    inv = await backend.snapshot()  # type: ignore[attr-defined]
+    try:
+        project = resolve(inv.projects.values(), project_ref, "project")
+    except Exception:  # the backend says what is wrong with the project, in its own words
+        return spec
+    context = getattr(backend, "label", "") or None
+
+    def lookup() -> tuple[RegistryAuth, ...]:
+        from backends.files import read_capped
+        from console.config import load_config
+
+        config = load_config()
+        found = []
+        for entry in sorted(config.registries.values(), key=lambda e: e.name):
+            if entry.project not in (project.name, project.id) or entry.context not in (None, context):
+                continue
+            auth = auth_for_entry(entry, config.path, password=no_prompt_password)
+            ca = ""
+            if entry.ca_bundle:
+                try:
+                    raw = read_capped(entry.ca_bundle, MAX_CA_BUNDLE)
+                except OSError as err:
+                    raise InvalidInput(f"registry {entry.name}: its CA bundle: {err.strerror or err}") from None
+                if raw is None:
+                    raise InvalidInput(f"registry {entry.name}: its CA bundle {entry.ca_bundle} cannot be read")
+                ca = raw.decode("utf-8", errors="replace")
+            server = _server_of(entry)
+            found.append(RegistryAuth(server=server, username=auth.username if auth else "",
+                                      password=auth.password if auth else "", ca_pem=ca))
+        return tuple(found)
+
+    registries = await asyncio.to_thread(lookup)
+    return dataclasses.replace(spec, registries=registries) if registries else spec  # type: ignore[type-var]

@@ -363,7 +363,9 @@ class PrismBackend(Backend):
                 }
             ],
             "nic_list": [{"subnet_reference": {"kind": "subnet", "uuid": network.id}}],
-            "guest_customization": {"cloud_init": {"user_data": user_data(keys, spec.name)}},
+            # The project's registries ride along (credentials and CAs for the engine): the
+            # VM's spec holds them, so they are never logged (the client logs no bodies).
+            "guest_customization": {"cloud_init": {"user_data": user_data(keys, spec.name, spec.registries)}},
         }
         body = {
             "name": spec.name,

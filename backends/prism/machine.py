@@ -44,12 +44,15 @@ import tempfile
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from ..contract import RegistryAuth
 
 log = logging.getLogger(__name__)
 
@@ -333,12 +336,46 @@ def _warn_once(path: str, why: str) -> None:
         log.warning("machine keys %s left where they are: %s", _shown(path, 200), why)
 
 
-def user_data(keys: MachineKeys, hostname: str) -> str:
+# A registry's host[:port] as it becomes a directory name under certs.d and a key of the
+# engine's config.json: nothing that could leave that directory or break the document.
+_REGISTRY_SERVER = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+MAX_CA_PEM = 64 * 1024  # a CA bundle of a few certificates; past this it is not one
+
+
+def registry_files(registries: "Iterable[RegistryAuth]") -> list[dict[str, str]]:
+    """cloud-init ``write_files`` for a machine's registries: the engine's client config
+    (``/root/.docker/config.json``, 0600, with each registry's credentials) and each registry's
+    own CA in ``/etc/docker/certs.d/HOST:PORT/ca.crt``, which the engine trusts for it."""
+    auths: dict[str, dict[str, str]] = {}
+    files: list[dict[str, str]] = []
+    for r in registries:
+        if not _REGISTRY_SERVER.match(r.server):
+            raise InvalidInput(f"registry {r.server!r}: not a HOST[:PORT] a machine's engine can be configured for")
+        if ":" in r.username:
+            raise InvalidInput(f"registry {r.server}: a user name cannot hold ':'")
+        if r.username:  # an anonymous registry needs only its CA
+            auths[r.server] = {"auth": base64.b64encode(f"{r.username}:{r.password}".encode()).decode()}
+        if r.ca_pem:
+            if len(r.ca_pem) > MAX_CA_PEM or "-----BEGIN CERTIFICATE-----" not in r.ca_pem:
+                raise InvalidInput(f"registry {r.server}: its CA bundle is not a PEM certificate bundle")
+            files.append({"path": f"/etc/docker/certs.d/{r.server}/ca.crt", "permissions": "0644", "content": r.ca_pem})
+    if auths:
+        files.insert(0, {
+            "path": "/root/.docker/config.json",
+            "permissions": "0600",
+            "owner": "root:root",
+            "content": json.dumps({"auths": auths}, indent=1) + "\n",
+        })
+    return files
+
+
+def user_data(keys: MachineKeys, hostname: str, registries: "Iterable[RegistryAuth]" = ()) -> str:
     """cloud-init user-data, base64 as Prism's ``guest_customization.cloud_init`` wants it.
+    ``registries`` (the machine's project's) go into the engine's configuration.
 
     JSON is valid YAML, so the ``#cloud-config`` document is written with ``json`` rather
     than a YAML library."""
-    config = {
+    config: dict[str, Any] = {
         "hostname": hostname,
         "users": [
             {
@@ -357,5 +394,8 @@ def user_data(keys: MachineKeys, hostname: str) -> str:
             "systemctl enable --now docker",
         ],
     }
+    files = registry_files(registries)
+    if files:
+        config["write_files"] = files
     text = "#cloud-config\n" + json.dumps(config, indent=1) + "\n"
     return base64.b64encode(text.encode()).decode()
