@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Any
+from typing import IO, Any, Iterable
 
 from backends.models import Task
 from widgets.terminal_text import visible
@@ -30,22 +30,39 @@ def _cell(value: Any) -> str:
     return "" if value is None else visible(str(value))
 
 
-def print_json(items: list[Row] | Row, out: IO[str] | None = None) -> None:
+# Rows encoded before a write: few enough that memory stays bounded, many enough that the
+# writes are few (about 60 KB each for containers).
+JSON_BATCH = 100
+
+
+def print_json(items: Iterable[Row] | Row, out: IO[str] | None = None) -> None:
+    """One JSON array, one item per line, written as the items come: a generator of
+    100,000 rows is never held as a list of dicts or as one string."""
     out = out or sys.stdout
     if isinstance(items, dict):
         out.write(json.dumps(items, indent=2) + "\n")
         return
-    if not items:
-        out.write("[]\n")
-        return
-    out.write("[\n" + ",\n".join(json.dumps(r) for r in items) + "\n]\n")
+    encode = json.JSONEncoder(check_circular=False).encode  # fresh dicts of plain values: no cycles
+    write = out.write
+    opening = "[\n"
+    batch: list[str] = []
+    for row in items:
+        batch.append(encode(row))
+        if len(batch) == JSON_BATCH:
+            write(opening + ",\n".join(batch))
+            opening, batch = ",\n", []
+    if batch:
+        write(opening + ",\n".join(batch))
+        opening = ",\n"
+    write("[]\n" if opening == "[\n" else "\n]\n")
 
 
-def print_table(kind: str, items: list[Row], out: IO[str] | None = None) -> None:
+def print_table(kind: str, items: Iterable[Row], out: IO[str] | None = None) -> None:
+    """``items`` may be a generator: only the cells are kept (the widths need them all)."""
     out = out or sys.stdout
     columns = PRESENTERS[kind].table
     cells = [[_cell(c.get(r)) for c in columns] for r in items]
-    if out.isatty() and len(items) <= RICH_TABLE_MAX_ROWS:
+    if out.isatty() and len(cells) <= RICH_TABLE_MAX_ROWS:
         _rich_table(columns, cells, out)
     else:
         _plain_table(columns, cells, out)

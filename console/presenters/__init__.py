@@ -9,7 +9,7 @@ widgets when asked for).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from . import (
     configs, containers, events, host_images, hosts, images, networks, nodes, projects, secrets, services, tasks, volumes,
@@ -24,6 +24,16 @@ PRESENTERS: dict[str, Presenter] = {
         hosts, containers, volumes, tasks, images, networks, projects, nodes, events, services, secrets, configs, host_images,
     )
 }
+
+
+# Kinds that can be listed by the hundred thousand: their rows are made one at a time.
+STREAMS: dict[str, Callable[["Inventory"], Iterator[Row]]] = {"containers": containers.stream}
+
+
+def stream_rows(kind: str, inv: "Inventory") -> Iterable[Row]:
+    """``rows``, made as they are read where the kind can be that large."""
+    stream = STREAMS.get(kind)
+    return stream(inv) if stream is not None else rows(kind, inv)
 
 
 def rows(kind: str, inv: "Inventory") -> list[Row]:
