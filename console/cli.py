@@ -281,6 +281,7 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
     """The config context (or the simulator), then every option given on the command line,
     then the chosen backend's own defaults and checks (its ``about.finish``)."""
     from backends.settings import Settings
+    host_image_commands.add_push_credentials(commands, leaf, wait_option)
 
     chosen = "simulator" if args.demo else args.backend
     if args.demo and args.backend not in (None, "simulator"):

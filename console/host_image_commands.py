@@ -190,3 +190,46 @@ def prunable(inv: "Inventory", host_id: str, unused: bool) -> tuple[int, int]:
     gone = [i for i in inv.host_images.values()
             if i.host_id == host_id and not i.container_ids and (unused or i.dangling)]
     return len(gone), sum(i.size_bytes for i in gone)
+
+
+# -- registry push-credentials ---------------------------------------------------------------------
+
+
+def add_push_credentials(commands: Any, leaf: Any, wait_option: Any) -> None:
+    """``registry push-credentials HOST`` under the ``registry`` command (registry_commands)."""
+    registry = commands.choices["registry"]
+    group = next(a for a in registry._actions if isinstance(a, argparse._SubParsersAction))
+    p = leaf(
+        group, "push-credentials", push_credentials,
+        "write the registries of a container machine's project (credentials, CAs) into its engine's "
+        "configuration over SSH, as a new machine gets them at create time",
+    )
+    p.add_argument("host", metavar="HOST")
+    wait_option(p)
+
+
+async def push_credentials(backend: "Backend", args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.presenters import tasks
+    from console.registry_auth import project_registries
+    from widgets.terminal_text import visible
+
+    push = getattr(backend, "push_registries", None)
+    if push is None:
+        raise InvalidInput(f"registry push-credentials: the {backend.kind} backend has no container machines to write to")
+    inv = await backend.snapshot()
+    host = find_host(inv, args.host)
+    project = inv.projects.get(host.project_id or "")
+    if project is None:
+        raise InvalidInput(f"{host.name} belongs to no project: its project's registries are what is pushed")
+    registries = await project_registries(backend, project)
+    if not registries:
+        raise InvalidInput(f"no registry is configured for project {project.name} (registry add NAME --url URL --project {project.name})")
+    task = await push(host.id, registries)
+    task = await asyncio.wait_for(backend.wait_task(task.id), args.timeout or 300.0) if args.wait else await backend.handed_over(task.id)
+    print(tasks.line(task))
+    if task.done and task.error:
+        sys.stderr.write(visible(f"Task failed: {task.kind} {task.target}: {task.error}") + "\n")
+        return 1
+    return 0

@@ -176,10 +176,9 @@ async def with_project_registries(backend: object, spec: "_Spec") -> "_Spec":
     in ``registries``: their credentials and CAs go into the new machine's engine configuration
     through cloud-init. Passwords come from the usual sources without a prompt; a registry
     whose password is nowhere stops the create in one line, before anything is made."""
-    import asyncio
     import dataclasses
 
-    from backends.contract import Capability, RegistryAuth, resolve
+    from backends.contract import Capability, resolve
 
     project_ref = getattr(spec, "project", None)
     if not project_ref or getattr(spec, "registries", ()) or not backend.supports(Capability.PROJECTS):  # type: ignore[attr-defined]
@@ -189,6 +188,17 @@ async def with_project_registries(backend: object, spec: "_Spec") -> "_Spec":
         project = resolve(inv.projects.values(), project_ref, "project")
     except Exception:  # the backend says what is wrong with the project, in its own words
         return spec
+    registries = await project_registries(backend, project)
+    return dataclasses.replace(spec, registries=registries) if registries else spec  # type: ignore[type-var]
+
+
+async def project_registries(backend: object, project: object) -> "tuple[RegistryAuth, ...]":
+    """The registries configured for ``project`` (a Project: its name or id) and this context,
+    each with its credentials (no prompt) and CA: what a machine of the project is given."""
+    import asyncio
+
+    from backends.contract import RegistryAuth
+
     context = getattr(backend, "label", "") or None
 
     def lookup() -> tuple[RegistryAuth, ...]:
@@ -198,7 +208,7 @@ async def with_project_registries(backend: object, spec: "_Spec") -> "_Spec":
         config = load_config()
         found = []
         for entry in sorted(config.registries.values(), key=lambda e: e.name):
-            if entry.project not in (project.name, project.id) or entry.context not in (None, context):
+            if entry.project not in (project.name, project.id) or entry.context not in (None, context):  # type: ignore[attr-defined]
                 continue
             auth = auth_for_entry(entry, config.path, password=no_prompt_password)
             ca = ""
@@ -215,5 +225,4 @@ async def with_project_registries(backend: object, spec: "_Spec") -> "_Spec":
                                       password=auth.password if auth else "", ca_pem=ca))
         return tuple(found)
 
-    registries = await asyncio.to_thread(lookup)
-    return dataclasses.replace(spec, registries=registries) if registries else spec  # type: ignore[type-var]
+    return await asyncio.to_thread(lookup)

@@ -29,6 +29,7 @@ from ..contract import (
     Capability,
     ContainerSpec,
     PullSpec,
+    RegistryAuth,
     HostSpec,
     Inventory,
     LogLine,
@@ -42,7 +43,7 @@ from ..errors import BackendError, Conflict, InvalidInput, NotFound, PermissionD
 from ..models import Host, HostState, Image, Task, TaskStatus, Volume
 from ..poller import SnapshotPoller
 from ..settings import Settings
-from ..tasks import TaskTable
+from ..tasks import TaskHandle, TaskTable
 from .about import ENGINE_CAPABILITIES, OWN_CAPABILITIES, PrismSettings
 from ..validation import check_host_name, check_volume_name, check_volume_size
 from ..waves import PlannedHost, Wave, WaveControl, expected_back, parse_version, plan_waves, run_waves, wait_back
@@ -51,7 +52,7 @@ from .client import Credentials, PrismClient, task_uuid_of
 from .credentials import credentials as find_credentials
 from .engines import MachineEngines
 from .guest import Guest
-from .machine import adopt_legacy, forget_machine, is_machine_id, known_machine, new_machine_keys, user_data
+from .machine import adopt_legacy, forget_machine, is_machine_id, known_machine, new_machine_keys, registry_files, user_data
 
 GIB = 1024**3
 DISK_FETCHES_PER_POLL = 200
@@ -508,6 +509,27 @@ class PrismBackend(Backend):
         host = self._host(await self.snapshot(), spec.host)
         run = self._engines.run_spec(spec, host)
         return await self._engines.docker.run_container(run)
+
+    async def push_registries(self, host_ref: str, registries: "tuple[RegistryAuth, ...]") -> Task:
+        """Write ``registries`` (credentials, CAs) into a machine's engine configuration over
+        SSH, as cloud-init does at create time (``machine.registry_files``): for a registry
+        added to the project after the machine was made. Replaces the engine's client config."""
+        if self.read_only:  # not a contract action, so not guarded by the base class
+            raise PermissionDenied("read-only mode: push registries is refused")
+        host = self._host(await self.snapshot(), host_ref)
+        files = registry_files(registries)
+        if not files:
+            raise InvalidInput(f"no registries to push to {host.name}")
+        guest, why_not = self._guest(host)
+        if guest is None:
+            raise Unavailable(f"cannot reach {host.name} over SSH: {why_not}")
+
+        async def work(task: TaskHandle) -> str:
+            task.progress(20, f"writing {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} on {host.name}")
+            await guest.install_files(files)
+            return host.id
+
+        return self._tasks.start("push_registries", host.name, work, target_id=host.id)
 
     # -- images, on each machine's engine (ids "<VM id>/<image id>", as the inventory has them)
 

@@ -8,6 +8,7 @@ skips these steps and says why.
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 from pathlib import Path
 
@@ -24,7 +25,9 @@ class Guest:
         self.ip, self.port, self.user = ip, port, user
         self._key, self._known = client_key, known_hosts
 
-    async def run(self, command: str, *, check: bool = True, timeout: float = 600) -> str:
+    async def run(self, command: str, *, check: bool = True, timeout: float = 600, input: str | None = None) -> str:
+        """``command`` on the machine; ``input`` is its standard input (where secrets go: a
+        command line is seen by every process on the machine)."""
         try:
             async with asyncssh.connect(
                 self.ip,
@@ -34,7 +37,7 @@ class Guest:
                 known_hosts=str(self._known),
                 connect_timeout=15,
             ) as conn:
-                result = await asyncio.wait_for(conn.run(command, check=False), timeout)
+                result = await asyncio.wait_for(conn.run(command, check=False, input=input), timeout)
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as err:
             raise Unavailable(f"ssh {self.user}@{self.ip}: {err or type(err).__name__}") from None
         if check and result.exit_status != 0:
@@ -103,6 +106,26 @@ class Guest:
             f"docker volume rm {q(name)} >/dev/null 2>&1; "
             f"(! mountpoint -q {q(mount)} || sudo umount {q(mount)}) && sudo sed -i '\\#{mount} #d' /etc/fstab"
         )
+
+    async def install_files(self, files: list[dict[str, str]], *, prefix: str = "") -> None:
+        """Write cloud-init style ``files`` (path, permissions, content) on the machine, each
+        replaced atomically and never readable by others while it is written; the content on
+        standard input, never on a command line. ``prefix`` roots the paths elsewhere (tests)."""
+        q = shlex.quote
+        for f in files:
+            path = prefix + f["path"]
+            mode = f.get("permissions", "0644")
+            if not re.fullmatch(r"0[0-7]{3}", mode) or "/../" in path or not path.startswith("/"):
+                raise Conflict(f"refusing to write {path!r} with mode {mode!r}")
+            tmp = f"{path}.ntnx-console.tmp"
+            directory = path.rsplit("/", 1)[0] or "/"
+            # sudo only where the login is not root already (a machine's docker user is not).
+            script = (
+                'S=$(test "$(id -u)" = 0 || echo sudo); '
+                f"$S mkdir -p {q(directory)} && $S sh -c {q(f'umask 077; cat > {q(tmp)}')} && "
+                f"$S chmod {mode} {q(tmp)} && $S mv -f {q(tmp)} {q(path)}"
+            )
+            await self.run(script, input=f["content"], timeout=60)
 
     async def upgrade_engine(self, version: str, timeout: float = 1800) -> str:
         """Install Docker Engine ``version`` with Docker's own install script; returns the

@@ -97,3 +97,39 @@ async def test_a_project_registry_without_a_password_stops_the_create_in_one_lin
     network = next(iter(inv.networks.values()))
     with pytest.raises(AuthenticationFailed, match="NTNX_REGISTRY_PASSWORD"):
         await with_project_registries(backend, HostSpec("reg-02", image.name, 1, 1024, network.name, project="sandbox"))
+
+
+async def test_push_writes_the_same_files_over_ssh_with_the_secrets_on_stdin(tmp_path: Path):
+    """``registry push-credentials``'s step on a machine: the files cloud-init would write,
+    written over a real SSH session (a local sshd; under a test directory, not /root or /etc),
+    the config 0600, the secrets never on the remote command line."""
+    from backends.contract import RegistryAuth
+    from backends.prism.guest import Guest
+    from backends.prism.machine import registry_files
+    from tests.daemons import start_sshd
+
+    make_tls_material(tmp_path / "tls")
+    ca = (tmp_path / "tls" / "server" / "ca.pem").read_text()
+    files = registry_files([RegistryAuth("registry.example.local:5000", "ci", PASSWORD, ca_pem=ca)])
+    sshd = start_sshd()
+    try:
+        guest = Guest("127.0.0.1", sshd.client_key, sshd.known_hosts, port=sshd.port, user=sshd.user)
+        commands: list[str] = []
+        run = guest.run
+
+        async def recording(command, **kw):
+            commands.append(command)
+            return await run(command, **kw)
+
+        guest.run = recording  # type: ignore[method-assign]
+        root = tmp_path / "machine"
+        await guest.install_files(files, prefix=str(root))
+    finally:
+        sshd.stop()
+    config = root / "root" / ".docker" / "config.json"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    auth = json.loads(config.read_text())["auths"]["registry.example.local:5000"]["auth"]
+    assert base64.b64decode(auth).decode() == f"ci:{PASSWORD}"
+    assert (root / "etc" / "docker" / "certs.d" / "registry.example.local:5000" / "ca.crt").read_text() == ca
+    assert not list(root.rglob("*.ntnx-console.tmp"))
+    assert commands and not any(PASSWORD in c or auth in c for c in commands)
