@@ -159,6 +159,144 @@ def mount_path_problem(path: str) -> str | None:
     return None
 
 
+# -- what `docker run` takes besides the image: ports, environment, volumes, restart, labels ----
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+# POSIX's portable environment names; a shell in the container could not read any other.
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Docker's recommendation for label keys (reverse DNS, lower-case letters, digits, '.', '-'),
+# widened to upper case and '_' and '/' as compose and swarm write them; no blanks, no '='.
+LABEL_KEY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def parse_port_mapping(text: str) -> tuple[int, int | None]:
+    """``80``, ``8080:80`` or ``8080:80/tcp`` as (container port, host port or None). Only tcp:
+    the run contract (``ContainerSpec.ports``) carries no protocol, so udp is refused rather than
+    silently published as tcp."""
+    spec, _, proto = text.strip().partition("/")
+    if proto and proto != "tcp":
+        raise InvalidInput(f"port {_shown(text)}: only tcp ports can be published here")
+    host, _, container = spec.rpartition(":")
+    ports = []
+    for part in (container, host):
+        if part == "" and part is host:
+            ports.append(None)
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 65535:
+            raise InvalidInput(f"port {_shown(text)}: expected [HOST:]CONTAINER[/tcp], each 1-65535 (e.g. 8080:80)")
+        ports.append(int(part))
+    return ports[0], ports[1]  # type: ignore[return-value]
+
+
+def port_mapping_problem(text: str) -> str | None:
+    try:
+        parse_port_mapping(text)
+    except InvalidInput as err:
+        return str(err)
+    return None
+
+
+def parse_env(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` (the value may be empty, and hold '=' and blanks)."""
+    key, found, value = text.partition("=")
+    if not found:
+        raise InvalidInput(f"environment {_shown(text)}: expected KEY=VALUE")
+    if not ENV_NAME.match(key):
+        raise InvalidInput(f"environment {_shown(text)}: the name must be letters, digits and '_', not starting with a digit")
+    if "\x00" in value:
+        raise InvalidInput(f"environment {_shown(text)}: the value must not contain a NUL character")
+    return key, value
+
+
+def env_problem(text: str) -> str | None:
+    try:
+        parse_env(text)
+    except InvalidInput as err:
+        return str(err)
+    return None
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    """``KEY=VALUE``; a key alone is an empty value, as ``docker run --label KEY`` takes it."""
+    key, _, value = text.partition("=")
+    if not LABEL_KEY.match(key):
+        raise InvalidInput(
+            f"label {_shown(text)}: the key must be letters, digits, '.', '-', '_' and '/' (at most 128), "
+            "starting and ending with a letter or digit"
+        )
+    if _CONTROL.search(value):
+        raise InvalidInput(f"label {_shown(text)}: the value must not contain control characters")
+    return key, value
+
+
+def label_problem(text: str) -> str | None:
+    try:
+        parse_label(text)
+    except InvalidInput as err:
+        return str(err)
+    return None
+
+
+def restart_policy_problem(text: str) -> str | None:
+    if text in RESTART_POLICIES:
+        return None
+    return f"restart policy {_shown(text)}: choose {', '.join(RESTART_POLICIES)}"
+
+
+def check_restart_policy(text: str) -> None:
+    if (problem := restart_policy_problem(text)):
+        raise InvalidInput(problem)
+
+
+def parse_volume_mount(text: str) -> tuple[str, float | None, str, bool]:
+    """``VOLUME:/path[:ro]`` (an existing volume, by name or id) or ``VOLUME:SIZE:/path[:ro]``
+    (a new one of SIZE GiB, made on the host first) as (volume, size or None, path, read-only).
+    The path is the part that starts with '/', so a size never reads as a path."""
+    parts = text.strip().split(":")
+    at = next((i for i, part in enumerate(parts) if part.startswith("/")), None)
+    if at is None or at not in (1, 2) or len(parts) - at > 2:
+        raise InvalidInput(f"volume {_shown(text)}: expected VOLUME:/path[:ro] or NEW_VOLUME:SIZE_GIB:/path[:ro]")
+    name, path = parts[0], parts[at]
+    read_only = False
+    if len(parts) - at == 2:
+        if parts[-1] not in ("ro", "rw"):
+            raise InvalidInput(f"volume {_shown(text)}: after the path only ':ro' or ':rw'")
+        read_only = parts[-1] == "ro"
+    if (problem := volume_name_problem(name)) and not name.count("/") == 1:  # "host/name" is an id
+        raise InvalidInput(f"volume {_shown(text)}: {problem}")
+    size = None
+    if at == 2:
+        if (problem := volume_size_problem(parts[1])):
+            raise InvalidInput(f"volume {_shown(text)}: {problem} (GiB)")
+        size = float(parts[1])
+    if (problem := mount_path_problem(path)):
+        raise InvalidInput(f"volume {_shown(text)}: {problem}")
+    return name, size, path, read_only
+
+
+def volume_mount_problem(text: str) -> str | None:
+    try:
+        parse_volume_mount(text)
+    except InvalidInput as err:
+        return str(err)
+    return None
+
+
+def check_run_options(spec) -> None:
+    """A ContainerSpec's ports, environment, restart policy and labels (what a backend checks
+    before sending, whoever made the spec)."""
+    for cport, hport in spec.ports:
+        for port in (cport, hport):
+            if port is not None and not 1 <= int(port) <= 65535:
+                raise InvalidInput(f"port {port}: ports are 1-65535")
+    for key, value in spec.env:
+        parse_env(f"{key}={value}")
+    for key, value in spec.labels:
+        parse_label(f"{key}={value}")
+    check_restart_policy(spec.restart_policy)
+
+
 # -- the same rules as errors ------------------------------------------------------------------
 
 

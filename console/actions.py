@@ -157,6 +157,21 @@ async def _attach(backend: "Backend", request: Any) -> "Task":
     )
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """A container to run, and the new volumes (``-v NAME:SIZE:/path``) to make on its host
+    first: the run contract mounts only volumes that exist (Docker would make a local volume of
+    no size, the simulator and Prism refuse an unknown one), so each is created and waited for,
+    then mounted by the id its task returns."""
+
+    spec: Any  # backends.contract.ContainerSpec; its mounts name the new volumes by name
+    new_volumes: "tuple[VolumeSpec, ...]" = ()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.spec.image
+
+
 async def _create_host(backend: "Backend", spec: Any) -> "Task":
     """Create, with the registries of the machine's project written into its engine (issue 13)."""
     from console.registry_auth import with_project_registries
@@ -166,8 +181,19 @@ async def _create_host(backend: "Backend", spec: Any) -> "Task":
 
 async def _run_container(backend: "Backend", spec: Any) -> "Task":
     """Run, with the configured registry's credentials for a pull it needs (issue 13)."""
+    import dataclasses
+
     from console.registry_auth import with_registry_auth
 
+    if isinstance(spec, RunRequest):
+        made: dict[str, str] = {}
+        for volume in spec.new_volumes:
+            created = await backend.wait_task((await backend.create_volume(volume)).id)
+            if created.status is not TaskStatus.SUCCEEDED or not created.result_id:
+                return created  # the failed creation is what the user sees, in its own words
+            made[volume.name] = created.result_id
+        mounts = tuple(dataclasses.replace(m, volume=made.get(m.volume, m.volume)) for m in spec.spec.mounts)
+        spec = dataclasses.replace(spec.spec, mounts=mounts)
     return await backend.run_container(await with_registry_auth(backend, spec))
 
 

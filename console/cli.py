@@ -56,11 +56,11 @@ def _check_inputs(args: argparse.Namespace) -> None:
     elif action == "secret.create":
         v.check_secret_name(args.name)
     elif action == "container.run":
-        v.check_image_ref(args.image)
-        if args.name is not None:
-            v.check_container_name(args.name)
-        for _, path in _pairs(args.volume, ":", "volume"):
-            v.check_mount_path(path)
+        from console.run_options import run_request
+
+        # Every option by the shared rules, before connecting; one line naming the field.
+        run_request(image=args.image, host=args.host, name=args.name, command=args.command_args, ports=args.publish,
+                    env=args.env, volumes=args.volume, restart=args.restart, labels=args.label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,36 +813,38 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("command_args", nargs="*", metavar="COMMAND", help="after --: the command and its arguments")
     p.add_argument("--host", required=True, metavar="H")
     p.add_argument("--name", metavar="N")
-    p.add_argument("--volume", action="append", default=[], metavar="VOL:PATH", help="mount a volume (repeatable)")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
-    p.add_argument("--publish", action="append", default=[], metavar="[HOST_PORT:]PORT", help="(repeatable)")
+    p.add_argument(
+        "-v", "--volume", action="append", default=[], metavar="VOL:/PATH[:ro]",
+        help="mount an existing volume, or make a new one first with VOL:SIZE_GIB:/PATH (repeatable)",
+    )
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
+    p.add_argument(
+        "-p", "--publish", action="append", default=[], metavar="[HOST:]PORT[/tcp]", help="publish a tcp port (repeatable)"
+    )
     p.add_argument("--restart", default="no", metavar="POLICY", help="no, always, unless-stopped, on-failure")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
 
 
 async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
-    from backends.contract import ContainerSpec, MountSpec
+    """A RunRequest (console.actions): the spec, and the new volumes made on the host first.
+    Every option is checked by the shared rules (console.run_options) before anything is sent."""
+    import dataclasses
 
-    mounts = [MountSpec(volume=volume, path=path) for volume, path in _pairs(args.volume, ":", "volume")]
-    from backends.endpoints import check_port
+    from backends.contract import resolve
+    from console.run_options import run_request
 
-    ports = []
-    for text in args.publish:
-        host_port, _, container_port = text.rpartition(":")
-        if not container_port.isdigit() or (host_port and not host_port.isdigit()):
-            raise UsageError(f"--publish {text!r}: expected [HOST_PORT:]PORT")
-        ports.append((check_port(container_port, "--publish"), check_port(host_port, "--publish") if host_port else None))
-    return ContainerSpec(
-        image=args.image,
-        host=args.host,
-        name=args.name,
-        command=tuple(args.command_args),
-        env=tuple(_pairs(args.env, "=", "env")),
-        ports=tuple(ports),
-        mounts=tuple(mounts),
-        restart_policy=args.restart,
-        # A pull it needs carries the configured registry's credentials (issue 13).
-        registry_auth=_images.auth_for(backend, await backend.snapshot(), args.image, args.host),
+    inv = await backend.snapshot()
+    try:
+        host_id = resolve(inv.hosts.values(), args.host, "host").id
+    except Exception:  # the backend says what is wrong with the host when it runs
+        host_id = None
+    request = run_request(
+        image=args.image, host=args.host, name=args.name, command=args.command_args, ports=args.publish,
+        env=args.env, volumes=args.volume, restart=args.restart, labels=args.label, inventory=inv, host_id=host_id,
     )
+    # A pull it needs carries the configured registry's credentials (issue 13).
+    auth = _images.auth_for(backend, inv, args.image, args.host)
+    return dataclasses.replace(request, spec=dataclasses.replace(request.spec, registry_auth=auth))
 
 
 def _service_create_arguments(p: argparse.ArgumentParser) -> None:

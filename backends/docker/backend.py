@@ -36,7 +36,7 @@ from ..models import Container, Host, HostState, Task, TaskStatus, Volume
 from ..poller import Broadcast, diff
 from ..settings import Settings
 from ..tasks import Aborted, TaskHandle, TaskTable
-from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name
+from ..validation import check_container_name, check_host_name, check_image_ref, check_run_options, check_volume_name
 from ..waves import PlannedHost, Wave, WaveControl, expected_back, plan_waves, run_waves, wait_back
 from . import actions, image_tasks, machines
 from .engine import Engine, host_id_for
@@ -298,6 +298,7 @@ class DockerBackend(Backend):
     async def run_container(self, spec: ContainerSpec) -> Task:
         engine = self._reachable(self._engine(spec.host))
         check_image_ref(spec.image)
+        check_run_options(spec)
         if spec.name:
             check_container_name(spec.name)
 

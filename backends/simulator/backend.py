@@ -402,8 +402,9 @@ class SimulatorBackend(SwarmActions, Backend):
         args = dict(
             container_id=container_id, name=name, image=spec.image, host_id=host.id,
             command=" ".join(spec.command), ports=[[c, h] for c, h in spec.ports],
-            mounts=[[v.id, m.path] for v, m in zip(vols, spec.mounts)], restart_policy=spec.restart_policy,
+            mounts=[[v.id, m.path, m.read_only] for v, m in zip(vols, spec.mounts)], restart_policy=spec.restart_policy,
             labels=[[k, v] for k, v in spec.labels], durations=self._durations(((2, 15), (1, 2), (1, 3))),
+            env=[f"{k}={v}" for k, v in spec.env],
         )
         return await self._start("run_container", name, container_id, args)
 

@@ -70,7 +70,7 @@ def inspect_document(world: World, c: Container) -> dict[str, Any]:
             "Cmd": cmd,
             "Labels": dict(c.labels),
             "ExposedPorts": {k: {} for k in ports},
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Env": [*world.container_env.get(c.id, ()), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         },
         "NetworkSettings": {
             "IPAddress": "",  # simulated containers have no address of their own

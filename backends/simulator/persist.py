@@ -65,6 +65,8 @@ def encode(runner: TaskRunner, *, seed: int, scale: int | None) -> dict[str, Any
         "saved_at_wall": time.time(),
         "seq": store.seq,
         "next_ip": world.next_ip,
+        # Only the containers that still exist: a removed one's environment goes with it.
+        "container_env": {cid: list(env) for cid, env in world.container_env.items() if cid in store.containers},
         "rng": _rng_state(world.rng.getstate()),
         "tables": {kind: _encode_table(kind, store.tables[kind]) for kind in KIND_NAMES},
         "running": running,
@@ -110,6 +112,8 @@ def restore(document: dict[str, Any], runner: TaskRunner) -> None:
     store.clock.now = float(document["now"])
     store.seq = document["seq"]
     world.next_ip = document["next_ip"]
+    env = document.get("container_env") or {}  # absent from states saved before it was kept
+    world.container_env = {str(cid): tuple(str(e) for e in lines) for cid, lines in env.items() if isinstance(lines, list)}
     world.rng.setstate(_rng_tuple(document["rng"]))
     _resume(runner, document["running"])
 

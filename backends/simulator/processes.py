@@ -253,14 +253,15 @@ async def create_volume(ctx: TaskContext, volume_id: str, name: str, size_gib: f
     return volume_id
 
 
-def attach_now(world: World, volume_id: str, host_id: str, container_id: str | None, mount_path: str | None) -> None:
+def attach_now(world: World, volume_id: str, host_id: str, container_id: str | None, mount_path: str | None,
+               read_only: bool = False) -> None:
     store = world.store
     vol = store.volumes[volume_id]
     ids = vol.container_ids
     if container_id and container_id in store.containers:
         c = store.containers[container_id]
         if not any(m.source == volume_id for m in c.mounts):
-            store.upsert(replace(c, mounts=c.mounts + (Mount(volume_id, mount_path or "/data"),)))
+            store.upsert(replace(c, mounts=c.mounts + (Mount(volume_id, mount_path or "/data", read_only=read_only),)))
         if container_id not in ids:
             ids = ids + (container_id,)
     store.upsert(replace(vol, state=VolumeState.ATTACHED, host_id=host_id, container_ids=ids,
@@ -319,7 +320,7 @@ async def delete_volume(ctx: TaskContext, volume_id: str, durations: list[float]
 
 async def run_container(ctx: TaskContext, container_id: str, name: str, image: str, host_id: str, command: str,
                         ports: list[list[Any]], mounts: list[list[str]], restart_policy: str,
-                        labels: list[list[str]], durations: list[float]) -> str:
+                        labels: list[list[str]], durations: list[float], env: list[str] | None = None) -> str:
     world = ctx.world
     store = world.store
     host = store.hosts[host_id]
@@ -333,8 +334,10 @@ async def run_container(ctx: TaskContext, container_id: str, name: str, image: s
             ports=tuple(PortBinding(int(cp), "tcp", int(hp) if hp else None, host.ip) for cp, hp in ports),
             labels=tuple((k, v) for k, v in labels), restart_policy=restart_policy, created_at=now,
         ))
-        for vol_id, path in mounts:
-            attach_now(world, vol_id, host_id, container_id, path)
+        if env:
+            world.container_env[container_id] = tuple(env)
+        for vol_id, path, *mode in mounts:  # mode: [read_only] (older saved tasks have none)
+            attach_now(world, vol_id, host_id, container_id, path, read_only=bool(mode and mode[0]))
     await ctx.step("starting", durations[2], 95)
     start_one(world, container_id)
     world.event(Severity.INFO, name, f"Container started on {host.name}", "container.started", container_id)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..contract import ContainerSpec, HostSpec, VolumeSpec, resolve
 from ..errors import Conflict, InvalidInput, QuotaExceeded
-from ..validation import check_container_name, check_host_name, check_image_ref, check_volume_name, check_volume_size
+from ..validation import check_container_name, check_host_name, check_image_ref, check_run_options, check_volume_name, check_volume_size
 from ..models import Container, Host, HostState, Image, Network, Project, Volume, VolumeState
 from .world import HOST_DISK_GIB, World
 
@@ -119,6 +119,7 @@ def check_run_container(world: World, spec: ContainerSpec) -> tuple[Host, list[V
     target = host(world, spec.host)
     require_running(target, "run a container on")
     check_image_ref(spec.image)
+    check_run_options(spec)
     if spec.name is not None:
         check_container_name(spec.name)
         for c in world.store.containers.values():

@@ -140,6 +140,9 @@ class World:
         self.rng = random.Random(seed)
         self.ids = Ids(self.rng)
         self.next_ip = 0
+        # A run container's environment (container id -> KEY=VALUE lines): the Container model
+        # has no field for it (the table never shows it); inspect reads it from here.
+        self.container_env: dict[str, tuple[str, ...]] = {}
 
     # -- building ---------------------------------------------------------------------------
 

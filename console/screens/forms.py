@@ -5,21 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select, Static
 
 from backends import validation
-from backends.contract import Capability, ContainerSpec, HostSpec, MountSpec, VolumeSpec
+from backends.contract import Capability, ContainerSpec, HostSpec, VolumeSpec
 from backends.models import HostState, Project, VolumeState
 from backends.validation import mount_path_problem, size_problem, whole_number_problem
 from backends.waves import parse_version
 
-from ..actions import AttachRequest, FormContext
+from ..actions import AttachRequest, FormContext, RunRequest
 from ..presenters.base import shown
 
 
@@ -431,7 +433,27 @@ class AttachVolumeForm(FormScreen):
 # -- run container ----------------------------------------------------------------------------
 
 
+class ImageSuggester(Suggester):
+    """Completes an image reference as it is typed (right arrow or End takes it): the chosen
+    host's images first, then the other hosts', then the configured registries' names as
+    prefixes (``registry.example.com:5000/``). Read from the form on each keystroke, so a
+    change of host changes what is offered."""
+
+    def __init__(self, form: "RunContainerForm") -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.form = form
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        return next((c for c in self.form.image_candidates() if c.startswith(value) and c != value), None)
+
+
 class RunContainerForm(FormScreen):
+    """What ``docker run`` takes: image, name, command, ports, environment, volumes (existing,
+    or new ones made on the host first), restart policy and labels, each checked as typed by
+    the rules the CLI uses (console.run_options, backends.validation)."""
+
     HEADING = "Run a container"
     SUBMIT = "Run"
 
@@ -442,40 +464,70 @@ class RunContainerForm(FormScreen):
     def fields(self) -> ComposeResult:
         hosts = self.running_hosts()
         host_ids = {h.id for h in hosts}
-        yield from self.field("Image", Input(placeholder="nginx:1.27", id="image", compact=True))
+        yield from self.field(
+            "Image", Input(placeholder="nginx:1.27", id="image", compact=True, suggester=ImageSuggester(self)),
+            "completes from the host's images and the configured registries (→ takes it)",
+        )
         yield from self.field("Name (optional)", Input(placeholder="web", id="name", compact=True))
         yield from self.field(
             "Host",
             Select([(shown(h.name), h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
         )
         yield from self.field(
-            "Volume (optional)",
-            Select([], id="volume", compact=True, prompt="none"),
-            "a volume attached to the host, or one attached nowhere",
+            "Command (optional)", Input(placeholder="nginx -g 'daemon off;'", id="command", compact=True),
+            "words as a shell splits them (quotes keep blanks), never run by a shell",
         )
-        yield from self.field("Mount path", Input("/data", id="path", compact=True))
+        yield from self.field("Ports", Input(placeholder="80:80 8443:443/tcp", id="ports", compact=True), escape("[HOST:]CONTAINER[/tcp], several"))
+        yield from self.field("Environment", Input(placeholder="KEY=VALUE MODE='two words'", id="env", compact=True))
+        yield from self.field(
+            "Volumes", Input(placeholder="data:/data  new-data:10:/srv:ro", id="volumes", compact=True),
+            escape("VOLUME:/path[:ro] mounts one the host has; NAME:SIZE_GIB:/path makes a new one first"),
+        )
+        yield from self.field(
+            "Restart policy",
+            Select([(p, p) for p in validation.RESTART_POLICIES], value="no", allow_blank=False, id="restart", compact=True),
+        )
+        yield from self.field("Labels", Input(placeholder="app=web team=infra", id="labels", compact=True))
 
-    def on_mount(self) -> None:
-        self._fill_volumes()
-        super().on_mount()
-
-    def _fill_volumes(self) -> None:
+    def image_candidates(self) -> list[str]:
         host_id = self.choice("host")
-        # Without host attach (Docker) a volume lives on its engine: only the host's own.
-        free_too = self.app.backend.supports(Capability.VOLUMES_HOST_ATTACH)
-        volumes = [
-            v
-            for v in self.inventory.volumes.values()
-            if (free_too and v.state is VolumeState.AVAILABLE) or (host_id is not None and v.host_id == host_id)
-        ]
-        self.query_one("#volume", Select).set_options([(shown(v.name), v.id) for v in sorted(volumes, key=lambda v: v.name)])
+        mine: list[str] = []
+        others: list[str] = []
+        for image in getattr(self.inventory, "host_images", {}).values():
+            (mine if image.host_id == host_id else others).extend(image.repo_tags)
+        prefixes = []
+        config = getattr(self.app, "config", None)
+        if config is not None and getattr(config, "registries", None):
+            from ..registry_auth import _server_of
+
+            prefixes = sorted(f"{_server_of(entry)}/" for entry in config.registries.values())
+        return list(dict.fromkeys([*sorted(mine), *sorted(others), *prefixes]))
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "host":
-            self._fill_volumes()
         self.revalidate()
 
+    def _parsed(self, field_id: str):
+        """The field's values and the run request's parts made from them; InvalidInput names
+        what is wrong."""
+        from ..run_options import items, volume_mounts, words
+
+        text = self.value(field_id)
+        if field_id == "command":
+            return words(text, "command")
+        if field_id == "ports":
+            return [validation.parse_port_mapping(p) for p in items(text)]
+        if field_id == "env":
+            return [validation.parse_env(e) for e in words(text, "environment")]
+        if field_id == "labels":
+            return [validation.parse_label(label) for label in words(text, "labels")]
+        if field_id == "volumes":
+            host = self.choice("host") or ""
+            return volume_mounts(items(text), host, self.inventory, self.choice("host"))
+        raise KeyError(field_id)
+
     def problems(self) -> dict[str, str]:
+        from backends.errors import InvalidInput
+
         problems: dict[str, str] = {}
         image = self.value("image")
         if (p := validation.image_ref_problem(image)):
@@ -488,16 +540,26 @@ class RunContainerForm(FormScreen):
             problems["name"] = f"a container named {name} already runs on that host"
         if self.choice("host") is None:
             problems["host"] = "choose a running host"
-        if self.choice("volume") is not None and (p := mount_path_problem(self.value("path"))):
-            problems["path"] = p
+        for field_id in ("command", "ports", "env", "volumes", "labels"):
+            try:
+                self._parsed(field_id)
+            except InvalidInput as err:
+                problems[field_id] = str(err)
         return problems
 
-    def spec(self) -> ContainerSpec:
-        volume = self.choice("volume")
-        return ContainerSpec(
-            image=self.value("image"),
-            host=self.choice("host"),
-            name=self.value("name") or None,
-            mounts=(MountSpec(volume, self.value("path")),) if volume else (),
+    def spec(self) -> RunRequest:
+        mounts, new = self._parsed("volumes")
+        return RunRequest(
+            ContainerSpec(
+                image=self.value("image"),
+                host=self.choice("host"),
+                name=self.value("name") or None,
+                command=tuple(self._parsed("command")),
+                env=tuple(self._parsed("env")),
+                ports=tuple(self._parsed("ports")),
+                mounts=tuple(mounts),
+                restart_policy=self.choice("restart"),
+                labels=tuple(self._parsed("labels")),
+            ),
+            tuple(new),
         )
-

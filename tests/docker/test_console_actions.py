@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from textual.widgets import Button, Select, Static
+from textual.widgets import Button, Input, Select, Static
 
 from backends.docker import DockerBackend
 from backends.models import ContainerState
@@ -96,10 +96,9 @@ async def test_run_a_container_from_the_form_with_a_volume(console, dockerd, ima
     await console.type(image)
     await console.press("tab")
     await console.type(name)
-    volume = next(v for v in console.app.store.inventory.volumes.values() if v.name == f"{name}-v")
-    form.query_one("#volume", Select).value = volume.id
+    form.query_one("#volumes", Input).value = f"{name}-v:/data"
     await console.pilot.pause()
-    assert console.error("image") == "" and console.error("path") == ""
+    assert console.error("image") == "" and console.error("volumes") == ""
     await console.press("ctrl+s")
     await console.on(DashboardScreen)
 
