@@ -628,13 +628,25 @@ def resolve(items: Iterable[Any], ref: str, what: str) -> Any:
     from .errors import InvalidInput
 
     by_name = []
+    # Several contexts open at once (backends/fleet.py): ids are "CONTEXT/ID", and
+    # "CONTEXT/NAME" names an item of one context.
+    context, sep, rest = ref.partition("/")
+    in_context = []
     for item in items:
         if item.id == ref:
             return item
-        if getattr(item, "name", None) == ref:
+        name = getattr(item, "name", None)
+        if name == ref:
             by_name.append(item)
+        elif sep and name == rest and item.id.startswith(context + sep):
+            in_context.append(item)
     if len(by_name) == 1:
         return by_name[0]
     if len(by_name) > 1:
+        contexts = sorted({i.id.partition("/")[0] for i in by_name if "/" in i.id})
+        if len(contexts) > 1:
+            raise InvalidInput(f"{what} {ref!r} is in several contexts ({', '.join(contexts)}): use CONTEXT/{ref}")
         raise InvalidInput(f"{what} name {ref!r} is ambiguous: use its id")
+    if len(in_context) == 1:
+        return in_context[0]
     raise NotFound(f"{what} {ref!r} not found")

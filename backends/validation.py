@@ -403,3 +403,26 @@ def check_update_policy(policy) -> None:
     ):
         if problem:
             raise InvalidInput(problem)
+
+
+# -- context names (the config's [contexts.NAME]) ------------------------------------------------
+
+# With several contexts open (backends/fleet.py) every id is "CONTEXT/ID" and a user names an
+# item "CONTEXT/NAME"; `--context a,b` lists them with commas. Neither may be in a name, nor
+# blanks or controls (a name is shown in the header and typed after `:ctx`).
+CONTEXT_SEPARATOR = "/"
+CONTEXT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,62}$")
+
+
+def context_name_problem(name: str) -> str | None:
+    if not name:
+        return "a context needs a name"
+    if CONTEXT_SEPARATOR in name or "," in name:
+        return f"'{CONTEXT_SEPARATOR}' and ',' are not allowed (they join contexts and names)"
+    if not CONTEXT_NAME.match(name):
+        return "use letters, digits and . _ - @ + (starting with a letter or digit), at most 63"
+    return None
+
+
+def check_context_name(name: str) -> None:
+    _raise(context_name_problem(name), "context name", name)

@@ -71,12 +71,15 @@ class NtnxConsoleApp(App):
     BINDINGS = keymap.APP_BINDINGS
     COMMANDS = App.COMMANDS | {ConsoleCommands}
 
-    def __init__(self, settings: Settings, config: Any = None, *, backend: Backend | None = None) -> None:
+    def __init__(
+        self, settings: Settings, config: Any = None, *, backend: Backend | None = None, owns_backend: bool | None = None
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.config = config
         self.backend = backend if backend is not None else open_backend(settings)
-        self._owns_backend = backend is None
+        # A fleet (several contexts, backends/fleet.py) is made by the caller and closed here.
+        self._owns_backend = backend is None if owns_backend is None else owns_backend
         # The simulator's virtual clock when there is one: ages and times shown follow it.
         has_clock = hasattr(self.backend, "clock")
         self.store = InventoryStore(clock=(lambda: self.backend.clock.now) if has_clock else time.time)
@@ -215,7 +218,8 @@ class NtnxConsoleApp(App):
         self.notify(message, severity=severity, timeout=6)
 
     def _refresh_age(self) -> None:
-        if self.store.stale:
+        # Several contexts: one may be down while the rest is live, its data's age ticking.
+        if self.store.stale or hasattr(self.backend, "context_states"):
             for screen in self._live_screens():
                 screen.refresh_status()
 
@@ -423,6 +427,11 @@ class NtnxConsoleApp(App):
             from .screens.registries import RegistriesScreen
 
             self.open_screen(RegistriesScreen())
+            return
+        if word == "ctx" or word.startswith(("ctx ", "ctx\t")):  # add or drop a context (issue 14)
+            from .fleet_view import context_command
+
+            context_command(self, text.strip().lstrip(":").strip()[3:].strip())
             return
         dashboard = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
         panes = dashboard.kinds if dashboard is not None else ("hosts", "containers", "volumes")

@@ -149,7 +149,10 @@ def _global_options(suppress: bool) -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("backend")
-    g.add_argument("--context", metavar="NAME", default=default(None), help="a context from the config file")
+    g.add_argument(
+        "--context", metavar="NAME[,NAME]", action="append", default=default(None),
+        help="a context from the config file; several (comma-separated or repeated) open together as one fleet",
+    )
     g.add_argument(
         "--backend",
         choices=registry.names(),
@@ -208,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
     )
     leaf(cfg, "path", _config_path, "print where the config file is")
+    p = leaf(cfg, "use-context", _config_use_context, "remember the context(s) to open when none is named")
+    p.add_argument("names", nargs="+", metavar="NAME", help="a context, or several (NAME,NAME or NAME NAME): a fleet")
 
     nouns: dict[str, Any] = {}
     for kind in LIST_KINDS:
@@ -286,10 +291,16 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
     chosen = "simulator" if args.demo else args.backend
     if args.demo and args.backend not in (None, "simulator"):
         raise UsageError(f"--demo is the simulator: it cannot go with --backend {args.backend}")
-    if args.context:
-        settings = config.settings_for(args.context)
+    from console.fleet_commands import context_names
+
+    names = context_names(args)  # several are a fleet's (console.fleet_commands), one at a time
+    if len(names) > 1:
+        raise UsageError(f"one context at a time here, not {', '.join(names)}")
+    context = names[0] if names else None
+    if context:
+        settings = config.settings_for(context)
         if chosen and chosen != settings.backend:
-            raise UsageError(f"context {args.context!r} is a {settings.backend} context, not {chosen}")
+            raise UsageError(f"context {context!r} is a {settings.backend} context, not {chosen}")
     elif chosen:
         settings = Settings(backend=chosen)  # an explicit backend ignores current_context
     else:
@@ -417,6 +428,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     handler = getattr(args, "handler", None)
     if handler is _config_path:
         return _config_path(args)
+    from console import fleet_commands
+
+    if handler is _config_use_context:
+        return fleet_commands.use_context(args)
+    if len(fleet_commands.normalize(args)) > 1 and fleet_commands.needs_one(args):
+        raise UsageError("this command takes one --context")
     from console.registry_commands import handler_for
 
     registry_command = handler_for(args)
@@ -428,7 +445,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config()
     # Following logs needs time to pass; every other command runs for a moment.
     headless = handler is not None and not getattr(args, "follow", False)
+    fleet = fleet_commands.fleet_names(args, config)
+    if fleet:  # several contexts at once (backends/fleet.py)
+        return fleet_commands.run(fleet, handler, args, config, headless=headless)
     settings = resolve_settings(args, config, headless=headless)
+    args.row_context = settings.context  # every list's --json row says it
     from backends.endpoints import check_settings, warnings
 
     check_settings(settings)  # before anything is looked up or connected
@@ -452,6 +473,12 @@ def _open_console(settings: "Settings", config: "Config") -> int:
     from console.app import run_app
 
     return run_app(settings, config)
+
+
+def _config_use_context(args: argparse.Namespace) -> int:
+    from console import fleet_commands
+
+    return fleet_commands.use_context(args)
 
 
 def _config_path(args: argparse.Namespace) -> int:
@@ -539,12 +566,25 @@ async def _list(backend: "Backend", args: argparse.Namespace) -> int:
         return await list_host_images(backend, args)
 
     inventory = await backend.snapshot()
+    from console.fleet_commands import row_context, table_columns, with_context
+
     if args.json:
         # Each row is written as it is made (one JSON array): 100,000 containers are never
         # held as dicts and as text at once.
-        output.print_json(presenters.stream_rows(args.kind, inventory))
+        def contextual() -> Any:
+            add = row_context(backend, args)  # every row says its context, a fleet's or the one named
+            for row in presenters.stream_rows(args.kind, inventory):
+                add(row)
+                yield row
+
+        output.print_json(contextual())
+        return 0
+    items = presenters.rows(args.kind, inventory)
+    several = with_context(items, backend, args)
+    if several:  # a CONTEXT column only with more than one context
+        output.print_columns(table_columns(args.kind), items)
     else:
-        output.print_table(args.kind, presenters.rows(args.kind, inventory))
+        output.print_table(args.kind, items)
     return 0
 
 

@@ -77,6 +77,8 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "ctrl+d"
     # [registries.NAME] tables, checked (backends.registries.models; issue 13).
     registries: dict[str, Any] = field(default_factory=dict)
+    # Contexts opened together when none is named (issue 14: `config use-context a,b`, `:ctx`).
+    fleet: list[str] = field(default_factory=list)
 
     def settings_for(self, context: str | None = None) -> Settings:
         """Settings of ``context``, else of ``current_context``, else the built-in simulator."""
@@ -163,7 +165,7 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
-    unknown = set(data) - {"current_context", "contexts", "keymap", "registries"}
+    unknown = set(data) - {"current_context", "contexts", "keymap", "registries", "fleet"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     current = data.get("current_context")
@@ -183,7 +185,17 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if not all(isinstance(v, str) and v for v in keymap.values()):
         raise ConfigError(f'{path}: [keymap] maps binding ids to keys, e.g. host.create = "C"')
     registries = _registries(path, data.get("registries", {}))
-    return Config(path=path, current_context=current, contexts=contexts, keymap=dict(keymap), registries=registries)
+    fleet = data.get("fleet", [])
+    if not isinstance(fleet, list) or not all(isinstance(n, str) for n in fleet):
+        raise ConfigError(f'{path}: fleet is a list of context names, e.g. fleet = ["lab", "local"]')
+    missing = [n for n in fleet if n not in contexts]
+    if missing:
+        known = ", ".join(sorted(contexts)) or "none defined"
+        raise ConfigError(f"{path}: fleet names {missing[0]!r}, which is not a context (contexts: {known})")
+    return Config(
+        path=path, current_context=current, contexts=contexts, keymap=dict(keymap), registries=registries,
+        fleet=list(dict.fromkeys(fleet)),
+    )
 
 
 def _registries(path: Path, raw: Any) -> dict[str, Any]:
@@ -201,6 +213,11 @@ def _context(path: Path, name: str, raw: Any) -> dict[str, Any]:
     where = f"{path}: [contexts.{name}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table")
+    from backends.validation import context_name_problem
+
+    problem = context_name_problem(name)  # a name is also "CONTEXT/NAME" and `--context a,b`
+    if problem:
+        raise ConfigError(f"{where}: the name: {problem}")
     backend = raw.get("backend")
     if backend not in registry.names():
         raise ConfigError(f"{where}: backend must be one of {', '.join(registry.names())} (got {backend!r})")

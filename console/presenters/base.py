@@ -151,3 +151,25 @@ class Presenter:
     kind: str
     rows: Callable[["Inventory"], list[Row]]  # the CLI's items (--json), in a stable order
     table: list[TableColumn] = field(default_factory=list)  # the CLI's table
+
+
+# -- several contexts at once (backends/fleet.py) ------------------------------------------------
+
+
+def context_of(item_id: str) -> str:
+    """The context of a fleet id ("CONTEXT/ID")."""
+    return item_id.partition("/")[0]
+
+
+def with_context(columns: list[Any], several: bool) -> list[Any]:
+    """A pane's columns, with a CONTEXT column first when more than one context is open (its
+    text is part of each row's filter text, so `/east` finds a context's rows)."""
+    if not several:
+        return columns
+    from widgets.resource_table import Column
+
+    return [Column("context", "CONTEXT", width=12, render=lambda r: context_of(r.id), sort_key=lambda r: context_of(r.id)), *columns]
+
+
+def several_contexts(backend: Any) -> bool:
+    return len(getattr(backend, "contexts", ())) > 1

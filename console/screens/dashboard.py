@@ -17,7 +17,7 @@ from widgets.task_strip import TaskStrip
 
 from .. import actions, keymap
 from ..presenters import containers, hosts, secrets, services, tasks, volumes
-from ..presenters.base import shown
+from ..presenters.base import several_contexts, shown, with_context
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
@@ -86,17 +86,19 @@ class DashboardScreen(Live, Screen):
         backend = self.app.backend
         swarm = tuple(kind for kind, need in SWARM_KINDS.items() if backend.supports(need))
         self.kinds = KINDS + swarm
+        # Several contexts open (backends/fleet.py): every pane says each row's context.
+        several = several_contexts(backend)
         yield StatusHeader(id="status")
         with Horizontal(id="top"):
-            yield Pane("hosts", ResourceTable(hosts.columns(self.app.store.node_name), id="hosts", empty_text="No hosts"))
-            yield Pane("volumes", ResourceTable(volumes.columns(host_name), id="volumes", empty_text="No volumes"))
+            yield Pane("hosts", ResourceTable(with_context(hosts.columns(self.app.store.node_name), several), id="hosts", empty_text="No hosts"))
+            yield Pane("volumes", ResourceTable(with_context(volumes.columns(host_name), several), id="volumes", empty_text="No volumes"))
         if swarm:
             with Horizontal(id="swarm"):
                 if "services" in swarm:
-                    yield Pane("services", ResourceTable(services.columns(), id="services", empty_text="No services"))
+                    yield Pane("services", ResourceTable(with_context(services.columns(), several), id="services", empty_text="No services"))
                 if "secrets" in swarm:
-                    yield Pane("secrets", ResourceTable(secrets.columns(), id="secrets", empty_text="No secrets"))
-        yield Pane("containers", ResourceTable(containers.columns(host_name), id="containers", empty_text="No containers"))
+                    yield Pane("secrets", ResourceTable(with_context(secrets.columns(), several), id="secrets", empty_text="No secrets"))
+        yield Pane("containers", ResourceTable(with_context(containers.columns(host_name), several), id="containers", empty_text="No containers"))
         yield TaskStrip(id="tasks", clock=self.app.store.clock)
         yield Input(id="prompt")
         yield KeyBar()

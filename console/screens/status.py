@@ -19,6 +19,35 @@ def _ratio(used: float, total: float | None, unit: str = "") -> str:
     return f"{used:g}/{total:g}{unit}{share}"
 
 
+REASON_SHOWN = 48  # characters of a context's reason in the header (the rest is in the notice)
+
+
+def _fleet_line(line: Text, states: list) -> None:
+    """``east SIM ● connected   local DOCKER ● UNREACHABLE data 12s old (reason)``. A context's
+    name, its reason and its kind are data: shown through visible()."""
+    for state in states:
+        line.append(f"{visible(state.name)} ", style="bold")
+        if state.simulated:
+            line.append(" SIM ", style="bold black on yellow")
+        else:
+            line.append(f" {visible(state.kind.upper())} ", style="bold reverse")
+        if state.read_only:
+            line.append(" RO ", style="bold white on red")
+        if state.state is ConnectionState.CONNECTED:
+            line.append(" ● connected", style="green")
+        elif state.state is ConnectionState.DEGRADED:
+            line.append(f" ◐ degraded: {visible(state.reason or '')[:REASON_SHOWN]}", style="yellow")
+        else:
+            line.append(" ")
+            line.append(" ● UNREACHABLE ", style="bold white on red")
+            age = state.age()
+            if age is not None:
+                line.append(f" data {age_text(age)} old", style="bold red")
+            if state.reason:
+                line.append(f" ({visible(state.reason)[:REASON_SHOWN]})", style="red")
+        line.append("   ")
+
+
 class StatusHeader(Widget):
     # A fixed height and a plain repaint: a change of text never costs a layout of the screen.
     DEFAULT_CSS = """
@@ -48,36 +77,42 @@ class StatusHeader(Widget):
         # cursor, set the title or break the header's two lines.
         line = Text()
         line.append("ntnx-console ", style="bold")
-        if backend.simulated:
-            line.append(" SIMULATOR ", style="bold black on yellow")
+        contexts = getattr(backend, "context_states", None)
+        if contexts is not None:  # several contexts at once: each one's state and data age
+            _fleet_line(line, contexts())
+            if settings.insecure_transport:  # a protection turned off in some context
+                line.append(" INSECURE TRANSPORT ", style="bold white on red")
         else:
-            line.append(f" {backend.kind.upper()} ", style="bold reverse")
-        if backend.label != backend.kind:
-            line.append(f"  {visible(backend.label)}")
-        if settings.context:
-            line.append(f"  context {visible(settings.context)}", style="bold")
-        if backend.read_only:
-            line.append("  ")
-            line.append(" READ-ONLY ", style="bold white on red")
-        # A protection the user turned off stays in sight for as long as the console runs.
-        if settings.backend == "prism" and settings.prism.insecure:
-            line.append("  ")
-            line.append(" INSECURE TLS ", style="bold white on red")
-        if settings.insecure_transport:
-            line.append("  ")
-            line.append(" INSECURE TRANSPORT ", style="bold white on red")
-        line.append("   ")
-        if store.state is ConnectionState.CONNECTED:
-            line.append("● connected", style="green")
-        elif store.state is ConnectionState.DEGRADED:
-            line.append(f"◐ degraded: {visible(store.reason or '')}", style="yellow")
-        else:
-            age = store.age()
-            line.append(" ● UNREACHABLE ", style="bold white on red")
-            if age is not None:
-                line.append(f" data {age_text(age)} old", style="bold red")
-            if store.reason:
-                line.append(f"  {visible(store.reason)}", style="red")
+            if backend.simulated:
+                line.append(" SIMULATOR ", style="bold black on yellow")
+            else:
+                line.append(f" {backend.kind.upper()} ", style="bold reverse")
+            if backend.label != backend.kind:
+                line.append(f"  {visible(backend.label)}")
+            if settings.context:
+                line.append(f"  context {visible(settings.context)}", style="bold")
+            if backend.read_only:
+                line.append("  ")
+                line.append(" READ-ONLY ", style="bold white on red")
+            # A protection the user turned off stays in sight for as long as the console runs.
+            if settings.backend == "prism" and settings.prism.insecure:
+                line.append("  ")
+                line.append(" INSECURE TLS ", style="bold white on red")
+            if settings.insecure_transport:
+                line.append("  ")
+                line.append(" INSECURE TRANSPORT ", style="bold white on red")
+            line.append("   ")
+            if store.state is ConnectionState.CONNECTED:
+                line.append("● connected", style="green")
+            elif store.state is ConnectionState.DEGRADED:
+                line.append(f"◐ degraded: {visible(store.reason or '')}", style="yellow")
+            else:
+                age = store.age()
+                line.append(" ● UNREACHABLE ", style="bold white on red")
+                if age is not None:
+                    line.append(f" data {age_text(age)} old", style="bold red")
+                if store.reason:
+                    line.append(f"  {visible(store.reason)}", style="red")
         line.append("\n")
         cap = store.capacity()
         if backend.supports(Capability.NODES):
