@@ -395,14 +395,12 @@ def check_constraint(expr: str) -> None:
 
 def check_update_policy(policy) -> None:
     """An UpdatePolicy (``backends.models``) as a user may give it."""
-    for problem in (
-        update_parallelism_problem(policy.parallelism),
-        update_delay_problem(policy.delay_s),
-        failure_action_problem(policy.failure_action),
-        update_order_problem(policy.order),
-    ):
-        if problem:
-            raise InvalidInput(problem)
+    if (problem := update_parallelism_problem(policy.parallelism)):
+        raise InvalidInput(problem)
+    if (problem := update_delay_problem(policy.delay_s)):
+        raise InvalidInput(f"update delay: {problem}")
+    _raise(failure_action_problem(policy.failure_action), "update failure action", policy.failure_action)
+    _raise(update_order_problem(policy.order), "update order", policy.order)
 
 
 # -- context names (the config's [contexts.NAME]) ------------------------------------------------

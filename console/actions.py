@@ -138,6 +138,24 @@ class AttachRequest:
         return self.new_volume.name if self.new_volume else (self.volume_id or "")
 
 
+@dataclass(frozen=True)
+class UpdateRequest:
+    """A service's rolling update, with the service's name for the notifications."""
+
+    name: str
+    spec: Any  # backends.contract.ServiceUpdateSpec
+
+
+@dataclass(frozen=True)
+class RotateRequest:
+    """A secret's rotation: which secret, and its new value (never in a repr, a log or a
+    notification: the notifications name the secret)."""
+
+    name: str
+    secret_id: str
+    data: bytes = field(repr=False, default=b"")
+
+
 # -- how the actions run --------------------------------------------------------------------------
 
 
@@ -289,8 +307,27 @@ ACTIONS: list[Action] = [
         cli={"containers": ("container", "restart")},
     ),
     Action(
-        "container.logs", "Logs", "Stream the container's logs (follow, pause, search)", CONTAINERS, keys="l",
+        "container.logs", "Logs",
+        "Stream the logs of the marked containers (or the one under the cursor), interleaved by time: follow, pause, "
+        "search, filter, save", CONTAINERS, keys="l",
         panes=("containers",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
+    ),
+    Action(
+        "container.app_logs", "App logs",
+        "Follow the logs of every container of the application under the cursor (its app label, compose service or "
+        "swarm service), interleaved by time", CONTAINERS, keys="L",
+        panes=("containers",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_app_logs", show=False,
+    ),
+    # The same key on Hosts and Services: every container of the chosen hosts, every task of
+    # the chosen services (not in the footer there: the pane's own actions come first).
+    Action(
+        "host.logs", "Logs", "Follow the logs of every container on the marked hosts (or the one under the cursor)",
+        HOSTS, keys="l", panes=("hosts",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs", show=False,
+    ),
+    Action(
+        "service.logs", "Logs", "Follow the logs of every task of the marked services (or the one under the cursor)",
+        SERVICES, keys="l", panes=("services",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
+        show=False,
     ),
     # -- a swarm's nodes, services and secrets (hidden where the backend has no swarm). Keys
     # free on their panes: capitals for the nodes and scale (s is a shell, a attaches, d is
@@ -331,6 +368,37 @@ ACTIONS: list[Action] = [
         "secret.remove", "Remove", "Remove the secret (refused while a service uses it)", SECRETS, keys="ctrl+d",
         panes=("secrets",), needs=Capability.SECRETS_REMOVE, destructive=True, run=lambda b, s: b.remove_secret(s.id),
         cli={"secrets": ("secret", "remove")}, priority=False, while_typing=True,
+    ),
+    # Rolling updates, rollback, rotation and configs (a swarm's). U and R are free on these
+    # panes (u upgrades hosts from any pane; R restarts only on Containers).
+    Action(
+        "service.update", "Update", "Update the service's image in rolling waves (the form shows the waves first)",
+        SERVICES, keys="U", panes=("services",), needs=Capability.SERVICES_UPDATE,
+        form="console.screens.services:UpdateServiceForm", run=lambda b, r: b.update_service(r.spec),
+        cli={"services": ("service", "update")}, verb="update", wait_timeout=900.0,
+    ),
+    Action(
+        "service.rollback", "Rollback", "Roll the service back to its previous spec (after a confirmation)", SERVICES,
+        keys="R", panes=("services",), needs=Capability.SERVICES_UPDATE,
+        form="console.screens.services:RollbackServiceForm", run=lambda b, s: b.rollback_service(s.id),
+        cli={"services": ("service", "rollback")}, verb="roll back", wait_timeout=900.0,
+    ),
+    Action(
+        "secret.rotate", "Rotate", "Rotate the secret: a new one, its services moved to it, the old one removed", SECRETS,
+        keys="R", panes=("secrets",), needs=Capability.SECRETS_ROTATE, form="console.screens.services:RotateSecretForm",
+        run=lambda b, r: b.rotate_secret(r.secret_id, r.data), cli={"secrets": ("secret", "rotate")}, verb="rotate",
+        wait_timeout=900.0,
+    ),
+    Action(
+        "config.create", "Create config", "Create a config from a file or standard input", SECRETS,
+        needs=Capability.CONFIGS_CREATE, run=lambda b, spec: b.create_config(spec),
+        cli={"configs": ("config", "create")}, verb="create config",
+    ),
+    Action(
+        # The CLI's only: the console has no Configs pane yet (`configs list` shows them).
+        "config.remove", "Remove config", "Remove the config (refused while a service uses it)", SECRETS,
+        panes=("configs",), needs=Capability.CONFIGS_REMOVE, destructive=True, run=lambda b, c: b.remove_config(c.id),
+        cli={"configs": ("config", "remove")},
     ),
     # -- container images on a host (the Images screen: I on Hosts, or :images)
     Action(

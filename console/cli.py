@@ -29,7 +29,10 @@ if TYPE_CHECKING:
 
 PROG = "ntnx-console"
 INTERRUPT_GRACE = 2.0  # seconds a Ctrl-C'd command gets to unwind before it is ended
-LIST_KINDS = ("hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events", "services", "secrets")
+LIST_KINDS = (
+    "hosts", "containers", "volumes", "tasks", "images", "networks", "projects", "nodes", "events", "services", "secrets",
+    "configs",
+)
 
 class UsageError(InvalidInput):
     title = "Usage"
@@ -53,6 +56,9 @@ def _check_inputs(args: argparse.Namespace) -> None:
         v.check_image_ref(args.image)
         for name in args.secret:
             v.check_secret_name(name)
+        swarm_commands.check_inputs(action, args)
+    elif action in ("service.update", "config.create", "secret.rotate"):
+        swarm_commands.check_inputs(action, args)
     elif action == "secret.create":
         v.check_secret_name(args.name)
     elif action == "container.run":
@@ -207,14 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="with --wait: give up after this long, exit 1 with the task's last state (default per action)",
         )
 
-    cfg = commands.add_parser("config", help="the config file").add_subparsers(
+    cfg = commands.add_parser("config", help="the config file; create, remove swarm configs").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
     )
     leaf(cfg, "path", _config_path, "print where the config file is")
     p = leaf(cfg, "use-context", _config_use_context, "remember the context(s) to open when none is named")
     p.add_argument("names", nargs="+", metavar="NAME", help="a context, or several (NAME,NAME or NAME NAME): a fleet")
 
-    nouns: dict[str, Any] = {}
+    nouns: dict[str, Any] = {"config": cfg}  # a swarm config's create / remove sit beside `config path`
     for kind in LIST_KINDS:
         sub = commands.add_parser(kind, help=f"list {kind}" + (", upgrade hosts" if kind == "hosts" else ""))
         nouns[kind] = sub.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -223,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("host", "create, delete, power hosts"),
         ("volume", "create, attach, detach, delete volumes"),
         ("container", "run, start, stop, remove containers; logs"),
-        ("service", "create, scale, remove swarm services"),
-        ("secret", "create, remove swarm secrets"),
+        ("service", "create, scale, update, roll back, remove swarm services"),
+        ("secret", "create, rotate, remove swarm secrets"),
         ("image", "pull, remove container images on a host"),
     ):
         nouns[noun] = commands.add_parser(noun, help=help).add_subparsers(
@@ -275,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     from console import host_image_commands
 
     host_image_commands.add_list_option(nouns["images"].choices["list"])
+    host_image_commands.add_push_credentials(commands, leaf, wait_option)
     return parser
 
 
@@ -286,7 +293,6 @@ def resolve_settings(args: argparse.Namespace, config: "Config", *, headless: bo
     """The config context (or the simulator), then every option given on the command line,
     then the chosen backend's own defaults and checks (its ``about.finish``)."""
     from backends.settings import Settings
-    host_image_commands.add_push_credentials(commands, leaf, wait_option)
 
     chosen = "simulator" if args.demo else args.backend
     if args.demo and args.backend not in (None, "simulator"):
@@ -668,18 +674,6 @@ async def _item_action(backend: "Backend", args: argparse.Namespace) -> int:
     return await _finish(backend, await run(backend, item, **switches), args)
 
 
-async def _spec_action(backend: "Backend", args: argparse.Namespace) -> int:
-    """A registered action on a spec made from the options: ``host create``, ``container run``."""
-    from console import actions
-
-    record = actions.get(args.action_id)
-    command = SPEC_COMMANDS[record.id]
-    spec = await command.spec(backend, args)
-    if command.preview is not None and getattr(args, "dry_run", False):
-        return await command.preview(backend, spec, args)  # says what would happen; changes nothing
-    return await _finish(backend, await record.runner(args.pane)(backend, spec), args)
-
-
 async def _dry_run(backend: "Backend", action: str, kind: str, item: Any, args: argparse.Namespace) -> int:
     """What the action would take down, from the same analysis the console's confirmation
     shows (backends.blast); nothing is sent to the backend but reads."""
@@ -695,6 +689,18 @@ async def _dry_run(backend: "Backend", action: str, kind: str, item: Any, args: 
         for line in lines:
             print(visible(f"  {line}"))
     return 0
+
+
+async def _spec_action(backend: "Backend", args: argparse.Namespace) -> int:
+    """A registered action on a spec made from the options: ``host create``, ``container run``."""
+    from console import actions
+
+    record = actions.get(args.action_id)
+    command = SPEC_COMMANDS[record.id]
+    spec = await command.spec(backend, args)
+    if command.preview is not None and getattr(args, "dry_run", False):
+        return await command.preview(backend, spec, args)  # says what would happen; changes nothing
+    return await _finish(backend, await record.runner(args.pane)(backend, spec), args)
 
 
 # -- the options of each action that works on a spec, and the spec made from them -------------
@@ -895,6 +901,7 @@ def _service_create_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--global", dest="global_mode", action="store_true", help="one task on every node")
     p.add_argument("--secret", action="append", default=[], metavar="SECRET", help="mount at /run/secrets/SECRET (repeatable)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="(repeatable)")
+    swarm_commands.add_create_options(p)
 
 
 def _whole_number(text: str) -> int:
@@ -916,6 +923,9 @@ async def _service_spec(backend: "Backend", args: argparse.Namespace) -> Any:
         replicas=None if args.global_mode else (1 if args.replicas is None else args.replicas),
         env=tuple(_pairs(args.env, "=", "env")),
         secrets=tuple(args.secret),
+        configs=tuple(args.config),
+        constraints=tuple(args.constraint),
+        update=swarm_commands.update_policy(args),
         # Sent with the service so that every node can pull (``--with-registry-auth``).
         registry_auth=_images.auth_for(backend, await backend.snapshot(), args.image, None),
     )
@@ -970,6 +980,7 @@ async def _secret_spec(backend: "Backend", args: argparse.Namespace) -> Any:
 
 
 from console import host_image_commands as _images  # noqa: E402  (light: argparse only at import)
+from console import swarm_commands  # noqa: E402  (light: argparse only at import)
 
 
 class _SpecCommand(NamedTuple):
@@ -995,6 +1006,20 @@ SPEC_COMMANDS: dict[str, _SpecCommand] = {
     "service.create": _SpecCommand("create a swarm service", _service_create_arguments, _service_spec),
     "service.scale": _SpecCommand("scale a replicated service to N tasks", _service_scale_arguments, _scale_spec),
     "secret.create": _SpecCommand("create a swarm secret from a file or standard input", _secret_create_arguments, _secret_spec),
+    "service.update": _SpecCommand(
+        "rolling update of a service's image (prints the waves first; --dry-run: only them)",
+        swarm_commands.update_arguments, swarm_commands.update_spec, swarm_commands.update_preview,
+    ),
+    "service.rollback": _SpecCommand(
+        "roll a service back to its previous spec", swarm_commands.rollback_arguments, swarm_commands.rollback_spec
+    ),
+    "secret.rotate": _SpecCommand(
+        "rotate a secret from a file or standard input: a new secret, its services moved to it, the old one removed",
+        swarm_commands.rotate_arguments, swarm_commands.rotate_spec,
+    ),
+    "config.create": _SpecCommand(
+        "create a swarm config from a file or standard input", swarm_commands.config_create_arguments, swarm_commands.config_spec
+    ),
     "host_image.pull": _SpecCommand(
         "pull an image onto a host (with the configured registry's credentials)", _images.pull_arguments, _images.pull_spec
     ),

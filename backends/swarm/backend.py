@@ -459,7 +459,7 @@ class SwarmBackend(Backend):
 
     async def create_secret(self, spec: SecretSpec) -> Task:
         check_secret_name(spec.name)
-        check_secret_value(spec.name, spec.data)
+        updates.check_secret_value(spec.name, spec.data)
         engine = self._reachable()
         if any(s.name == spec.name for s in self._inventory().secrets.values()):
             raise Conflict(f"a secret named {spec.name} already exists")
@@ -569,13 +569,6 @@ class SwarmBackend(Backend):
             if time.monotonic() > deadline:
                 raise TaskFailed(f"{len(left)} task(s) still on {host.name} after {DRAIN_TIMEOUT:g}s")
             await asyncio.sleep(0.5)
-
-
-def check_secret_value(name: str, data: bytes) -> None:
-    if not data:
-        raise InvalidInput(f"secret {name}: the value is empty")
-    if len(data) > 500 * 1024:  # the swarm's own limit, said before sending
-        raise InvalidInput(f"secret {name}: the value is {len(data):,} bytes; the swarm takes at most 500 KiB")
 
 
 def _replace(value: Any, **changes: Any) -> Any:

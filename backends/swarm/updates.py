@@ -257,6 +257,13 @@ def _update_task(backend: "SwarmBackend", task_id: str) -> Task:
 # -- secrets: rotation --------------------------------------------------------------------------
 
 
+def check_secret_value(name: str, data: bytes) -> None:
+    if not data:
+        raise InvalidInput(f"secret {name}: the value is empty")
+    if len(data) > 500 * 1024:  # the swarm's own limit, said before sending
+        raise InvalidInput(f"secret {name}: the value is {len(data):,} bytes; the swarm takes at most 500 KiB")
+
+
 def rotated_name(name: str, taken: set[str]) -> str:
     """NAME-2, NAME-3...: the next free name after ``name`` (see ``_COUNTER``)."""
     match = _COUNTER.match(name)
@@ -271,8 +278,6 @@ def rotated_name(name: str, taken: set[str]) -> str:
 
 
 async def rotate_secret(backend: "SwarmBackend", secret_id: str, data: bytes) -> Task:
-    from .backend import check_secret_value
-
     engine = backend._reachable()
     await engine.inventory.refresh_swarm()  # who uses it now
     old = backend._secret(secret_id)

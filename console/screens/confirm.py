@@ -15,7 +15,7 @@ SHOWN_NAMES = 12  # names listed in full; the rest are counted
 
 def question(kind: str, names: list[str], verb: str | None = None) -> str:
     noun = kind if len(names) != 1 else kind[:-1]
-    verb = verb or ("Remove" if kind in ("containers", "services", "secrets") else "Delete")
+    verb = verb or ("Remove" if kind in ("containers", "services", "secrets", "configs") else "Delete")
     listed = ", ".join(visible(name) for name in names[:SHOWN_NAMES])  # names are data
     if len(names) > SHOWN_NAMES:
         listed += f" and {len(names) - SHOWN_NAMES} more"

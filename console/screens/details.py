@@ -314,7 +314,7 @@ class ServiceDetails(DetailsScreen):
     gives none) and its tasks across the nodes. Enter on a task opens it as a container."""
 
     KIND = "services"
-    WATCHES = ("services", "secrets", "containers", "hosts")
+    WATCHES = ("services", "secrets", "configs", "containers", "hosts")
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
@@ -349,9 +349,14 @@ class ServiceDetails(DetailsScreen):
                     ("Replicas", Text(replicas, style=services.replicas_style(f"{s.replicas_running}/{s.replicas_desired}"))),
                     ("Image", s.image),
                     ("Ports", ", ".join(s.ports)),
-                    ("Update", s.update_state or "never updated"),
+                    ("Update", services.update_text(s) if s.update_state else "never updated"),
+                    ("Previous image", s.previous_image or "none: nothing to roll back to"),
+                    ("Update config", services.policy_text(s.update_policy)),
+                    ("Rollback config", services.policy_text(s.rollback_policy)),
+                    ("Constraints", list(s.constraints) or "none"),
                     # Names only: the swarm never gives a secret's value back.
                     ("Secrets", [inv.secrets[i].name if i in inv.secrets else i for i in s.secret_ids]),
+                    ("Configs", [inv.configs[i].name if i in inv.configs else i for i in s.config_ids]),
                     ("Created", date_time_text(s.created_at)),
                     ("Updated", date_time_text(s.updated_at)),
                 ]

@@ -185,7 +185,10 @@ async def _select(c):
 
 # The swarm's actions: on the simulator (no swarm) their keys do nothing and show nowhere.
 # What they do on a swarm, from their panes: tests/swarm/test_swarm_console.py.
-SWARM_ONLY = {"host.drain": "D", "host.activate": "A", "service.scale": "S", "service.remove": "ctrl+d", "secret.remove": "ctrl+d"}
+SWARM_ONLY = {
+    "host.drain": "D", "host.activate": "A", "service.scale": "S", "service.remove": "ctrl+d", "secret.remove": "ctrl+d",
+    "service.update": "U", "service.rollback": "R", "secret.rotate": "R",
+}
 ABSENT_HERE = SWARM_ONLY
 
 
