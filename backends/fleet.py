@@ -177,11 +177,13 @@ class FleetBackend(Backend):
         *,
         reopen: dict[str, Callable[[], Backend]] | None = None,
         connected: Iterable[str] = (),
+        follow: bool = True,
         label: str = "",
     ) -> None:
         """``reopen``: how to make a context's backend afresh after its connect failed half
         way; ``connected``: contexts whose backend is connected already (a console that had
-        one context and opens a second)."""
+        one context and opens a second); ``follow=False``: no change streams (a CLI call
+        reads snapshots and waits on tasks only)."""
         for name in children:
             check_context_name(name)
         self._contexts: dict[str, _Context] = {}
@@ -195,6 +197,7 @@ class FleetBackend(Backend):
         self._broadcast = Broadcast()
         self._seq = 0
         self._started = False
+        self._follow = follow
         self._state: tuple[ConnectionState, str] | None = None
 
     # -- what it is ------------------------------------------------------------------------
@@ -257,7 +260,8 @@ class FleetBackend(Backend):
         self._started = True
         await asyncio.gather(*(self._connect_one(c) for c in self._contexts.values() if not c.connected))
         for context in self._contexts.values():
-            self._start_pump(context)
+            if self._follow:
+                self._start_pump(context)
         self._publish_state()
 
     async def _connect_one(self, context: _Context) -> None:
@@ -306,7 +310,7 @@ class FleetBackend(Backend):
         context = _Context(name, backend, reopen)
         self._contexts[name] = context
         self._publish_state()
-        if self._started:
+        if self._started and self._follow:
             self._start_pump(context)
 
     async def remove(self, name: str) -> None:

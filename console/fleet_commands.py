@@ -77,7 +77,7 @@ def fleet_settings(names: list[str], args: argparse.Namespace, config: "Config",
     return out
 
 
-def open_fleet(settings: "dict[str, Settings]") -> "Backend":
+def open_fleet(settings: "dict[str, Settings]", *, follow: bool = True) -> "Backend":
     from backends.endpoints import check_settings
     from backends.factory import open_backend
     from backends.fleet import FleetBackend
@@ -89,7 +89,8 @@ def open_fleet(settings: "dict[str, Settings]") -> "Backend":
         if each.backend == "simulator":
             # A call is short: it holds each --demo-state's lock from load to save.
             children[name].exclusive_state = True  # type: ignore[attr-defined]
-    return FleetBackend(children, reopen={name: (lambda each=each: open_backend(each)) for name, each in settings.items()})
+    reopen = {name: (lambda each=each: open_backend(each)) for name, each in settings.items()}
+    return FleetBackend(children, reopen=reopen, follow=follow)
 
 
 def context_of(row: dict[str, Any], single: str | None) -> str | None:
@@ -172,7 +173,7 @@ async def session(settings: "dict[str, Settings]", handler: Any, args: argparse.
     from backends.errors import Unavailable
     from console.cli import _err
 
-    backend = open_fleet(settings)
+    backend = open_fleet(settings, follow=False)  # a call reads snapshots and waits on its tasks
     try:
         await backend.connect()  # type: ignore[attr-defined]
         down = backend.unreachable()  # type: ignore[attr-defined]

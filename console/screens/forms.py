@@ -22,7 +22,7 @@ from backends.validation import mount_path_problem, size_problem, whole_number_p
 from backends.waves import parse_version
 
 from ..actions import AttachRequest, FormContext, RunRequest
-from ..presenters.base import shown
+from ..presenters.base import context_of, several_contexts, shown
 
 
 
@@ -134,6 +134,11 @@ class FormScreen(ModalScreen[Any]):
         value = self.query_one(f"#{field_id}", Select).value
         return None if value is Select.NULL else value
 
+    def named(self, item: Any) -> str:
+        """An item as a choice names it: with several contexts open, ``CONTEXT/NAME`` (two
+        contexts may each have a ``cm-app-01``)."""
+        return f"{context_of(item.id)}/{item.name}" if several_contexts(self.app.backend) else item.name
+
     def on_mount(self) -> None:
         self.revalidate()
         self.first_field().focus()
@@ -199,7 +204,7 @@ class CreateHostForm(FormScreen):
         yield from self.field(
             "Image",
             Select(
-                [(shown(f"{i.name}  (Docker {i.engine_version})"), i.id) for i in images],
+                [(shown(f"{self.named(i)}  (Docker {i.engine_version})"), i.id) for i in images],
                 value=images[0].id if images else Select.NULL,
                 id="image",
                 compact=True,
@@ -209,12 +214,12 @@ class CreateHostForm(FormScreen):
         yield from self.field("Memory (GiB)", Input("4", id="memory", compact=True))
         yield from self.field(
             "Network",
-            Select([(shown(n.name), n.id) for n in networks], value=networks[0].id if networks else Select.NULL, id="network", compact=True),
+            Select([(shown(self.named(n)), n.id) for n in networks], value=networks[0].id if networks else Select.NULL, id="network", compact=True),
         )
         if projects:
             yield from self.field(
                 "Project",
-                Select([(shown(p.name), p.id) for p in projects], value=(current or projects[0]).id, id="project", compact=True),
+                Select([(shown(self.named(p)), p.id) for p in projects], value=(current or projects[0]).id, id="project", compact=True),
             )
             yield Static(shown(quota_text(current or projects[0])), id="quota", classes="hint")
 
@@ -322,7 +327,7 @@ class AttachVolumeForm(FormScreen):
         )
         yield from self.field(
             "Host",
-            Select([(shown(h.name), h.id) for h in hosts], value=host_id or Select.NULL, id="host", compact=True),
+            Select([(shown(self.named(h)), h.id) for h in hosts], value=host_id or Select.NULL, id="host", compact=True),
         )
         if self.host_attach:
             yield from self.field(
@@ -346,8 +351,8 @@ class AttachVolumeForm(FormScreen):
 
     def _volume_options(self, volumes) -> list[tuple[Text, str]]:
         if not self.host_attach:  # no sizes: say who uses it instead
-            return [(shown(f"{v.name}  ({len(v.container_ids)} container(s))"), v.id) for v in volumes]
-        return [(shown(f"{v.name}  ({v.size_gib:g} GiB)"), v.id) for v in volumes]
+            return [(shown(f"{self.named(v)}  ({len(v.container_ids)} container(s))"), v.id) for v in volumes]
+        return [(shown(f"{self.named(v)}  ({v.size_gib:g} GiB)"), v.id) for v in volumes]
 
     def on_mount(self) -> None:
         self._fill_containers()
@@ -361,7 +366,7 @@ class AttachVolumeForm(FormScreen):
         host_id = self.choice("host")
         containers = sorted(self.app.store.containers_on(host_id) if host_id else [], key=lambda c: c.name)
         select = self.query_one("#container", Select)
-        select.set_options([(shown(c.name), c.id) for c in containers])
+        select.set_options([(shown(self.named(c)), c.id) for c in containers])
         if any(c.id == self.container_id for c in containers):
             select.value = self.container_id
 
@@ -471,7 +476,7 @@ class RunContainerForm(FormScreen):
         yield from self.field("Name (optional)", Input(placeholder="web", id="name", compact=True))
         yield from self.field(
             "Host",
-            Select([(shown(h.name), h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
+            Select([(shown(self.named(h)), h.id) for h in hosts], value=self.host_id if self.host_id in host_ids else Select.NULL, id="host", compact=True),
         )
         yield from self.field(
             "Command (optional)", Input(placeholder="nginx -g 'daemon off;'", id="command", compact=True),
