@@ -79,3 +79,17 @@ def test_a_context_name_with_the_separator_is_refused_in_the_config(cli, config_
     config_file.write_text('[contexts."a/b"]\nbackend = "simulator"\n')
     r = cli("--context", "a/b", "hosts", "list")
     assert r.code == 2 and r.err.count("\n") == 1 and "not allowed" in r.err
+
+
+def test_a_context_that_does_not_answer_is_one_line_and_the_others_are_listed(cli, config_file, tmp_path):
+    config_file.write_text(
+        TWO_SIMULATORS + f'\n[contexts.gone]\nbackend = "docker"\nhosts = ["unix://{tmp_path}/no-engine.sock"]\n'
+    )
+    r = cli("--context", "east,gone", "hosts", "list", "--json")
+    assert r.code == 0, r.err
+    assert {row["context"] for row in json.loads(r.out)} == {"east"}
+    (said,) = [line for line in r.err.splitlines() if "gone" in line]
+    assert said.startswith("context gone unreachable: Unavailable")
+    config_file.write_text(config_file.read_text() + f'\n[contexts.gone2]\nbackend = "docker"\nhosts = ["unix://{tmp_path}/none.sock"]\n')
+    none = cli("--context", "gone,gone2", "hosts", "list")
+    assert none.code == 3 and none.err.count("\n") == 1 and none.err.startswith("Unavailable: no context answered")

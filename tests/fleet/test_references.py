@@ -192,3 +192,50 @@ async def test_an_action_a_context_cannot_do_is_refused_naming_the_context():
         assert not f.read_only  # one context is writable
     finally:
         await f.close()
+
+
+class _FailsFirst(SimulatorBackend):
+    """A context whose first connect fails, as an engine not up yet."""
+
+    attempts = 0
+
+    async def connect(self) -> None:
+        type(self).attempts += 1
+        if type(self).attempts == 1:
+            from backends.errors import Unavailable
+
+            raise Unavailable("engine not up yet")
+        await super().connect()
+
+
+async def test_a_context_that_cannot_connect_leaves_the_others_live_and_joins_when_it_answers():
+    import asyncio
+
+    f = FleetBackend({"east": SimulatorBackend(seed=1, speed=0.0, activity=False), "late": _FailsFirst(seed=2, speed=0.0, activity=False)})
+    seen: list = []
+
+    async def follow():
+        async for update in f.updates():
+            seen.append(update)
+
+    await f.connect()
+    reader = asyncio.create_task(follow())
+    try:
+        states = {s.name: s for s in f.context_states()}
+        assert states["late"].state is ConnectionState.UNREACHABLE and "engine not up yet" in states["late"].reason
+        assert states["east"].state is ConnectionState.CONNECTED
+        inv = await f.snapshot()
+        assert inv.hosts and all(i.startswith("east/") for i in inv.hosts)
+        await wait_until(lambda: any(isinstance(u, ConnectionChanged) for u in seen), what="the fleet's state")
+        first = next(u for u in seen if isinstance(u, ConnectionChanged))
+        assert first.state is ConnectionState.DEGRADED and "late" in first.reason and "engine not up yet" in first.reason
+        # Retried with backoff: its items arrive as upserts, and the fleet is whole again.
+        await wait_until(
+            lambda: any(isinstance(u, ChangeBatch) and any(c.id.startswith("late/") for c in u.changes) for u in seen),
+            what="the late context's items", timeout=15,
+        )
+        await wait_until(lambda: [u for u in seen if isinstance(u, ConnectionChanged)][-1].state is ConnectionState.CONNECTED, what="connected")
+        assert any(i.startswith("late/") for i in (await f.snapshot()).hosts)
+    finally:
+        reader.cancel()
+        await f.close()
