@@ -453,7 +453,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     headless = handler is not None and not getattr(args, "follow", False)
     fleet = fleet_commands.fleet_names(args, config)
     if fleet:  # several contexts at once (backends/fleet.py)
-        return fleet_commands.run(fleet, handler, args, config, headless=headless)
+        given = [flag for options in _given_backend_options(args).values() for flag, _ in options]
+        resolve = lambda one: resolve_settings(one, config, headless=headless)  # noqa: E731
+        return fleet_commands.run(fleet, handler, args, config, resolve=resolve, given=given)
     settings = resolve_settings(args, config, headless=headless)
     args.row_context = settings.context  # every list's --json row says it
     from backends.endpoints import check_settings, warnings

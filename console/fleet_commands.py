@@ -8,7 +8,7 @@ Light at import (argparse-level only): the fleet and the backends load when a co
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from backends.errors import InvalidInput
 
@@ -59,21 +59,21 @@ def fleet_names(args: argparse.Namespace, config: "Config") -> list[str]:
     return []
 
 
-def fleet_settings(names: list[str], args: argparse.Namespace, config: "Config", *, headless: bool) -> "dict[str, Settings]":
-    """Each context's settings, as one ``--context NAME`` would make them. Backend options
-    (``--docker-host``...) would be ambiguous across contexts: each context's own keys apply."""
-    from console.cli import _given_backend_options, resolve_settings
-
+def fleet_settings(
+    names: list[str], args: argparse.Namespace, resolve: Callable[[argparse.Namespace], "Settings"], given: list[str]
+) -> "dict[str, Settings]":
+    """Each context's settings, as one ``--context NAME`` would make them (``resolve``: the
+    CLI's resolve_settings). Backend options given (``given``: ``--docker-host``...) would be
+    ambiguous across contexts: each context's own keys apply."""
     if args.backend or args.demo:
         raise UsageError("with several contexts, each context's backend is its own: drop --backend / --demo")
-    given = [flag for options in _given_backend_options(args).values() for flag, _ in options]
     if given:
         raise UsageError(f"{given[0]} applies to one backend; with several contexts each context's keys in the config apply")
     out = {}
     for name in names:
         one = argparse.Namespace(**vars(args))
         one.context = name
-        out[name] = resolve_settings(one, config, headless=headless)
+        out[name] = resolve(one)
     return out
 
 
@@ -151,16 +151,28 @@ def table_columns(kind: str) -> list[Any]:
     return [TableColumn("CONTEXT", lambda r: r.get("context")), *PRESENTERS[kind].table]
 
 
-def run(names: list[str], handler: Any, args: argparse.Namespace, config: "Config", *, headless: bool) -> int:
-    """The console or one command over several contexts."""
+def _err(line: str) -> None:
+    import sys
+
+    from widgets.terminal_text import visible
+
+    sys.stderr.write(visible(line) + "\n")  # a server's words: shown, never obeyed
+    sys.stderr.flush()
+
+
+def run(
+    names: list[str], handler: Any, args: argparse.Namespace, config: "Config", *,
+    resolve: Callable[[argparse.Namespace], "Settings"], given: list[str],
+) -> int:
+    """The console or one command over several contexts (``resolve`` and ``given``: see
+    ``fleet_settings``)."""
     import asyncio
 
     from backends.endpoints import warnings
-    from console.cli import _err, _sim_serve
 
-    if handler is _sim_serve:
+    if getattr(handler, "__name__", "") == "_sim_serve":
         raise UsageError("sim serve serves one simulator: give one --context")
-    settings = fleet_settings(names, args, config, headless=headless)
+    settings = fleet_settings(names, args, resolve, given)
     for name, each in settings.items():
         for line in warnings(each):
             _err(f"context {name}: {line}")  # on every command: a protection is off
@@ -171,7 +183,6 @@ def run(names: list[str], handler: Any, args: argparse.Namespace, config: "Confi
 
 async def session(settings: "dict[str, Settings]", handler: Any, args: argparse.Namespace) -> int:
     from backends.errors import Unavailable
-    from console.cli import _err
 
     backend = open_fleet(settings, follow=False)  # a call reads snapshots and waits on its tasks
     try:
