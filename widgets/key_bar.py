@@ -31,7 +31,8 @@ class KeyBar(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._keys: tuple[tuple[str, str, str, bool], ...] = ()  # (key, shown as, description, enabled)
+        # (key, shown as, description, enabled, the app's own: quit, help, command mode)
+        self._keys: tuple[tuple[str, str, str, bool, bool], ...] = ()
         self._palette: tuple[str, str, str, bool] | None = None
         self._spans: list[tuple[int, int, str]] = []  # (start, end, key) of each key on the line
 
@@ -47,12 +48,12 @@ class KeyBar(Widget):
             return
         app = self.app
         keys, seen, palette = [], set(), None
-        for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+        for node, binding, enabled, _tooltip in screen.active_bindings.values():
             if binding.key == app.COMMAND_PALETTE_BINDING:
                 palette = self._entry(binding, enabled)
             elif binding.show and binding.action not in seen:
                 seen.add(binding.action)  # one key per action, as Textual's Footer shows
-                keys.append(self._entry(binding, enabled))
+                keys.append((*self._entry(binding, enabled), node is app))
         if not app.ENABLE_COMMAND_PALETTE:
             palette = None
         if (tuple(keys), palette) != (self._keys, self._palette):
@@ -68,7 +69,7 @@ class KeyBar(Widget):
         disabled = self.get_component_rich_style("key-bar--disabled", partial=True)
         line = Text(no_wrap=True, overflow="crop")
         spans = []
-        for key, shown, description, enabled in self._keys:
+        for key, shown, description, enabled in self._fitting():
             start = len(line)
             line.append(f" {shown} ", style=key_style if enabled else disabled)
             line.append(f"{description} ", style=None if enabled else disabled)
@@ -83,6 +84,27 @@ class KeyBar(Widget):
                 line.append_text(tail)
         self._spans = spans
         return line
+
+    def _fitting(self) -> list[tuple[str, str, str, bool]]:
+        """The keys shown: with more than there is room for, the app's own (quit, help, command
+        mode) and the palette's stay, and the screen's fill what is left in their order; the
+        ones left out are in the help (`?`). Before the first layout (no width yet): all."""
+        width = self.size.width
+        cost = [len(shown) + len(description) + 3 for _, shown, description, _, _ in self._keys]
+        if not width:
+            return [k[:4] for k in self._keys]
+        palette = self._palette
+        budget = width - (len(palette[1]) + len(palette[2]) + 3 if palette is not None else 0)
+        budget -= sum(c for k, c in zip(self._keys, cost) if k[4])
+        shown: list[tuple[str, str, str, bool]] = []
+        for k, c in zip(self._keys, cost):
+            if not k[4]:
+                if c > budget:
+                    budget = -1  # in order: no later, shorter key jumps ahead of one left out
+                    continue
+                budget -= c
+            shown.append(k[:4])
+        return shown
 
     def on_click(self, event: events.Click) -> None:
         for start, end, key in self._spans:
