@@ -210,20 +210,25 @@ def run_console(settings: "dict[str, Settings]", config: "Config") -> int:
     import sys
 
     from backends.registry import info
-    from console.app import NtnxConsoleApp
     from widgets.terminal_text import visible
 
     for each in settings.values():
         about = info(each.backend)
         if about.before_full_screen is not None:  # e.g. Prism's password prompt
             about.before_full_screen(each.chosen)
-    app = NtnxConsoleApp(header_settings(settings), config, backend=open_fleet(settings), owns_backend=True)
-    app.fleet_settings = settings  # type: ignore[attr-defined]
+    app = make_app(settings, config)
     app.run()
     if app.close_error:
         sys.stderr.write(visible(app.close_error) + "\n")
         return app.return_code or 1
     return app.return_code or 0
+
+
+def make_app(settings: "dict[str, Settings]", config: "Config") -> Any:
+    """The console over a fleet of these contexts; it closes the fleet when it ends."""
+    from console.app import NtnxConsoleApp
+
+    return NtnxConsoleApp(header_settings(settings), config, backend=open_fleet(settings), owns_backend=True)
 
 
 def header_settings(settings: "dict[str, Settings]") -> "Settings":

@@ -78,3 +78,23 @@ async def test_ctx_opens_and_closes_a_context_and_remembers(config_file):
         )
         data = tomllib.loads(config_file.read_text())
         assert data["current_context"] == "east" and "fleet" not in data
+
+
+async def test_the_console_opened_on_two_contexts_of_the_config(config_file):
+    from console.cli import build_parser, resolve_settings
+    from console.fleet_commands import fleet_settings, make_app, normalize
+
+    config_file.write_text(CONFIG)
+    config = load_config(config_file)
+    args = build_parser().parse_args(["--context", "east,west", "--read-only"])  # as `ntnx-console` gets it
+    assert normalize(args) == ["east", "west"]
+    settings = fleet_settings(["east", "west"], args, lambda one: resolve_settings(one, config, headless=False), [])
+    app = make_app(settings, config)
+    app.ANIMATION_LEVEL = "none"
+    async with app.run_test(size=SIZE):
+        await wait_until(lambda: app.store.loaded and isinstance(app.screen, DashboardScreen), what="the dashboard")
+        containers = app.screen.query_one("#containers", ResourceTable)
+        await wait_until(lambda: {i.partition("/")[0] for i in containers.rows_by_id} == {"east", "west"}, what="both")
+        header = str(app.screen.query_one("#status").render())
+        assert "east" in header and "west" in header and header.count(" RO ") == 2  # --read-only reached each
+        assert app.backend.read_only
