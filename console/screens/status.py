@@ -19,7 +19,7 @@ def _ratio(used: float, total: float | None, unit: str = "") -> str:
     return f"{used:g}/{total:g}{unit}{share}"
 
 
-REASON_SHOWN = 48  # characters of a context's reason in the header (the rest is in the notice)
+REASON_SHOWN = 64  # characters of a context's reason in the header: it has two lines for every context
 
 
 def _fleet_line(line: Text, states: list) -> None:
