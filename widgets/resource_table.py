@@ -43,6 +43,7 @@ AUTO_WIDTH_SAMPLE = 500  # rows sampled to size a column whose width is not give
 AUTO_WIDTH_MAX = 48
 SEPARATOR = " "
 SLICE_SECONDS = 0.008  # index work per slice: a frame and the next key get through between
+FIRST_SLICE_SECONDS = 0.004  # the slice run by the call itself: the key's frame comes right after
 SYNC_ROWS = 2_000  # index work over at most this many rows is done at once, no slices
 SORT_RUN = 4_096  # rows sorted by one sorted() call (a few ms); the runs are then merged in slices
 CHECK_EVERY = 128  # rows between two looks at the clock
@@ -591,7 +592,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             work = len(self._rows)
         else:
             work = len(candidates) if candidates is not None else len(self._stale)
-        self._step(None if work <= SYNC_ROWS or not self.is_attached else SLICE_SECONDS)
+        self._step(None if work <= SYNC_ROWS or not self.is_attached else FIRST_SLICE_SECONDS)
 
     def _step(self, budget: float | None) -> None:
         """Run the job for ``budget`` seconds (``None``: to its end), then let a frame through."""
@@ -878,7 +879,18 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         return MARKER_WIDTH + sum(self._widths) + len(SEPARATOR) * max(0, len(self._widths) - 1)
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._row_width(), len(self._order) + self._top)
+        size = Size(self._row_width(), len(self._order) + self._top)
+        if size == self.virtual_size:
+            return
+        # The table's own size does not follow its rows: a new row count needs the scrollbars'
+        # ranges, not a layout of the whole screen (which ``virtual_size`` asks for, 20-60 ms
+        # on the dashboard: at every filter key, every partial filter result, every tick that
+        # adds a row). A scrollbar that appears or goes still lays the screen out (its own
+        # reactive asks for that).
+        self.set_reactive(ResourceTable.virtual_size, size)
+        self._scrollbar_changes.clear()
+        self._scroll_update(size)
+        self.refresh()
 
     def _body_height(self) -> int:
         return max(1, self.scrollable_content_region.height - self._top)

@@ -12,6 +12,7 @@ from textual.widgets import Input
 from backends.contract import Capability
 from backends.models import ContainerState
 from widgets.key_bar import KeyBar
+from widgets.prompt_input import PromptInput
 from widgets.resource_table import ResourceTable
 from widgets.task_strip import TaskStrip
 
@@ -100,7 +101,7 @@ class DashboardScreen(Live, Screen):
                     yield Pane("secrets", ResourceTable(with_context(secrets.columns(), several), id="secrets", empty_text="No secrets"))
         yield Pane("containers", ResourceTable(with_context(containers.columns(host_name), several), id="containers", empty_text="No containers"))
         yield TaskStrip(id="tasks", clock=self.app.store.clock)
-        yield Input(id="prompt")
+        yield PromptInput(id="prompt")  # typing lays nothing out: see widgets/prompt_input.py
         yield KeyBar()
 
     def on_mount(self) -> None:

@@ -9,6 +9,7 @@ from textual.widgets import Input
 
 from backends.contract import Capability
 from widgets.key_bar import KeyBar
+from widgets.prompt_input import PromptInput
 from widgets.resource_table import ResourceTable
 
 from ..presenters import events, tasks
@@ -24,7 +25,7 @@ class ListScreen(Live, Screen):
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
         yield ResourceTable(self.columns(), id=self.KIND, empty_text=f"No {self.KIND}")
-        yield Input(placeholder="filter: text or /regex/", id="prompt")
+        yield PromptInput(placeholder="filter: text or /regex/", id="prompt")  # typing lays nothing out
         yield KeyBar()
 
     def columns(self):
