@@ -475,10 +475,11 @@ class NtnxConsoleApp(App):
         self.open_screen(HostImagesScreen(host_id))
 
 
-    def open_logs(self, container_id: str) -> None:
+    def open_logs(self, container_ids: "str | list[str]", title: str | None = None) -> None:
+        """The logs of one container, or of several interleaved by time (``title`` names them)."""
         from .screens.logs import LogsScreen
 
-        self.open_screen(LogsScreen(container_id))
+        self.open_screen(LogsScreen(container_ids, title))
 
     # -- registered actions (console.actions) -----------------------------------------------
 

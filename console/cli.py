@@ -260,10 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(action_id=record.id, pane=pane, switches=[f for f, _ in record.cli_switches.get(pane, ())])
             wait_option(p)
     container = nouns["container"]
-    p = leaf(container, "logs", _logs, "print a container's logs")
-    p.add_argument("container", metavar="CONTAINER")
+    p = leaf(container, "logs", _logs, "print the logs of one or more containers (several: interleaved by time, each line prefixed)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.add_argument("--follow", "-f", action="store_true")
     p.add_argument("--tail", type=_positive_int, metavar="N")
+    p.add_argument("--grep", metavar="TEXT|/RE/", help="only the lines that match: plain text (any case) or /regex/")
 
     sim = commands.add_parser("sim", help="the simulator served as Prism Central").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
@@ -1037,35 +1038,7 @@ SPEC_COMMANDS: dict[str, _SpecCommand] = {
 
 
 async def _logs(backend: "Backend", args: argparse.Namespace) -> int:
-    import json
+    from console.log_commands import print_logs
 
-    from widgets.terminal_text import sgr_text
+    return await print_logs(backend, args, [await _find(backend, "containers", ref) for ref in args.containers])
 
-    container = await _find(backend, "containers", args.container)
-    consoles: dict[str, Any] = {}
-    async for line in backend.logs(container.id, follow=args.follow, tail=args.tail):
-        if args.json:
-            sys.stdout.write(json.dumps({"time": line.time, "stream": line.stream, "text": line.text}) + "\n")
-        else:
-            # The container's output keeps its colours on a terminal and nothing else: no
-            # title, no clear screen, no hyperlink; other controls are shown (sgr_text). Piped,
-            # it is plain text.
-            out = sys.stderr if line.stream == "stderr" else sys.stdout
-            text = sgr_text(line.text.rstrip("\r\n"))
-            if text.spans and out.isatty():
-                _log_console(consoles, out).print(text)
-            else:
-                out.write(text.plain + "\n")
-        if args.follow:
-            sys.stdout.flush()
-    return 0
-
-
-def _log_console(consoles: dict[str, Any], out: Any) -> Any:
-    """One Rich console per stream, printing Text as it is: no wrapping, markup or highlighting."""
-    from rich.console import Console
-
-    key = "stderr" if out is sys.stderr else "stdout"
-    if key not in consoles:
-        consoles[key] = Console(file=out, soft_wrap=True, highlight=False, markup=False, emoji=False)
-    return consoles[key]

@@ -1,7 +1,9 @@
-"""A streaming log view with bounded memory, follow mode and search.
+"""A streaming log view with bounded memory, follow mode, search and filter.
 
 Lines live in a ring buffer (``deque(maxlen=N)``), so hours of logs never grow without end;
-only the visible lines are rendered (Textual's Line API).
+only the visible lines are rendered (Textual's Line API). A search term (plain text, any case,
+or ``/regex/``) highlights its matches; with ``filtering`` on, only the matching lines are
+shown (still those of the ring buffer: a filter narrows, it keeps nothing more).
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ from textual.strip import Strip
 from widgets.terminal_text import sgr_text
 
 DEFAULT_MAX_LINES = 10_000
+
+
+def compile_term(text: str) -> "re.Pattern[str] | None":
+    """A search term as a pattern: ``/.../`` is a regular expression (as typed), anything else
+    plain text in any case. A bad expression raises ValueError saying what is wrong."""
+    if not text:
+        return None
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        try:
+            return re.compile(text[1:-1])
+        except re.error as err:
+            raise ValueError(f"not a regular expression: {err}") from None
+    return re.compile(re.escape(text), re.IGNORECASE)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -85,6 +100,8 @@ class LogView(ScrollView, can_focus=True):
         self._matches: list[int] = []  # absolute line numbers that match, ascending
         self._current: int | None = None  # index into _matches
         self._moving = False  # the scroll is ours (keeping the view still), not the user's
+        # Show only the matching lines (the rows are then _matches, absolute line numbers).
+        self._filtering = False
 
     @property
     def max_lines(self) -> int:
@@ -101,6 +118,42 @@ class LogView(ScrollView, can_focus=True):
     @property
     def match_count(self) -> int:
         return len(self._matches)
+
+    @property
+    def filtering(self) -> bool:
+        return self._filtering
+
+    def set_filtering(self, on: bool) -> None:
+        """Show only the lines that match the search term (on), or every line (off)."""
+        if on == self._filtering:
+            return
+        self._filtering = on
+        self._resize()
+        if self.follow:
+            self._scroll_quietly(self._row_count())
+        elif self._current is not None:
+            self._show_current()
+        self.refresh()
+
+    def shown_lines(self) -> list[str]:
+        """The lines as shown now (the matching ones when filtering), plain text."""
+        if not self._filtering:
+            return list(self.lines)
+        return [self.lines[n - self._dropped] for n in self._matches]
+
+    def _row_count(self) -> int:
+        return len(self._matches) if self._filtering else len(self.lines)
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._width, self._row_count())
+
+    def _line_at_row(self, row: int) -> int | None:
+        """The buffer index shown on ``row`` (counted from the first row)."""
+        if not self._filtering:
+            return row if row < len(self.lines) else None
+        if row >= len(self._matches):
+            return None
+        return self._matches[row] - self._dropped
 
     @property
     def current_match_line(self) -> int | None:
@@ -137,12 +190,16 @@ class LogView(ScrollView, can_focus=True):
         dropped = before - len(self.lines) - self._dropped
         self._dropped += dropped
         self._width = width
+        matches_before = len(self._matches)
         if dropped and self._matches and self._matches[0] < self._dropped:
             self._forget_dropped_matches()
-        self.virtual_size = Size(self._width, len(self.lines))
+        self._resize()
         if self.follow:
-            self._scroll_quietly(len(self.lines))  # clamped to the bottom
-        elif dropped:
+            self._scroll_quietly(self._row_count())  # clamped to the bottom
+        elif self._filtering and len(self._matches) < matches_before:
+            # Filtered: the rows that fell off are the matches dropped with their lines.
+            self._scroll_quietly(max(0, self.scroll_y - (matches_before - len(self._matches))))
+        elif dropped and not self._filtering:
             # Keep the lines the user is reading in place while older ones fall off the front.
             self._scroll_quietly(max(0, self.scroll_y - dropped))
         self.refresh()
@@ -154,13 +211,15 @@ class LogView(ScrollView, can_focus=True):
         self._width = 0
         self._matches = []
         self._current = None
-        self.virtual_size = Size(0, 0)
+        self._resize()
         self.refresh()
 
     def search(self, text: str) -> int:
-        """Highlight ``text`` (any case) and jump to its first match; returns the match count."""
+        """Highlight ``text`` (plain, any case; or ``/regex/``) and jump to its first match;
+        returns the match count. A bad regex raises ValueError and changes nothing."""
+        pattern = compile_term(text)
         self._search_term = text
-        self._pattern = re.compile(re.escape(text), re.IGNORECASE) if text else None
+        self._pattern = pattern
         self._matches = []
         self._current = None
         if self._pattern is not None:
@@ -168,9 +227,12 @@ class LogView(ScrollView, can_focus=True):
             self._matches = [
                 self._dropped + n for n, line in enumerate(self.lines) if pattern.search(line)
             ]
+        self._resize()
         if self._matches:
             self._current = 0
             self._show_current()
+        elif self._filtering:
+            self._scroll_quietly(0)
         self.refresh()
         return len(self._matches)
 
@@ -193,7 +255,7 @@ class LogView(ScrollView, can_focus=True):
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
-            self._scroll_quietly(len(self.lines))  # clamped to the bottom
+            self._scroll_quietly(self._row_count())  # clamped to the bottom
         self.post_message(self.FollowChanged(self, follow))
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -204,7 +266,7 @@ class LogView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         if self.follow:
-            self._scroll_quietly(len(self.lines))
+            self._scroll_quietly(self._row_count())
 
     def _scroll_quietly(self, y: float) -> None:
         self._moving = True
@@ -218,10 +280,11 @@ class LogView(ScrollView, can_focus=True):
         if line is None:
             return
         self.follow = False
+        row = self._current if self._filtering else line
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
-        if not top <= line < top + height:
-            self._scroll_quietly(max(0, line - height // 2))
+        if not top <= row < top + height:
+            self._scroll_quietly(max(0, row - height // 2))
         self.refresh()
 
     def _forget_dropped_matches(self) -> None:
@@ -235,8 +298,8 @@ class LogView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
-        index = round(self.scroll_y) + y
-        if index >= len(self.lines):
+        index = self._line_at_row(round(self.scroll_y) + y)
+        if index is None:
             return Strip.blank(width, base)
         line = self.lines[index]
         styled = self._styled[index]

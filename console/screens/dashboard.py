@@ -399,9 +399,41 @@ class DashboardScreen(Live, Screen):
         self.app.open_screen(UpgradeScreen(marked))
 
     def open_logs(self) -> None:
+        """The logs of the chosen containers; on Hosts, of every container on the chosen hosts;
+        on Services, of every task of the chosen services."""
+        kind = self.current if self.current in ("hosts", "services") else "containers"
+        chosen = self.chosen(kind)
+        if not chosen:
+            return
+        containers = self.app.store.inventory.containers.values()
+        if kind == "containers":
+            ids = [c.id for c in chosen]
+        elif kind == "hosts":
+            hosts = {h.id for h in chosen}
+            ids = [c.id for c in sorted(containers, key=lambda c: c.name) if c.host_id in hosts]
+        else:
+            services = {s.name for s in chosen}
+            ids = [c.id for c in sorted(containers, key=lambda c: c.name) if c.service in services]
+        if not ids:
+            self.notify(f"no containers on {', '.join(i.name for i in chosen)}", severity="warning", markup=False)
+            return
+        if kind == "containers" and len(ids) == 1:
+            self.app.open_logs(ids[0])
+            return
+        names = "" if kind == "containers" else ", ".join(i.name for i in chosen[:3]) + (" …" if len(chosen) > 3 else "") + " "
+        self.app.open_logs(ids, f"{names}({len(ids)} containers)")
+
+    def open_app_logs(self) -> None:
+        """Every replica of the application under the cursor (backends.blast.application_of)."""
+        from backends.blast import application_of
+
         container = self.table("containers").cursor_row
-        if container is not None:
-            self.app.open_logs(container.id)
+        if container is None:
+            return
+        app = application_of(container)
+        ids = [c.id for c in sorted(self.app.store.inventory.containers.values(), key=lambda c: c.name)
+               if application_of(c) == app]
+        self.app.open_logs(ids, f"application {app} ({len(ids)} containers)")
 
     def open_images(self) -> None:
         # None (no row under the cursor yet): the app says to choose a host.

@@ -215,6 +215,20 @@ def _on_images(key: str, expected):
     return check
 
 
+async def _logs_of(c, keys, several):
+    # l on Hosts: every container of the host; L on Containers: the application's replicas.
+    await c.press(*(keys or ("l",)))
+    await c.on(LogsScreen)
+    assert several(c.screen.container_ids)
+
+
+def _absent(binding_id: str):
+    async def check(c):
+        assert binding_id not in {b.binding.id for b in c.screen.active_bindings.values()}
+
+    return check
+
+
 def _nothing_here(binding_id: str):
     async def check(c):
         dashboard = c.screen
@@ -261,6 +275,9 @@ CHECKS = {
     "host_image.pull": _on_images("p", PullImageForm),
     "host_image.remove": _on_images("ctrl+d", "no image chosen"),
     "host_image.prune": _on_images("P", "no dangling images"),
+    "host.logs": lambda c: _logs_of(c, (), lambda ids: len(ids) > 1),
+    "container.app_logs": lambda c: _logs_of(c, ("tab", "L"), lambda ids: len(ids) > 1),
+    "service.logs": _absent("service.logs"),  # no Services pane without a swarm ("l" on Hosts is host.logs)
 }
 
 
