@@ -493,17 +493,18 @@ class FleetBackend(Backend):
             raise InvalidInput(f"{what} {ref!r} is in several contexts ({where}): use CONTEXT{SEP}{ref}")
         raise NotFound(f"{what} {ref!r} not found in any context")
 
-    def _only_context(self, capability: Capability, what: str, hint: str) -> str:
+    def _only_context(self, capability: Capability, what: str) -> str:
+        """Where an action that names nothing of a context goes (a volume with no host, a
+        secret): the first context opened that can do it (the first of ``--context a,b``, the
+        config's current one), as a single-context console would have sent it there."""
         able = [c.name for c in self._contexts.values() if c.backend.supports(capability)]
-        if len(able) == 1:
-            return able[0]
         if not able:
             raise PermissionDenied(f"no open context can {what}")
-        raise InvalidInput(f"several contexts can {what} ({', '.join(able)}): {hint}")
+        return able[0]
 
-    async def _spec_context(self, refs: Iterable[tuple[str, str | None, str]], capability: Capability, what: str, hint: str) -> tuple[str, dict[str, str]]:
+    async def _spec_context(self, refs: Iterable[tuple[str, str | None, str]], capability: Capability, what: str) -> tuple[str, dict[str, str]]:
         """The one context the references of a spec point to, and each reference as the
-        child's id; with none given, the one context that can do it."""
+        child's id; with none given, the first context that can do it."""
         contexts: dict[str, str] = {}
         local: dict[str, str] = {}
         for kind, ref, label in refs:
@@ -516,7 +517,7 @@ class FleetBackend(Backend):
         if len(chosen) > 1:
             named = ", ".join(f"{label} in {context}" for label, context in contexts.items())
             raise InvalidInput(f"{what}: everything named must be in one context ({named})")
-        return (chosen.pop() if chosen else self._only_context(capability, what, hint)), local
+        return (chosen.pop() if chosen else self._only_context(capability, what)), local
 
     async def _task(self, context: str, started: Any) -> Task:
         try:
@@ -615,8 +616,7 @@ class FleetBackend(Backend):
     async def create_host(self, spec: HostSpec) -> Task:
         context, local = await self._spec_context(
             [("networks", spec.network, "network"), ("images", spec.image, "image"), ("projects", spec.project, "project")],
-            Capability.HOSTS_CREATE, "create hosts", "name the network as CONTEXT/NETWORK",
-        )
+            Capability.HOSTS_CREATE, "create hosts")
         spec = dataclasses.replace(
             spec, network=local.get(spec.network, spec.network), image=local.get(spec.image, spec.image),
             project=local.get(spec.project, spec.project) if spec.project else spec.project,
@@ -625,14 +625,13 @@ class FleetBackend(Backend):
 
     async def create_volume(self, spec: VolumeSpec) -> Task:
         context, local = await self._spec_context(
-            [("hosts", spec.host, "host")], Capability.VOLUMES_CREATE, "create volumes", "give the host as CONTEXT/HOST",
-        )
+            [("hosts", spec.host, "host")], Capability.VOLUMES_CREATE, "create volumes")
         spec = dataclasses.replace(spec, host=local.get(spec.host, spec.host) if spec.host else None)
         return await self._task(context, self.child(context).create_volume(spec))
 
     async def run_container(self, spec: ContainerSpec) -> Task:
         refs = [("hosts", spec.host, "host")] + [("volumes", m.volume, f"volume {m.volume}") for m in spec.mounts]
-        context, local = await self._spec_context(refs, Capability.CONTAINERS_RUN, "run containers", "give the host as CONTEXT/HOST")
+        context, local = await self._spec_context(refs, Capability.CONTAINERS_RUN, "run containers")
         spec = dataclasses.replace(
             spec, host=local[spec.host],
             mounts=tuple(dataclasses.replace(m, volume=local.get(m.volume, m.volume)) for m in spec.mounts),
@@ -640,7 +639,7 @@ class FleetBackend(Backend):
         return await self._task(context, self.child(context).run_container(spec))
 
     async def pull_image(self, spec: PullSpec) -> Task:
-        context, local = await self._spec_context([("hosts", spec.host, "host")], Capability.HOST_IMAGES_PULL, "pull images", "give the host as CONTEXT/HOST")
+        context, local = await self._spec_context([("hosts", spec.host, "host")], Capability.HOST_IMAGES_PULL, "pull images")
         return await self._task(context, self.child(context).pull_image(dataclasses.replace(spec, host=local[spec.host])))
 
     async def upgrade_hosts(self, spec: UpgradeSpec) -> Task:
@@ -653,7 +652,7 @@ class FleetBackend(Backend):
 
     async def create_service(self, spec: ServiceSpec) -> Task:
         refs = [("secrets", s, f"secret {s}") for s in spec.secrets] + [("configs", c, f"config {c}") for c in spec.configs]
-        context, local = await self._spec_context(refs, Capability.SERVICES_CREATE, "create services", "name a secret as CONTEXT/SECRET, or open one swarm")
+        context, local = await self._spec_context(refs, Capability.SERVICES_CREATE, "create services")
         spec = dataclasses.replace(
             spec, secrets=tuple(local.get(s, s) for s in spec.secrets), configs=tuple(local.get(c, c) for c in spec.configs)
         )
@@ -668,11 +667,11 @@ class FleetBackend(Backend):
         return await self._task(context, self.child(context).update_service(dataclasses.replace(spec, service=service)))
 
     async def create_secret(self, spec: SecretSpec) -> Task:
-        context = self._only_context(Capability.SECRETS_CREATE, "create secrets", "open only the swarm that is to hold it")
+        context = self._only_context(Capability.SECRETS_CREATE, "create secrets")
         return await self._task(context, self.child(context).create_secret(spec))
 
     async def create_config(self, spec: ConfigSpec) -> Task:
-        context = self._only_context(Capability.CONFIGS_CREATE, "create configs", "open only the swarm that is to hold it")
+        context = self._only_context(Capability.CONFIGS_CREATE, "create configs")
         return await self._task(context, self.child(context).create_config(spec))
 
     # -- tasks and reads -------------------------------------------------------------------
@@ -696,7 +695,10 @@ class FleetBackend(Backend):
 
     async def inspect_container(self, container_id: str) -> dict[str, Any]:
         context, backend, child_id = self._route(container_id)
-        return await backend.inspect_container(child_id)
+        doc = dict(await backend.inspect_container(child_id))
+        if doc.get("Id") == child_id:
+            doc["Id"] = container_id  # the id the fleet knows it by, as everywhere else
+        return doc
 
     async def upgrade_versions(self) -> list[str]:
         found = await asyncio.gather(*(c.backend.upgrade_versions() for c in self._contexts.values() if c.connected), return_exceptions=True)
