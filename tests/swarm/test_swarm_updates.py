@@ -115,6 +115,7 @@ def test_a_rolling_update_goes_wave_by_wave_as_previewed_and_rolls_back(images: 
     assert spec_image(swarm, "upd-web") == swarm.manager.image
     assert inspect(swarm, "upd-web", "{{json .UpdateStatus.State}}") == "rollback_completed"
     wait_for(lambda: len(tasks_on(swarm, "upd-web", swarm.manager.image)) == 3, timeout=30, what="3 tasks on the old image")
+    swarm.cli("service", "rm", "upd-web")
 
 
 def test_an_update_to_an_image_that_fails_ends_paused_with_the_swarms_message(images: Swarm, capsys):
@@ -217,7 +218,9 @@ async def console(images: Swarm):
     swarm = images
     swarm.cli("secret", "create", "tui-rot", "-", input=b"tui-old-value")
     swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "tui-upd", "--replicas", "2",
-              "--update-parallelism", "2", "--update-delay", "3s", "--secret", "tui-rot", swarm.manager.image)
+              "--update-parallelism", "2", "--update-delay", "3s", "--secret", "tui-rot",
+              # A short watch after each change: the swarm calls an update complete only then.
+              "--update-monitor", "1s", "--rollback-monitor", "1s", swarm.manager.image)
     backend = SwarmBackend(swarm.manager.url)
     app = make_app(backend)  # type: ignore[arg-type]
     try:
@@ -233,6 +236,10 @@ async def console(images: Swarm):
 
 async def test_the_console_previews_the_waves_updates_rolls_back_and_rotates(console: Console, images: Swarm, capsys):
     c, swarm = console, images
+
+    def row():
+        return next(r for r in c.table("services").rows_by_id.values() if r.name == "tui-upd")
+
     await go_to(c, "services", "tui-upd")
     await c.press("U")
     await c.on(UpdateServiceForm)
@@ -249,15 +256,15 @@ async def test_the_console_previews_the_waves_updates_rolls_back_and_rotates(con
     cli_waves = [line for line in out.splitlines() if line.startswith("wave ")]
     assert cli_waves and [line for line in preview.splitlines() if line.startswith("wave ")] == cli_waves, repr(preview)
     await c.press("ctrl+s")
-    await c.until(lambda: spec_image(swarm, "tui-upd") == V2 and not c.app._my_tasks, "the update to be done", 90)
-    await c.until(lambda: any(r.name == "tui-upd" and r.update_state == "completed" for r in c.table("services").rows_by_id.values()),
-                  "UPDATE completed in the pane", 30)
+    await c.until(lambda: not c.app._my_tasks and row().update_state == "completed", "UPDATE completed in the pane", 90)
+    assert row().image == V2 == spec_image(swarm, "tui-upd")
 
     await c.press("R")
     await c.on(RollbackServiceForm)
     assert str(c.screen.query_one(".form-title").render()) == f"Roll back tui-upd to {swarm.manager.image}"
     await c.press("ctrl+s")
-    await c.until(lambda: spec_image(swarm, "tui-upd") == swarm.manager.image and not c.app._my_tasks, "the rollback", 90)
+    await c.until(lambda: not c.app._my_tasks and row().update_state == "rollback_completed", "the rollback", 90)
+    assert row().image == swarm.manager.image == spec_image(swarm, "tui-upd")
 
     # Rotation: a masked field; the value in no notification.
     await go_to(c, "secrets", "tui-rot")
@@ -266,8 +273,9 @@ async def test_the_console_previews_the_waves_updates_rolls_back_and_rotates(con
     assert c.screen.query_one("#value").password
     await c.type("tui-new-value")
     await c.press("enter")
-    await c.until(lambda: "tui-rot-2" in {s["Name"] for s in swarm.json_lines("secret", "ls")} and not c.app._my_tasks,
+    await c.until(lambda: not c.app._my_tasks and "tui-rot" not in {s.name for s in c.app.store.inventory.secrets.values()},
                   "the rotation", 90)
+    assert "tui-rot-2" in {s["Name"] for s in swarm.json_lines("secret", "ls")}
     assert "tui-rot" not in {s["Name"] for s in swarm.json_lines("secret", "ls")}
     assert not any("tui-new-value" in n for n in c.notices())
     swarm.cli("service", "rm", "tui-upd")
