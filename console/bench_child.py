@@ -55,10 +55,10 @@ class FrameProbe:
 
         app._display = probed  # type: ignore[method-assign]
 
-    async def next_frame(self, condition: Callable[[], bool] = lambda: True) -> float:
+    async def next_frame(self, condition: Callable[[], bool] = lambda: True, timeout: float = FRAME_TIMEOUT) -> float:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.append((condition, future))
-        return await asyncio.wait_for(future, FRAME_TIMEOUT)
+        return await asyncio.wait_for(future, timeout)
 
 
 def rss_mib() -> tuple[float, float]:
@@ -243,7 +243,7 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
             shown = await probe.next_frame(lambda: table.filter_text == typed)
             filter_ms.append((shown - started) * 1000)
         # The filter is made between frames: until the frame that shows all its matches.
-        done = await probe.next_frame(lambda: not table.busy) if table.busy else shown
+        done = await probe.next_frame(lambda: not table.busy, SETTLE_TIMEOUT) if table.busy else shown
         result["filter_text"] = text
         result["filter_visible"] = table.visible_count
         result["filter_ms"] = statistics.median(filter_ms)
@@ -258,7 +258,7 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         press(app, "o", "o")
         shown = await probe.next_frame(lambda: table.sort_column is not None)
-        done = await probe.next_frame(lambda: not table.busy) if table.busy else shown
+        done = await probe.next_frame(lambda: not table.busy, SETTLE_TIMEOUT) if table.busy else shown
         result["sort_ms"] = (shown - started) * 1000
         result["sort_done_ms"] = (done - started) * 1000
 
