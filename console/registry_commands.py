@@ -101,7 +101,7 @@ def _entry(config: "Config", name: str) -> "RegistryEntry":
     return entry
 
 
-def _client(entry: "RegistryEntry", **bounds: Any) -> Any:
+def _client(entry: "RegistryEntry", transport: Any = None, **bounds: Any) -> Any:
     from backends.registries.client import RegistryClient
     from backends.registries.credentials import password_for
 
@@ -113,8 +113,21 @@ def _client(entry: "RegistryEntry", **bounds: Any) -> Any:
         ca_bundle=entry.ca_bundle,
         insecure=entry.insecure,
         insecure_transport=entry.insecure_transport,
+        transport=transport,
         **bounds,
     )
+
+
+def _builtins(args: argparse.Namespace) -> dict[str, Any]:
+    """With --demo (or --backend simulator): the simulator's own registries (a public and a
+    private one, served in-process), listed and read like configured ones; a configured
+    registry of the same name wins. Not for a context that merely defaults to the simulator:
+    a config of real registries lists those alone."""
+    if not (getattr(args, "demo", False) or getattr(args, "backend", None) == "simulator"):
+        return {}
+    from backends.simulator.registries import builtin_registries
+
+    return {b.entry.name: b for b in builtin_registries()}
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -179,12 +192,18 @@ def _list(args: argparse.Namespace) -> int:
         e for _, e in sorted(config.registries.items())
         if not args.context or e.context in (None, args.context)
     ]
+    builtins = {name: b for name, b in _builtins(args).items() if name not in config.registries}
+    entries = sorted(entries + [b.entry for b in builtins.values()], key=lambda e: e.name)
 
     async def probe(entry: "RegistryEntry") -> tuple[bool, str | None]:
         from backends.errors import BackendError
 
+        builtin = builtins.get(entry.name)
         try:
-            client = _client(entry, connect_timeout=PROBE_CONNECT_TIMEOUT, total_timeout=PROBE_TOTAL_TIMEOUT)
+            client = _client(
+                entry, builtin.transport() if builtin is not None else None,
+                connect_timeout=PROBE_CONNECT_TIMEOUT, total_timeout=PROBE_TOTAL_TIMEOUT,
+            )
         except BackendError as err:
             return False, err.one_line()
         try:
@@ -215,12 +234,13 @@ def _images(args: argparse.Namespace) -> int:
     from console.presenters.registries import IMAGE_TABLE, image_row
 
     config = _config()
-    entry = _entry(config, args.registry_name)
+    builtin = _builtins(args).get(args.registry_name) if args.registry_name not in config.registries else None
+    entry = builtin.entry if builtin is not None else _entry(config, args.registry_name)
     for line in entry.warnings():
         _say(line)
 
     async def run() -> list[Any]:
-        client = _client(entry)
+        client = _client(entry, builtin.transport() if builtin is not None else None)
         try:
             return await list_images(client)
         finally:
