@@ -401,7 +401,9 @@ class FleetBackend(Backend):
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                self._set_context_state(context, ConnectionState.UNREACHABLE, one_line(err))
+                # _NotYet carries the reason as it was said (already one line).
+                reason = str(err) if isinstance(err, _NotYet) else one_line(err)
+                self._set_context_state(context, ConnectionState.UNREACHABLE, reason)
             finally:
                 if reader is not None:
                     reader.cancel()
