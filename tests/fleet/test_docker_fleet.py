@@ -54,6 +54,10 @@ def test_the_cli_lists_both_contexts_and_stops_a_container_in_the_docker_one(cli
     assert r.code == 0, r.err
     rows = json.loads(r.out)
     assert {row["context"] for row in rows} == {"sim-east", "local-docker"}
+    # The engine cannot be powered on: refused in one line naming its context.
+    engine = next(row for row in rows if row["context"] == "local-docker")
+    refused = cli("--context", "sim-east,local-docker", "host", "power-on", engine["id"])
+    assert refused.code == 4 and refused.err.splitlines()[-1].startswith("Permission denied: context local-docker: ")
     containers = json.loads(cli("--context", "sim-east,local-docker", "containers", "list", "--json").out)
     (mine,) = [c for c in containers if c["name"] == "fleet-cli"]
     assert mine["context"] == "local-docker" and mine["id"].startswith("local-docker/")
