@@ -82,12 +82,16 @@ def auth_for(backend: "Backend", inv: "Inventory", image: str, host_ref: str | N
     from console.registry_auth import registry_auth
 
     project = None
+    context = backend.label or None
     if host_ref:
         try:
-            project = host_project(inv, find_host(inv, host_ref))
+            host = find_host(inv, host_ref)
+            project = host_project(inv, host)
+            if backend.kind == "fleet":  # several contexts: the registries of the host's own
+                context = host.id.partition("/")[0]
         except (NotFound, InvalidInput):
             project = None  # the backend says what is wrong with the host
-    return registry_auth(image, context=backend.label or None, project=project)
+    return registry_auth(image, context=context, project=project)
 
 
 # -- images list --host ------------------------------------------------------------------------

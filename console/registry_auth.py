@@ -149,6 +149,7 @@ async def with_registry_auth(backend: object, spec: "_Spec") -> "_Spec":
     if getattr(spec, "registry_auth", None) is not None or not getattr(spec, "image", ""):
         return spec
     project = None
+    label = getattr(backend, "label", "") or None
     host_ref = getattr(spec, "host", None)
     if host_ref:
         try:
@@ -158,9 +159,10 @@ async def with_registry_auth(backend: object, spec: "_Spec") -> "_Spec":
             host = resolve(inv.hosts.values(), host_ref, "host")
             found = inv.projects.get(host.project_id or "")
             project = found.name if found is not None else None
+            if getattr(backend, "kind", "") == "fleet":  # several contexts: the host's own
+                label = host.id.partition("/")[0]
         except Exception:  # the backend says what is wrong with the host, in its own words
             project = None
-    label = getattr(backend, "label", "") or None
     auth = await asyncio.to_thread(
         registry_auth, spec.image, context=label, project=project, password=no_prompt_password, warn=False  # type: ignore[attr-defined]
     )

@@ -241,3 +241,18 @@ async def test_a_context_that_cannot_connect_leaves_the_others_live_and_joins_wh
     finally:
         reader.cancel()
         await f.close()
+
+
+async def test_a_pull_in_a_fleet_uses_the_registries_of_the_hosts_context(monkeypatch):
+    import console.registry_auth as registry_auth_module
+    from console.host_image_commands import auth_for
+
+    asked: list = []
+    monkeypatch.setattr(registry_auth_module, "registry_auth", lambda image, **kw: asked.append(kw["context"]))
+    f = await _fleet(("east", {"seed": 1}), ("west", {"seed": 2}))
+    try:
+        inv = await f.snapshot()
+        auth_for(f, inv, "registry.example.local/shop/api:3", "west/cm-app-01")
+        assert asked == ["west"]  # not the fleet's label: a registry scoped to west applies
+    finally:
+        await f.close()
