@@ -643,8 +643,12 @@ def resolve(items: Iterable[Any], ref: str, what: str) -> Any:
     if len(by_name) == 1:
         return by_name[0]
     if len(by_name) > 1:
-        contexts = sorted({i.id.partition("/")[0] for i in by_name if "/" in i.id})
-        if len(contexts) > 1:
+        from .validation import CONTEXT_NAME
+
+        prefixes = {i.id.partition("/")[0] for i in by_name}
+        contexts = sorted(prefixes)
+        # Only a fleet's ids all start with a context's name ("unix:///..." is an engine's URL).
+        if len(contexts) > 1 and all("/" in i.id for i in by_name) and all(CONTEXT_NAME.match(p) for p in prefixes):
             raise InvalidInput(f"{what} {ref!r} is in several contexts ({', '.join(contexts)}): use CONTEXT/{ref}")
         raise InvalidInput(f"{what} name {ref!r} is ambiguous: use its id")
     if len(in_context) == 1:
