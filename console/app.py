@@ -84,6 +84,11 @@ class NtnxConsoleApp(App):
         has_clock = hasattr(self.backend, "clock")
         self.store = InventoryStore(clock=(lambda: self.backend.clock.now) if has_clock else time.time)
         self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
+        # Your own commands ([[commands]]): a key that is a built-in one on its pane is refused
+        # here, before anything is on screen (one line, exit 2).
+        from .user_commands import check_keys
+
+        self.user_commands = check_keys(config)
         self.project_ref: str | None = getattr(config, "project", None)
         self._my_tasks: set[str] = set()
         self._dashboard: Screen | None = None  # the floor of the screen stack, once mounted
@@ -474,6 +479,23 @@ class NtnxConsoleApp(App):
             return
         self.open_screen(HostImagesScreen(host_id))
 
+
+    def run_user_command(self, command: Any, values: dict[str, str], target: str) -> None:
+        """One of your own commands: in the background (its output in a screen) or in the
+        terminal (handed over as the shell key does). Never through a shell."""
+        from .user_commands import CommandError, argv_for
+
+        try:
+            argv = argv_for(command, values)
+        except CommandError as err:
+            self.notify(err.message, severity="warning", timeout=6)
+            return
+        if command.mode == "background":
+            from .screens.command_output import CommandOutputScreen
+
+            self.open_screen(CommandOutputScreen(command, argv, target))
+            return
+        self.post_message(ShellReady(ShellCommand(tuple(argv), description=f"{command.name} on {target}")))
 
     def open_logs(self, container_ids: "str | list[str]", title: str | None = None) -> None:
         """The logs of one container, or of several interleaved by time (``title`` names them)."""

@@ -79,6 +79,11 @@ class ConsoleCommands(Provider):
                 # else "[d]" would be taken for a tag and vanish.
                 help_text = escape(visible(f"{record.help} [{keys}]"))
                 yield f"{record.title} ({record.group.lower()})", partial(dashboard.action_act, record.id), help_text
+        # Your own commands ([[commands]] in the config) that apply on the pane in focus.
+        for index, command in enumerate(getattr(self.app, "user_commands", None) or []):
+            if command.pane == dashboard.current:
+                help_text = escape(visible(f"{command.describe()} [{command.key}]"))
+                yield f"{command.name} (your command)", partial(dashboard.action_user_command, index), help_text
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():

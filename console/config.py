@@ -79,6 +79,8 @@ class Config:
     registries: dict[str, Any] = field(default_factory=dict)
     # Contexts opened together when none is named (issue 14: `config use-context a,b`, `:ctx`).
     fleet: list[str] = field(default_factory=list)
+    # [[commands]]: your own commands (console/command_config.py), checked and trusted.
+    commands: list[Any] = field(default_factory=list)
 
     def settings_for(self, context: str | None = None) -> Settings:
         """Settings of ``context``, else of ``current_context``, else the built-in simulator."""
@@ -165,7 +167,7 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
-    unknown = set(data) - {"current_context", "contexts", "keymap", "registries", "fleet"}
+    unknown = set(data) - {"current_context", "contexts", "keymap", "registries", "fleet", "commands"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     current = data.get("current_context")
@@ -192,10 +194,27 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if missing:
         known = ", ".join(sorted(contexts)) or "none defined"
         raise ConfigError(f"{path}: fleet names {missing[0]!r}, which is not a context (contexts: {known})")
+    commands = _commands(path, data.get("commands", []))
     return Config(
         path=path, current_context=current, contexts=contexts, keymap=dict(keymap), registries=registries,
-        fleet=list(dict.fromkeys(fleet)),
+        fleet=list(dict.fromkeys(fleet)), commands=commands,
     )
+
+
+def _commands(path: Path, raw: Any) -> list[Any]:
+    """[[commands]]: each checked (one line naming the entry); refused altogether from a file
+    others can write, since the console runs them as the user (as password_command)."""
+    from .command_config import parse_commands
+
+    try:
+        commands = parse_commands(str(path), raw)
+    except InvalidInput as err:
+        raise ConfigError(err.message) from None
+    if commands:
+        problem = unsafe_reason(path)
+        if problem:
+            raise ConfigError(f"refusing the [[commands]] of {path}: {problem}")
+    return commands
 
 
 def _registries(path: Path, raw: Any) -> dict[str, Any]:

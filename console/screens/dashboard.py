@@ -68,6 +68,19 @@ class Pane(Vertical):
         self.border_subtitle = shown("  ".join(notes))
 
 
+def user_bindings(commands: list) -> list:
+    """A binding per command of the config's [[commands]] (checked against the built-in keys
+    at start: console.user_commands.check_keys)."""
+    from textual.binding import Binding
+
+    bindings = []
+    for index, command in enumerate(commands):
+        keymap.GROUP_OF[command.binding_id] = "Your commands"
+        bindings.append(Binding(command.key, f"user_command({index})", command.name, show=False, id=command.binding_id,
+                                tooltip=command.describe()))
+    return bindings
+
+
 class DashboardScreen(Live, Screen):
     BINDINGS = keymap.VIEW_BINDINGS
 
@@ -75,7 +88,7 @@ class DashboardScreen(Live, Screen):
         super().__init__()
         # The view keys and every action's keys, made when the screen is: the actions are
         # records (console.actions), and a record added there is a key here.
-        self._bindings = BindingsMap(keymap.dashboard_bindings())
+        self._bindings = BindingsMap(keymap.dashboard_bindings() + user_bindings(self.user_commands))
         self.narrow_host: str | None = None
         self.zoomed: str | None = None
         self.current = "hosts"
@@ -300,6 +313,9 @@ class DashboardScreen(Live, Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         typing = isinstance(self.focused, Input)
+        if action == "user_command":  # your own commands ([[commands]]): on their pane only
+            command = self.user_commands[int(parameters[0])] if parameters else None  # type: ignore[call-overload]
+            return not typing and command is not None and command.pane == self.current
         if action == "act":
             record = actions.by_id().get(str(parameters[0])) if parameters else None
             if record is None or (typing and not record.while_typing):
@@ -422,6 +438,22 @@ class DashboardScreen(Live, Screen):
             return
         names = "" if kind == "containers" else ", ".join(i.name for i in chosen[:3]) + (" …" if len(chosen) > 3 else "") + " "
         self.app.open_logs(ids, f"{names}({len(ids)} containers)")
+
+    @property
+    def user_commands(self) -> list:
+        return list(getattr(self.app, "user_commands", None) or [])
+
+    def action_user_command(self, index: int) -> None:
+        """One of your own commands on the item under the cursor of its pane."""
+        from ..user_commands import values_for
+
+        command = self.user_commands[index]
+        item = self.table(command.pane).cursor_row if command.pane in self.kinds else None
+        if item is None:
+            self.notify(f"{command.name}: no {command.scope} under the cursor", severity="warning")
+            return
+        context = self.app.settings.context or getattr(self.app.backend, "label", "") or ""
+        self.app.run_user_command(command, values_for(command.pane, item, self.app.store.inventory, context), item.name)
 
     def open_app_logs(self) -> None:
         """Every replica of the application under the cursor (backends.blast.application_of)."""

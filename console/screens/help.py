@@ -58,7 +58,10 @@ class HelpScreen(ModalScreen[None]):
 
     @property
     def rows(self) -> list[keymap.HelpRow]:
-        bindings = [b for b in all_bindings() if self._offered(b)]
+        from .dashboard import user_bindings
+
+        # Then your own commands ([[commands]] in the config), with the pane each is on.
+        bindings = [b for b in all_bindings() if self._offered(b)] + user_bindings(getattr(self.app, "user_commands", []))
         return keymap.help_rows(bindings, self.app.keymap_overrides, self.app.get_key_display)
 
     def _offered(self, binding: Binding) -> bool:
