@@ -420,6 +420,11 @@ class Backend(abc.ABC):
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def kind_for(self, item_ids: Iterable[str]) -> str:
+        """The kind of backend that acts on these items: this one's own; with several
+        contexts open (backends/fleet.py), the kind of the one context they are in."""
+        return self.kind
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def connect(self) -> None:

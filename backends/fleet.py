@@ -239,6 +239,12 @@ class FleetBackend(Backend):
     def contexts(self) -> list[str]:
         return list(self._contexts)
 
+    def kind_for(self, item_ids: Iterable[str]) -> str:
+        contexts = {item_id.partition(SEP)[0] for item_id in item_ids}
+        if len(contexts) == 1 and (name := contexts.pop()) in self._contexts:
+            return self._contexts[name].backend.kind
+        return self.kind
+
     def child(self, context: str) -> Backend:
         try:
             return self._contexts[context].backend

@@ -784,7 +784,7 @@ async def _upgrade_preview(backend: "Backend", spec: Any, args: argparse.Namespa
     inv = await backend.snapshot()
     plan = plan_waves([inv.hosts[i] for i in spec.host_ids], spec.target_version, spec.batch_size, inventory=inv)
     refusal = None
-    if backend.kind == "swarm":
+    if backend.kind_for(spec.host_ids) == "swarm":  # a swarm's context in a fleet too
         from backends.swarm.upgrade import preview
 
         shown = preview(inv, plan)

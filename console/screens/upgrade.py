@@ -166,7 +166,7 @@ class UpgradeScreen(Live, FormScreen):
                 if not self.plan.waves:
                     problems["plan"] = f"nothing to do: every host is already at {version}"
                 shown = plan_text(self.plan)
-                if self.app.backend.kind == "swarm":
+                if self.app.backend.kind_for(h.id for h in self.hosts()) == "swarm":  # a fleet's swarm too
                     # A swarm drains each wave: the tasks that move or stop, and a wave that
                     # would leave a service with no running task, refused as the backend would.
                     from backends.swarm.upgrade import preview

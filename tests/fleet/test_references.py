@@ -256,3 +256,10 @@ async def test_a_pull_in_a_fleet_uses_the_registries_of_the_hosts_context(monkey
         assert asked == ["west"]  # not the fleet's label: a registry scoped to west applies
     finally:
         await f.close()
+
+
+def test_kind_for_names_the_backend_of_the_one_context_items_are_in():
+    f = FleetBackend({"east": SimulatorBackend(speed=0.0, activity=False), "west": SimulatorBackend(speed=0.0, activity=False)})
+    assert f.kind_for(["east/a", "east/b"]) == "simulator"  # e.g. a swarm's upgrade preview in a fleet
+    assert f.kind_for(["east/a", "west/b"]) == "fleet" and f.kind_for([]) == "fleet"
+    assert SimulatorBackend(speed=0.0).kind_for(["x"]) == "simulator"
