@@ -435,6 +435,13 @@ class NtnxConsoleApp(App):
         if word in ("tasks", "events"):
             self.open_screen(TasksScreen() if word == "tasks" else EventsScreen())
             return
+        from backends.contract import Capability
+
+        if word == "configs" and self.backend.supports(Capability.CONFIGS):  # a swarm's configs
+            from .screens.services import ConfigsScreen
+
+            self.open_screen(ConfigsScreen())
+            return
         if word == "registries":
             from .screens.registries import RegistriesScreen
 
@@ -453,14 +460,10 @@ class NtnxConsoleApp(App):
             if isinstance(dashboard, DashboardScreen):
                 dashboard.show_pane(word)
             return
-        known = " ".join(f":{w}" for w in (*panes, "tasks", "events", "registries", "quit"))
+        configs = ("configs",) if self.backend.supports(Capability.CONFIGS) else ()
+        known = " ".join(f":{w}" for w in (*panes, *configs, "tasks", "events", "registries", "quit"))
         self.notify(f"unknown command :{word} (try {known})", severity="warning")
 
-    def open_details(self, kind: str, item_id: str) -> None:
-        from .screens.details import DETAILS
-
-        if item_id in self.store.inventory.of(kind):
-            self.open_screen(DETAILS[kind](item_id))
     def open_images(self, host_id: str | None) -> None:
         """The Images screen of ``host_id`` (None: the host in focus on the dashboard)."""
         from backends.contract import Capability
@@ -479,6 +482,11 @@ class NtnxConsoleApp(App):
             return
         self.open_screen(HostImagesScreen(host_id))
 
+    def open_details(self, kind: str, item_id: str) -> None:
+        from .screens.details import DETAILS
+
+        if item_id in self.store.inventory.of(kind):
+            self.open_screen(DETAILS[kind](item_id))
 
     def run_user_command(self, command: Any, values: dict[str, str], target: str) -> None:
         """One of your own commands: in the background (its output in a screen) or in the

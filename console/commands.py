@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
 
+from backends.contract import Capability
 from widgets.terminal_text import visible
 
 COMMANDS = {
@@ -21,6 +22,7 @@ COMMANDS = {
     "volumes": "Show the Volumes pane",
     "services": "Show the Services pane (a swarm)",
     "secrets": "Show the Secrets pane (a swarm)",
+    "configs": "List the configs and who uses them (a swarm)",
     "tasks": "List every task",
     "registries": "Browse container registries: repositories and tags",
     "events": "List recent events",
@@ -62,6 +64,8 @@ class ConsoleCommands(Provider):
         for word, help_text in COMMANDS.items():
             if word in ("services", "secrets") and (dashboard is None or word not in dashboard.kinds):
                 continue  # a swarm's panes, offered where the backend has them
+            if word == "configs" and not app.backend.supports(Capability.CONFIGS):
+                continue
             yield f":{word}", partial(app.run_command, word), help_text
 
     def _actions(self):

@@ -3,6 +3,7 @@ listed (it may be large, and lists are for finding things)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backends.models import Config
@@ -11,6 +12,7 @@ from .base import Presenter, Row, TableColumn, by_name, date_time_text
 
 if TYPE_CHECKING:
     from backends.contract import Inventory
+    from widgets.resource_table import Column
 
 
 def users(inv: "Inventory") -> dict[str, list[str]]:
@@ -41,3 +43,32 @@ PRESENTER = Presenter(
         TableColumn("ID", lambda r: r["id"]),
     ],
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRow:
+    """A config as the `:configs` screen shows it: with the services that use it (a new row
+    when they change, as the Secrets pane's SecretRow)."""
+
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
+    services: tuple[str, ...] = ()
+
+
+def screen_rows(inv: "Inventory") -> list[ConfigRow]:
+    by_config = users(inv)
+    return [ConfigRow(c.id, c.name, c.created_at, c.updated_at, tuple(by_config.get(c.id, ()))) for c in inv.configs.values()]
+
+
+def columns() -> list["Column"]:
+    """The `:configs` screen's columns, over ``ConfigRow``s. No content: lists are for finding."""
+    from widgets.resource_table import Column
+
+    return [
+        Column("name", "NAME", width=24),
+        Column("created", "CREATED", width=23, render=lambda c: date_time_text(c.created_at), sort_key=lambda c: c.created_at),
+        Column("updated", "UPDATED", width=23, render=lambda c: date_time_text(c.updated_at), sort_key=lambda c: c.updated_at),
+        Column("services", "SERVICES", width=30, render=lambda c: ",".join(c.services)),
+    ]

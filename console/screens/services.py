@@ -12,10 +12,15 @@ from backends import validation
 from backends.contract import ScaleSpec, ServiceUpdateSpec
 from backends.validation import MAX_REPLICAS
 
+from widgets.resource_table import ResourceTable
+
 from ..actions import RotateRequest, UpdateRequest
+from ..presenters import configs as configs_presenter
 from ..presenters import services as services_presenter
 from ..presenters.base import shown
+from ..store import Drained
 from .forms import FormScreen
+from .lists import ListScreen
 
 
 class ScaleServiceForm(FormScreen):
@@ -196,3 +201,37 @@ class RotateSecretForm(FormScreen):
         s = self.secret
         # As typed: a secret's spaces are part of it.
         return RotateRequest(s.name, s.id, self.query_one("#value", Input).value.encode())
+
+
+# -- :configs ---------------------------------------------------------------------------------
+
+
+class ConfigsScreen(ListScreen):
+    """`:configs` where the backend has them: every config with the services that use it
+    (rows patched when their services change); filtered with /, closed with escape.
+    Creating and removing one is the CLI's (`config create`, `config remove`)."""
+
+    KIND = "configs"
+    SORT = "name"
+
+    def columns(self):
+        return configs_presenter.columns()
+
+    def on_mount(self, event) -> None:
+        event.prevent_default()  # the list's own on_mount would show the bare Configs
+        table = self.query_one(ResourceTable)
+        table.set_rows(configs_presenter.screen_rows(self.app.store.inventory))
+        table.sort_by(self.SORT)
+        table.focus()
+        self.query_one("#prompt").display = False
+
+    def apply_changes(self, drained: Drained) -> None:
+        if drained.resynced or drained.touched("configs") or drained.touched("services"):
+            table = self.query_one(ResourceTable)
+            rows = configs_presenter.screen_rows(self.app.store.inventory)
+            shown_now = table.rows_by_id
+            changed = [row for row in rows if shown_now.get(row.id) != row]
+            gone = set(shown_now) - {row.id for row in rows}
+            if changed or gone:
+                table.apply(changed, gone)
+        self.refresh_status()

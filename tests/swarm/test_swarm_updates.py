@@ -21,7 +21,8 @@ import pytest
 
 from backends.swarm import SwarmBackend
 from console.screens.dashboard import DashboardScreen
-from console.screens.services import RollbackServiceForm, RotateSecretForm, UpdateServiceForm
+from console.screens.services import ConfigsScreen, RollbackServiceForm, RotateSecretForm, UpdateServiceForm
+from widgets.resource_table import ResourceTable
 from tests.console.conftest import SIZE, Console, make_app
 from tests.swarm.cluster import Swarm
 from tests.swarm.test_swarm_cli import _command_lines, cli, listed, wait_for
@@ -217,10 +218,11 @@ def test_configs_list_as_docker_config_ls_and_one_in_use_is_not_removed(images: 
 async def console(images: Swarm):
     swarm = images
     swarm.cli("secret", "create", "tui-rot", "-", input=b"tui-old-value")
+    swarm.cli("config", "create", "tui-cfg", "-", input=b"key = value\n")
     swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "tui-upd", "--replicas", "2",
               "--update-parallelism", "2", "--update-delay", "3s", "--secret", "tui-rot",
               # A short watch after each change: the swarm calls an update complete only then.
-              "--update-monitor", "1s", "--rollback-monitor", "1s", swarm.manager.image)
+              "--update-monitor", "1s", "--rollback-monitor", "1s", "--config", "tui-cfg", swarm.manager.image)
     backend = SwarmBackend(swarm.manager.url)
     app = make_app(backend)  # type: ignore[arg-type]
     try:
@@ -278,5 +280,18 @@ async def test_the_console_previews_the_waves_updates_rolls_back_and_rotates(con
     assert "tui-rot-2" in {s["Name"] for s in swarm.json_lines("secret", "ls")}
     assert "tui-rot" not in {s["Name"] for s in swarm.json_lines("secret", "ls")}
     assert not any("tui-new-value" in n for n in c.notices())
+
+    # :configs lists what docker config ls lists, with the services that use each.
+    await c.press("colon")
+    await c.pilot.press(*"configs", "enter")
+    await c.on(ConfigsScreen)
+    table = c.screen.query_one(ResourceTable)
+    docker = {x["Name"]: x["ID"] for x in swarm.json_lines("config", "ls")}
+    await c.until(lambda: {r.name: r.id for r in table.rows_by_id.values()} == docker, "docker config ls's configs", 30)
+    assert next(r for r in table.rows_by_id.values() if r.name == "tui-cfg").services == ("tui-upd",)
+    await c.press("escape")
+    await c.on(DashboardScreen)
+
     swarm.cli("service", "rm", "tui-upd")
     swarm.cli("secret", "rm", "tui-rot-2")
+    swarm.cli("config", "rm", "tui-cfg")
