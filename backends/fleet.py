@@ -165,6 +165,9 @@ class _Context:
         self.fresh_at: float | None = None
         self.known: dict[str, set[str]] = {kind: set() for kind in KIND_NAMES}  # child ids we published
         self.child_seq = 0  # the child's seq of what is already published
+        # Connected before anyone could subscribe (by connect(), or handed over connected):
+        # its first picture is in every snapshot taken after, so it is not sent again.
+        self.quiet_first = False
         self.pump: asyncio.Task[None] | None = None
 
 
@@ -193,10 +196,12 @@ class FleetBackend(Backend):
         for name in connected:
             context = self._contexts[name]
             context.connected, context.state, context.reason, context.fresh_at = True, ConnectionState.CONNECTED, "", time.time()
+            context.quiet_first = True
         super().__init__(read_only=False, label=label or ", ".join(children))
         self._broadcast = Broadcast()
         self._seq = 0
         self._started = False
+        self._started_pumps = False  # after this, a context that connects has its items sent
         self._follow = follow
         self._state: tuple[ConnectionState, str] | None = None
 
@@ -265,6 +270,7 @@ class FleetBackend(Backend):
         with the reason and retried; ``unreachable()`` says when none answered."""
         self._started = True
         await asyncio.gather(*(self._connect_one(c) for c in self._contexts.values() if not c.connected))
+        self._started_pumps = True
         for context in self._contexts.values():
             if self._follow:
                 self._start_pump(context)
@@ -282,6 +288,8 @@ class FleetBackend(Backend):
         context.connected = True
         context.state, context.reason = ConnectionState.CONNECTED, ""
         context.fresh_at = time.time()
+        if not self._started_pumps:
+            context.quiet_first = True
 
     def unreachable(self) -> list[ContextState]:
         """The contexts not connected; all of them means nothing answered."""
@@ -389,7 +397,8 @@ class FleetBackend(Backend):
                 queue: asyncio.Queue[Update | None] = asyncio.Queue()
                 reader = asyncio.create_task(_read_into(context.backend.updates(), queue))
                 await asyncio.sleep(0)  # subscribed before the picture is taken
-                await self._resync(context)
+                await self._resync(context, publish=not context.quiet_first)
+                context.quiet_first = False
                 self._set_context_state(context, ConnectionState.CONNECTED, "")
                 delay = 1.0
                 while (update := await queue.get()) is not None:
@@ -417,8 +426,9 @@ class FleetBackend(Backend):
             await asyncio.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)
 
-    async def _resync(self, context: _Context) -> None:
-        """The context's whole picture: upserts of everything, deletes of what is gone."""
+    async def _resync(self, context: _Context, *, publish: bool = True) -> None:
+        """The context's whole picture: upserts of everything, deletes of what is gone (only
+        noted, not sent, when every subscriber's snapshot holds it already)."""
         inv = await context.backend.snapshot()
         changes: list[Change] = []
         prefix = f"{context.name}{SEP}"
@@ -431,7 +441,8 @@ class FleetBackend(Backend):
             context.known[kind] = set(table)
         context.child_seq = max(context.child_seq, inv.seq)
         context.fresh_at = time.time()
-        self._emit(context.name, changes)
+        if publish:
+            self._emit(context.name, changes)
 
     def _relay(self, context: _Context, batch: ChangeBatch) -> None:
         prefix = f"{context.name}{SEP}"
