@@ -295,3 +295,61 @@ async def test_the_console_previews_the_waves_updates_rolls_back_and_rotates(con
     swarm.cli("service", "rm", "tui-upd")
     swarm.cli("secret", "rm", "tui-rot-2")
     swarm.cli("config", "rm", "tui-cfg")
+
+
+def test_read_only_refuses_update_rollback_and_rotation_before_anything_is_sent(images: Swarm, capsys):
+    swarm = images
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "ro-web", swarm.manager.image)
+    swarm.cli("secret", "create", "ro-pw", "-", input=b"ro-value")
+    before = inspect(swarm, "ro-web")
+    for args in (("service", "update", "ro-web", "--image", V2), ("service", "rollback", "ro-web")):
+        code, out, err = cli(swarm, capsys, "--read-only", *args)
+        assert code == 4 and "read-only" in err, err
+    # The dry run changes nothing, so it is allowed.
+    code, out, err = cli(swarm, capsys, "--read-only", "service", "update", "ro-web", "--image", V2, "--dry-run")
+    assert code == 0, err
+    assert inspect(swarm, "ro-web") == before
+    swarm.cli("service", "rm", "ro-web")
+    swarm.cli("secret", "rm", "ro-pw")
+
+
+async def test_pause_is_refused_and_a_swarm_paused_update_is_resumed_by_posting_its_spec(images: Swarm):
+    from backends.contract import ServiceUpdateSpec
+    from backends.errors import InvalidInput
+    from backends.models import TaskStatus
+
+    swarm = images
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "res-web", swarm.manager.image)
+    backend = SwarmBackend(swarm.manager.url)
+    await backend.connect()
+    try:
+        await wait_until_running(backend, "res-web")
+        task = await backend.update_service(ServiceUpdateSpec("res-web", BROKEN))
+        with pytest.raises(InvalidInput, match="no call to pause a rolling update"):
+            await backend.pause_task(task.id)
+        ended = await backend.wait_task(task.id)
+        assert ended.status is TaskStatus.FAILED and "paused by the swarm" in (ended.error or "")
+        resumed = await backend.resume_task(task.id)
+        assert resumed.id != task.id and resumed.kind == "update_service" and not resumed.done
+        # Posting the spec again clears the swarm's pause: it takes up the update once more.
+        await wait_until_async(lambda: inspect(swarm, "res-web", "{{json .UpdateStatus}}") is None
+                               or inspect(swarm, "res-web", "{{json .UpdateStatus.State}}") != "paused", 30, "the pause cleared")
+        with pytest.raises(InvalidInput, match="not paused by the swarm|nothing to resume|not paused"):
+            await backend.resume_task(resumed.id)
+    finally:
+        await backend.close()
+        swarm.cli("service", "rm", "res-web")
+
+
+async def wait_until_running(backend: SwarmBackend, name: str) -> None:
+    async def running() -> bool:
+        inv = await backend.snapshot()
+        return any(s.name == name and s.replicas_running == s.replicas_desired > 0 for s in inv.services.values())
+
+    await wait_until_async(running, 60, f"{name} running")
+
+
+async def wait_until_async(condition, timeout: float, what: str) -> None:
+    from tests.waiting import wait_until
+
+    await wait_until(condition, timeout=timeout, interval=0.3, what=what)
