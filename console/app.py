@@ -123,6 +123,11 @@ class NtnxConsoleApp(App):
             self.set_timer(0.5, self._check_keymap)
         self._dashboard = DashboardScreen()
         self.push_screen(self._dashboard)
+        # The theme and each pane's sort from the config, written back when they change.
+        from .preferences import Keeper
+
+        self.preferences = Keeper(self)
+        self.preferences.start()
         self.run_worker(self._feed, name="feed", group="feed", exit_on_error=False)
         self.set_interval(DRAIN_INTERVAL, self._drain)
         self.set_interval(1.0, self._refresh_age)

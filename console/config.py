@@ -81,6 +81,9 @@ class Config:
     fleet: list[str] = field(default_factory=list)
     # [[commands]]: your own commands (console/command_config.py), checked and trusted.
     commands: list[Any] = field(default_factory=list)
+    # [preferences]: the theme and each pane's sort, as the console last wrote them
+    # (console/preferences.py): {"theme": str | None, "sort": {pane: "column" or "-column"}}.
+    preferences: dict[str, Any] = field(default_factory=dict)
 
     def settings_for(self, context: str | None = None) -> Settings:
         """Settings of ``context``, else of ``current_context``, else the built-in simulator."""
@@ -167,7 +170,7 @@ def load_config(path: Path | str | None = None) -> Config:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
-    unknown = set(data) - {"current_context", "contexts", "keymap", "registries", "fleet", "commands"}
+    unknown = set(data) - {"current_context", "contexts", "keymap", "registries", "fleet", "commands", "preferences"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s): {', '.join(sorted(unknown))}")
     current = data.get("current_context")
@@ -198,7 +201,31 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     return Config(
         path=path, current_context=current, contexts=contexts, keymap=dict(keymap), registries=registries,
         fleet=list(dict.fromkeys(fleet)), commands=commands,
+        preferences=_preferences(path, data.get("preferences", {})),
     )
+
+
+PREFERENCE_PANES = ("hosts", "containers", "volumes", "services", "secrets")
+
+
+def _preferences(path: Path, raw: Any) -> dict[str, Any]:
+    """[preferences], checked: one line naming what is wrong."""
+    where = f"{path}: [preferences]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table (theme, sort)")
+    unknown = set(raw) - {"theme", "sort"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (theme, sort)")
+    theme = raw.get("theme")
+    if theme is not None and (not isinstance(theme, str) or not theme or len(theme) > 64):
+        raise ConfigError(f"{where}: theme must be a theme's name")
+    sort = raw.get("sort", {})
+    if not isinstance(sort, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in sort.items()):
+        raise ConfigError(f'{where}: sort maps a pane to a column, e.g. sort = {{ hosts = "name" }}')
+    panes = set(sort) - set(PREFERENCE_PANES)
+    if panes:
+        raise ConfigError(f"{where}: sort: no pane {sorted(panes)[0]!r} (panes: {', '.join(PREFERENCE_PANES)})")
+    return {"theme": theme, "sort": dict(sort)}
 
 
 def _commands(path: Path, raw: Any) -> list[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
+from functools import partial
 from typing import Iterable
 
 from textual.app import ComposeResult
@@ -261,7 +262,7 @@ class LogsScreen(Live, Screen):
             return
         lines = self.query_one(LogView).shown_lines()
         self._close_prompt()
-        self.run_worker(self._write(path, lines), exit_on_error=False)
+        self.run_worker(partial(self._write, path, lines), exit_on_error=False)
 
     async def _write(self, path: str, lines: list[str]) -> None:
         from backends.files import FileLock, write_atomic

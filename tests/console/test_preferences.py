@@ -1,0 +1,98 @@
+"""The theme and each pane's sort remembered in the config: changed in one run, back in the
+next; written locked and atomically, the rest of the file (comments too) kept."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from backends.settings import Settings
+from backends.simulator import SimulatorBackend
+from console.app import NtnxConsoleApp
+from console.config import ConfigError, load_config
+from console.preferences import save
+from console.screens.dashboard import DashboardScreen
+from tests.console.conftest import SIZE, Console
+
+USER_TEXT = """# my console
+current_context = "demo"   # the simulator
+
+[contexts.demo]
+backend = "simulator"
+seed = 7
+"""
+
+
+def _config(tmp_path: Path, text: str = USER_TEXT) -> Path:
+    tmp_path.chmod(0o700)
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+async def _run(path: Path, steps) -> dict:
+    sim = SimulatorBackend(seed=7, speed=0.0, activity=False)
+    app = NtnxConsoleApp(Settings(), load_config(path), backend=sim)
+    app.ANIMATION_LEVEL = "none"
+    seen: dict = {}
+    async with app.run_test(size=SIZE) as pilot:
+        c = Console(app, pilot, sim)
+        await c.until(lambda: app.store.loaded and isinstance(app.screen, DashboardScreen), "the dashboard")
+        await c.until(lambda: c.table("hosts").row_count > 0, "hosts")
+        await c.until(lambda: app.preferences.saved is not None, "the preferences applied")
+        await steps(c)
+        seen["theme"] = app.theme
+        seen["sort"] = {k: (c.table(k).sort_column, c.table(k).sort_reverse) for k in ("hosts", "containers")}
+    await sim.close()
+    return seen
+
+
+async def test_theme_and_sort_changed_in_one_run_are_back_in_the_next(tmp_path):
+    path = _config(tmp_path)
+
+    async def change(c):
+        c.app.theme = "nord"
+        await c.press("o")  # Hosts: sorted by its first column
+        await c.press("tab", "o", "o")  # Containers: by its second
+        await c.until(lambda: "[preferences]" in path.read_text() and "containers" in path.read_text(), "written", timeout=10)
+
+    first = await _run(path, change)
+    assert first["theme"] == "nord"
+    text = path.read_text()
+    assert text.startswith(USER_TEXT)  # the user's lines and comments as they were
+    prefs = tomllib.loads(text)["preferences"]
+    assert prefs["theme"] == "nord" and set(prefs["sort"]) == {"hosts", "containers"}
+
+    async def nothing(c):
+        await c.until(lambda: c.table("containers").sort_column is not None, "the sort applied")
+
+    second = await _run(path, nothing)
+    assert second == first
+    assert path.read_text() == text  # nothing changed: nothing written
+
+
+def test_save_replaces_only_its_own_table(tmp_path):
+    path = _config(tmp_path, USER_TEXT + '\n[preferences]\ntheme = "dracula"\n\n[keymap]  # mine\nhost.create = "C"\n')
+    save(path, "nord", {"hosts": "-name"})
+    text = path.read_text()
+    assert text.startswith(USER_TEXT) and "[keymap]  # mine\nhost.create = \"C\"\n" in text
+    data = tomllib.loads(text)
+    assert data["preferences"] == {"theme": "nord", "sort": {"hosts": "-name"}} and data["keymap"] == {"host": {"create": "C"}}
+    assert load_config(path).preferences == {"theme": "nord", "sort": {"hosts": "-name"}}
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ('[preferences]\ntheme = 3\n', "theme must be"),
+        ('[preferences]\nsort = { nowhere = "name" }\n', "no pane 'nowhere'"),
+        ('[preferences]\ncolumns = []\n', "unknown key(s) columns"),
+    ],
+)
+def test_bad_preferences_are_one_line(tmp_path, body, says):
+    with pytest.raises(ConfigError) as err:
+        load_config(_config(tmp_path, body))
+    assert says in err.value.message
