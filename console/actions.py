@@ -221,6 +221,14 @@ async def _pull_image(backend: "Backend", spec: Any) -> "Task":
     return await backend.pull_image(await with_registry_auth(backend, spec))
 
 
+async def _update_service(backend: "Backend", request: Any) -> "Task":
+    """A rolling update, with the configured registry's credentials for the new image (sent
+    with the service so that every node can pull it)."""
+    from console.registry_auth import with_registry_auth
+
+    return await backend.update_service(await with_registry_auth(backend, request.spec))
+
+
 # In the order of the footer and the help screen.
 ACTIONS: list[Action] = [
     # -- any pane
@@ -374,7 +382,7 @@ ACTIONS: list[Action] = [
     Action(
         "service.update", "Update", "Update the service's image in rolling waves (the form shows the waves first)",
         SERVICES, keys="U", panes=("services",), needs=Capability.SERVICES_UPDATE,
-        form="console.screens.services:UpdateServiceForm", run=lambda b, r: b.update_service(r.spec),
+        form="console.screens.services:UpdateServiceForm", run=_update_service,
         cli={"services": ("service", "update")}, verb="update", wait_timeout=900.0,
     ),
     Action(

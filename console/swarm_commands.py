@@ -109,11 +109,17 @@ async def update_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     from console.presenters import services
 
     s, waves = await _planned(backend, args.service, args.image)
-    if not args.dry_run and not args.json:
+    if args.dry_run:
+        return UpdateRequest(s.name, ServiceUpdateSpec(service=s.id, image=args.image))
+    if not args.json:
         for line in services.plan_lines(s, args.image, waves):
             _print(line)
         sys.stdout.flush()
-    return UpdateRequest(s.name, ServiceUpdateSpec(service=s.id, image=args.image))
+    from console.host_image_commands import auth_for
+
+    # Sent with the update so that every node can pull (as ``--with-registry-auth``).
+    auth = auth_for(backend, await backend.snapshot(), args.image, None)
+    return UpdateRequest(s.name, ServiceUpdateSpec(service=s.id, image=args.image, registry_auth=auth))
 
 
 async def update_preview(backend: "Backend", request: Any, args: argparse.Namespace) -> int:

@@ -353,3 +353,18 @@ async def wait_until_async(condition, timeout: float, what: str) -> None:
     from tests.waiting import wait_until
 
     await wait_until(condition, timeout=timeout, interval=0.3, what=what)
+
+
+def test_registry_credentials_travel_as_the_engine_api_wants_them():
+    """``X-Registry-Auth``: base64url (no '+' or '/') of the auth JSON, the server as it starts
+    the image reference."""
+    import base64
+
+    from backends.contract import RegistryAuth
+    from backends.swarm.updates import registry_auth_header
+
+    header = registry_auth_header(RegistryAuth("registry.example.com:5000", "deploy", "p+/?ss>>"))
+    assert "+" not in header and "/" not in header
+    assert json.loads(base64.urlsafe_b64decode(header)) == {
+        "username": "deploy", "password": "p+/?ss>>", "serveraddress": "registry.example.com:5000"}
+    assert "p+/?ss" not in repr(RegistryAuth("r", "u", "p+/?ss"))
