@@ -112,3 +112,20 @@ async def test_the_image_completes_from_the_host_images(console):
     assert suggestion.startswith(first[:2]) and suggestion in candidates
     await console.press("right")
     assert form.query_one("#image", Input).value == suggestion
+
+
+async def test_the_image_completes_to_a_configured_registry_s_name(console):
+    from types import SimpleNamespace
+
+    from backends.registries.models import entry_from_table
+
+    entry = entry_from_table("lab", {"url": "https://registry.example.com:5000"}, "test")
+    console.app.config = SimpleNamespace(registries={"lab": entry}, keymap={})
+    form = await _open(console)
+    assert "registry.example.com:5000/" in form.image_candidates()
+    await console.type("registry.example.c")  # the simulator's images come from registry.example.local
+    image = form.query_one("#image", Input)
+    await console.until(lambda: image._suggestion == "registry.example.com:5000/", "the registry's name")
+    await console.press("right")
+    await console.type("team/app:1.2")
+    assert image.value == "registry.example.com:5000/team/app:1.2" and error_of(console, "image") == ""

@@ -199,3 +199,29 @@ async def test_listed_in_help_and_the_palette(console_with_commands):
     await c.until(lambda: "echo args" in str(c.screen.query_one("CommandList").get_option_at_index(0).prompt), "in the palette")
     await c.press("enter")
     assert len(await _output(c)) == 3
+
+
+async def test_a_terminal_command_is_handed_the_terminal_as_the_shell_is(tmp_path, monkeypatch):
+    import subprocess
+
+    ran: list = []
+
+    def fake_run(argv, **kwargs):  # the handover itself: what the shell key runs, with this argv
+        ran.append((list(argv), kwargs))
+        return subprocess.CompletedProcess(argv, 0)
+
+    sim = SimulatorBackend(seed=7, speed=0.0, activity=False)
+    config = load_config(_config(tmp_path, _echo_command(key="ctrl+k", scope="host", mode="terminal")))
+    app = NtnxConsoleApp(Settings(), config, backend=sim)
+    app.ANIMATION_LEVEL = "none"
+    monkeypatch.setattr("console.app.subprocess.run", fake_run)
+    monkeypatch.setattr(NtnxConsoleApp, "suspend", lambda self: __import__("contextlib").nullcontext())
+    async with app.run_test(size=SIZE) as pilot:
+        c = Console(app, pilot, sim)
+        await c.until(lambda: app.store.loaded and c.table("hosts").row_count > 0, "hosts")
+        host = c.table("hosts").cursor_row
+        await c.press("ctrl+k")
+        await c.until(lambda: ran, "the command run in the terminal")
+    await sim.close()
+    (argv, kwargs), = ran
+    assert argv[3:] == [host.name, f"id={host.id}", "simulator"] and "shell" not in kwargs
