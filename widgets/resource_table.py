@@ -43,11 +43,12 @@ AUTO_WIDTH_SAMPLE = 500  # rows sampled to size a column whose width is not give
 AUTO_WIDTH_MAX = 48
 SEPARATOR = " "
 SLICE_SECONDS = 0.008  # index work per slice: a frame and the next key get through between
-FIRST_SLICE_SECONDS = 0.004  # the slice run by the call itself: the key's frame comes right after
+FIRST_SLICE_SECONDS = 0.002  # the slice run by the call itself: the key's frame comes right after
 SYNC_ROWS = 2_000  # index work over at most this many rows is done at once, no slices
 SORT_RUN = 4_096  # rows sorted by one sorted() call (a few ms); the runs are then merged in slices
 CHECK_EVERY = 128  # rows between two looks at the clock
 PARTIAL_REFRESH_SECONDS = 0.1  # while a filter runs, its matches so far are shown this often
+STRIP_CACHE_ROWS = 512  # rows kept drawn: a few screens' worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             super().__init__(table)
             self.row_id = row_id
 
+    class OrderChanged(_TableMessage):
+        """A sort or a filter made between frames is done: the rows shown (and their count)
+        are final. (Work done within the call that asked for it posts nothing.)"""
+
     class MarksChanged(_TableMessage):
         def __init__(self, table: "ResourceTable", marked: frozenset[str]) -> None:
             super().__init__(table)
@@ -250,12 +255,14 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         # The index work in progress (see the module's docstring).
         self._job: Iterator[None] | None = None
         self._job_stepping = False  # the next slice is scheduled
+        self._job_sliced = False  # the job went on between frames: its end is announced
         self._job_sort: tuple[str | None, bool] | None = None  # the sort being made
         self._job_moved: set[str] = set()  # ids changed while a sort is being made
         self._scan: list[str] | None = None  # the ids a running filter tests, in order
         self._scan_pos = 0  # how far it got
         self._stale: set[str] = set()  # ids whose match or place in ``_order`` is to be checked
         self._scan_shown_at: float | None = None  # when the filter's matches were last shown
+        self._strips: dict[tuple[Any, ...], tuple[Row, Strip]] = {}  # drawn rows, not the cursor's
 
     # ----------------------------------------------------------------------------- read access
 
@@ -608,6 +615,9 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         except StopIteration:
             if self._job is job:
                 self._job = None
+                if self._job_sliced:
+                    self._job_sliced = False
+                    self.post_message(self.OrderChanged(self))
             return
         if self._job is not job:
             return  # replaced from within (a key that no longer compares: sorted again)
@@ -618,6 +628,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             if self._scan_shown_at is None or now - self._scan_shown_at >= PARTIAL_REFRESH_SECONDS:
                 self._scan_shown_at = now
                 self._after_change()
+        self._job_sliced = True
         if not self._job_stepping:
             self._job_stepping = True
             # After the next frame (or at once when nothing is to be drawn), and after the
@@ -975,6 +986,21 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         row_id = self._order[index]
         row = self._rows[row_id]
         marked = row_id in self._marked
+        if index == self._cursor_index:
+            return self._make_row_strip(index, row, marked)
+        # A row drawn before, unchanged (rows are immutable: a changed row is a new object),
+        # is not laid out again: a longer filter mostly shows rows the previous one showed.
+        key = (row_id, marked, tuple(self._widths), self.rich_style)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] is row:
+            return cached[1]
+        strip = self._make_row_strip(index, row, marked)
+        if len(self._strips) >= STRIP_CACHE_ROWS:
+            self._strips.clear()
+        self._strips[key] = (row, strip)
+        return strip
+
+    def _make_row_strip(self, index: int, row: Row, marked: bool) -> Strip:
         segments: list[Segment] = []
         if marked:
             segments.append(Segment("● ", self.get_component_rich_style("resource-table--marker")))

@@ -216,6 +216,9 @@ class DashboardScreen(Live, Screen):
     def on_resource_table_marks_changed(self, message: ResourceTable.MarksChanged) -> None:
         self.retitle()
 
+    def on_resource_table_order_changed(self, message: ResourceTable.OrderChanged) -> None:
+        self.retitle()  # a filter made between frames is done: the panes' counts are final
+
     def show_pane(self, kind: str) -> None:
         # Now, not when the focus event arrives: a key pressed right after must see it.
         self._set_current(kind)

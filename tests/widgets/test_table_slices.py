@@ -131,3 +131,24 @@ async def test_a_key_moves_the_cursor_while_a_filter_is_made():
         assert seen_busy == [True]  # the key was handled before the filter was done...
         await settled(pilot, table)
         assert table.cursor_id == "c000001"  # ...and its move kept
+
+
+class _OrderApp(TableApp):
+    def on_resource_table_order_changed(self, message: ResourceTable.OrderChanged) -> None:
+        self.messages.append(message)
+
+
+async def test_the_end_of_work_made_between_frames_is_announced_once():
+    app = _OrderApp(containers(ROWS))
+    async with app.run_test(size=(80, 16)) as pilot:
+        table = app.query_one(ResourceTable)
+        await settled(pilot, table)
+        app.messages.clear()
+        table.set_filter("app-1")
+        await settled(pilot, table)
+        await pilot.pause()
+        done = [m for m in app.messages if isinstance(m, ResourceTable.OrderChanged)]
+        assert len(done) == 1 and done[0].table is table  # a screen retitles its counts on it
+        table.set_filter("")  # made within the call: nothing to announce
+        await pilot.pause()
+        assert len([m for m in app.messages if isinstance(m, ResourceTable.OrderChanged)]) == 1
