@@ -879,7 +879,7 @@ async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     Every option is checked by the shared rules (console.run_options) before anything is sent."""
     import dataclasses
 
-    from backends.contract import resolve
+    from backends.contract import Capability, resolve
     from console.run_options import run_request
 
     inv = await backend.snapshot()
@@ -890,6 +890,7 @@ async def _run_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     request = run_request(
         image=args.image, host=args.host, name=args.name, command=args.command_args, ports=args.publish,
         env=args.env, volumes=args.volume, restart=args.restart, labels=args.label, inventory=inv, host_id=host_id,
+        must_exist=backend.supports(Capability.VOLUMES_HOST_ATTACH) and host_id is not None,
     )
     # A pull it needs carries the configured registry's credentials (issue 13).
     auth = _images.auth_for(backend, inv, args.image, args.host)

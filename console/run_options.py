@@ -46,6 +46,7 @@ def run_request(
     labels: Iterable[str] = (),
     inventory: Any = None,
     host_id: str | None = None,
+    must_exist: bool = False,
 ) -> RunRequest:
     """The run request for these options; InvalidInput (one line, naming the field) for the
     first bad one. ``inventory`` and ``host_id`` tell a new volume (``NAME:SIZE:/path``) from an
@@ -57,7 +58,7 @@ def run_request(
     port_pairs = [validation.parse_port_mapping(p) for p in ports]
     env_pairs = [validation.parse_env(e) for e in env]
     label_pairs = [validation.parse_label(label) for label in labels]
-    mounts, new = volume_mounts(volumes, host, inventory, host_id)
+    mounts, new = volume_mounts(volumes, host, inventory, host_id, must_exist)
     spec = ContainerSpec(
         image=image,
         host=host,
@@ -73,12 +74,17 @@ def run_request(
 
 
 def volume_mounts(
-    volumes: Iterable[str], host: str, inventory: Any = None, host_id: str | None = None
+    volumes: Iterable[str], host: str, inventory: Any = None, host_id: str | None = None, must_exist: bool = False
 ) -> tuple[list[MountSpec], list[VolumeSpec]]:
-    """The mounts, and the new volumes (``NAME:SIZE:/path``) to make on ``host`` first."""
+    """The mounts, and the new volumes (``NAME:SIZE:/path``) to make on ``host`` first.
+
+    ``must_exist``: a volume named without a size must be one the host can mount now (where a
+    backend attaches volumes to hosts: Docker instead makes a volume it does not know, as
+    ``docker run -v`` does)."""
     mounts: list[MountSpec] = []
     new: list[VolumeSpec] = []
-    known = {v.name for v in inventory.volumes.values() if host_id is None or v.host_id in (None, host_id)} if inventory else set()
+    usable = [v for v in inventory.volumes.values() if host_id is None or v.host_id in (None, host_id)] if inventory else []
+    known = {v.name for v in usable}
     for text in volumes:
         volume, size, path, read_only = validation.parse_volume_mount(text)
         if size is not None:
@@ -87,6 +93,10 @@ def volume_mounts(
             if volume in {v.name for v in new}:
                 raise InvalidInput(f"volume {volume}: made twice; give its size once")
             new.append(VolumeSpec(name=volume, size_gib=size, host=host))
+        elif must_exist and inventory is not None and volume not in known and volume not in {v.id for v in usable}:
+            raise InvalidInput(
+                f"volume {volume}: none on this host or free to attach; give a size to make it ({volume}:10:{path})"
+            )
         mounts.append(MountSpec(volume=volume, path=path, read_only=read_only))
     paths = [m.path for m in mounts]
     if len(set(paths)) != len(paths):

@@ -527,7 +527,8 @@ class RunContainerForm(FormScreen):
             return [validation.parse_label(label) for label in words(text, "labels")]
         if field_id == "volumes":
             host = self.choice("host") or ""
-            return volume_mounts(items(text), host, self.inventory, self.choice("host"))
+            must_exist = self.app.backend.supports(Capability.VOLUMES_HOST_ATTACH)
+            return volume_mounts(items(text), host, self.inventory, self.choice("host"), must_exist)
         raise KeyError(field_id)
 
     def problems(self) -> dict[str, str]:

@@ -74,6 +74,11 @@ def test_a_bad_option_is_one_line_naming_its_field(cli, state: str, option, says
     assert set(_containers(cli, base)) == before
 
 
+def test_an_unknown_volume_without_a_size_is_refused_where_hosts_attach_volumes(cli, state: str):
+    result = cli(*BASE, "--demo-state", state, "container", "run", "nginx", "--host", "cm-web-01", "-v", "nowhere:/data")
+    assert result.code == 2 and "give a size to make it (nowhere:10:/data)" in result.err
+
+
 def test_a_size_for_an_existing_volume_is_refused(cli, state: str):
     base = (*BASE, "--demo-state", state)
     assert cli(*base, "volume", "create", "keep", "--size-gib", "3", "--wait").code == 0

@@ -81,6 +81,7 @@ async def test_every_field_filled_runs_the_container_with_them(console):
         ("volumes", "data", "volume 'data'"),
         ("volumes", "data:0:/x", "size must be more than 0"),
         ("volumes", "data:/srv/../etc", "plain directory"),
+        ("volumes", "no-such-volume:/data", "give a size to make it"),
         ("labels", "=x", "label '=x'"),
         ("command", "sh -c 'x", "command: No closing quotation"),
     ],
