@@ -85,11 +85,12 @@ class SwarmBackend(Backend):
         super().__init__(read_only=read_only, label=label)
         from .about import BACKEND
 
-        # Machine upgrades (and pausing one between waves) need an upgrade_command.
+        # Machine upgrades (and pausing one between waves) need an upgrade_command. Task
+        # control is there either way: a service update the swarm paused is resumed (resume on
+        # its task); pausing an update under way is refused, saying why (updates.py).
         caps = set(BACKEND.capabilities)
-        if upgrade_command:
-            caps.add(Capability.TASKS_CONTROL)
-        else:
+        caps.add(Capability.TASKS_CONTROL)
+        if not upgrade_command:
             caps.discard(Capability.HOSTS_UPGRADE)
         self.capabilities = frozenset(caps)
         self._upgrades = SwarmUpgrades(
