@@ -29,7 +29,6 @@ from backends.errors import one_line
 from .config import PREFERENCE_PANES as PANES
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the theme and the sorts
-MAX_CONFIG_BYTES = 1024 * 1024
 # Any header of the [preferences] table or of a table inside it ([preferences.sort]).
 _OWN_HEADER = re.compile(r"^[ \t]*\[[ \t]*preferences[ \t]*(\.[^\]]*)?\][ \t]*(#.*)?$")
 _HEADER = re.compile(r"^[ \t]*\[")
@@ -62,17 +61,13 @@ def without_preferences(text: str) -> str:
 
 def save(path: Path, theme: str | None, sort: dict[str, str]) -> None:
     """Rewrite the [preferences] table of the config at ``path`` (locked, atomic)."""
-    from backends.files import FileLock, read_capped, write_atomic
+    from backends.files import FileLock, write_atomic
 
     from .config import ConfigError, _parse
+    from .registry_config import _read  # read capped, parsed, checked whole: as registry add does
 
     with FileLock(str(path), timeout=10.0):
-        raw = read_capped(str(path), MAX_CONFIG_BYTES)
-        text = "" if raw is None else raw.decode("utf-8", errors="strict")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: {err}; preferences not saved") from None
+        text, data = _read(path)
         rest = without_preferences(text)
         if rest and not rest.endswith("\n"):
             rest += "\n"

@@ -50,6 +50,16 @@ async def _run(path: Path, steps) -> dict:
     return seen
 
 
+async def test_nothing_is_written_when_nothing_changes(tmp_path):
+    path = _config(tmp_path)
+
+    async def wait(c):
+        await c.pilot.pause(2.5)  # more than two looks at the preferences
+
+    await _run(path, wait)
+    assert path.read_text() == USER_TEXT
+
+
 async def test_theme_and_sort_changed_in_one_run_are_back_in_the_next(tmp_path):
     path = _config(tmp_path)
 
