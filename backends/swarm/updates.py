@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 UPDATE_TIMEOUT = 900.0  # a rolling update that has not ended by then is reported as stuck
 NO_STATUS_GRACE = 3.0  # the swarm sets no UpdateStatus when no task needs replacing
-MAX_CONFIG_BYTES = 500 * 1024  # a secret's limit; configs are held to it too (the swarm's is larger)
+MAX_CONFIG_BYTES = 500 * 1024  # a secret's limit on a swarm; configs are held to it too
 # A rotation's new name: NAME-2, then NAME-3... ; a trailing -N of one to three digits is the
 # counter (``db-2`` rotates to ``db-3``), a longer number is part of the name (``cert-2024``
 # rotates to ``cert-2024-2``).
