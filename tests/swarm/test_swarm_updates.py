@@ -368,3 +368,23 @@ def test_registry_credentials_travel_as_the_engine_api_wants_them():
     assert json.loads(base64.urlsafe_b64decode(header)) == {
         "username": "deploy", "password": "p+/?ss>>", "serveraddress": "registry.example.com:5000"}
     assert "p+/?ss" not in repr(RegistryAuth("r", "u", "p+/?ss"))
+
+
+def test_rotation_names_count_up_and_policies_survive_the_api_shape():
+    from backends.models import UpdatePolicy
+    from backends.swarm import parse
+    from backends.swarm.updates import rotated_name
+    from backends.waves import PlannedTask, plan_task_waves
+
+    assert rotated_name("db", set()) == "db-2"
+    assert rotated_name("db", {"db-2"}) == "db-3"
+    assert rotated_name("db-2", {"db-2"}) == "db-3"
+    assert rotated_name("cert-2024", set()) == "cert-2024-2"  # a long number is part of the name
+    policy = UpdatePolicy(parallelism=2, delay_s=10.0, failure_action="rollback", order="start-first", monitor_s=3.0,
+                          max_failure_ratio=0.25)
+    assert parse.update_policy(parse.update_config(policy)) == policy
+    assert parse.update_policy(None) == UpdatePolicy()  # the swarm's defaults when a spec has none
+    tasks = [PlannedTask(f"web.{n}", "node-a") for n in range(1, 6)]
+    assert [len(w.tasks) for w in plan_task_waves(tasks, 2, 5.0)] == [2, 2, 1]
+    assert [w.delay_after_s for w in plan_task_waves(tasks, 2, 5.0)] == [5.0, 5.0, 0.0]
+    assert [len(w.tasks) for w in plan_task_waves(tasks, 0, 5.0)] == [5]  # 0: all at once
