@@ -388,3 +388,22 @@ def test_rotation_names_count_up_and_policies_survive_the_api_shape():
     assert [len(w.tasks) for w in plan_task_waves(tasks, 2, 5.0)] == [2, 2, 1]
     assert [w.delay_after_s for w in plan_task_waves(tasks, 2, 5.0)] == [5.0, 5.0, 0.0]
     assert [len(w.tasks) for w in plan_task_waves(tasks, 0, 5.0)] == [5]  # 0: all at once
+
+
+def test_a_rotation_that_cannot_converge_stops_with_both_secrets_and_says_where_each_service_is(images: Swarm, capsys, tmp_path):
+    swarm = images
+    swarm.cli("secret", "create", "stuck-pw", "-", input=b"stuck-old")
+    # A service whose tasks cannot start: moving it to the new secret is an update the swarm pauses.
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "stuck-web", "--secret", "stuck-pw", BROKEN)
+    value = tmp_path / "new"
+    value.write_bytes(b"stuck-new")
+    code, out, err = cli(swarm, capsys, "secret", "rotate", "stuck-pw", "--file", str(value), "--wait")
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert "rotation of stuck-pw stopped" in last and "moved to stuck-pw-2: stuck-web" in last and "both secrets kept" in last
+    names = {s["Name"] for s in swarm.json_lines("secret", "ls")}
+    assert {"stuck-pw", "stuck-pw-2"} <= names
+    refs = inspect(swarm, "stuck-web", "{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}")
+    assert [(r["SecretName"], r["File"]["Name"]) for r in refs] == [("stuck-pw-2", "stuck-pw")]
+    swarm.cli("service", "rm", "stuck-web")
+    swarm.cli("secret", "rm", "stuck-pw", "stuck-pw-2")
