@@ -9,7 +9,7 @@ import asyncio
 import re
 import string
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from backends.errors import InvalidInput
 
@@ -106,9 +106,12 @@ class Outcome:
     cut: bool  # more output than MAX_OUTPUT: the rest was dropped
 
 
-async def run_background(argv: list[str], timeout: float, max_bytes: int = MAX_OUTPUT) -> Outcome:
+async def run_background(
+    argv: list[str], timeout: float, max_bytes: int = MAX_OUTPUT, on_output: Callable[[bytes], None] | None = None
+) -> Outcome:
     """Run ``argv`` (no shell) with no input, its output and errors together, bounded in time
-    and size: past ``timeout`` it is killed, past ``max_bytes`` the rest is read and dropped."""
+    and size: past ``timeout`` it is killed, past ``max_bytes`` the rest is read and dropped.
+    ``on_output`` sees each piece kept as it arrives."""
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -128,7 +131,10 @@ async def run_background(argv: list[str], timeout: float, max_bytes: int = MAX_O
             room = max_bytes - len(kept)
             if len(chunk) > room:
                 cut = True
-            kept.extend(chunk[: max(0, room)])
+            piece = chunk[: max(0, room)]
+            kept.extend(piece)
+            if piece and on_output is not None:
+                on_output(piece)
 
     try:
         await asyncio.wait_for(read(), timeout)

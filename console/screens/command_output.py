@@ -1,7 +1,7 @@
 """The output of one of your own commands run in the background (``[[commands]]``, mode
-"background"), shown in a LogView when it ends: every line through ``sgr_text`` (its colours
-kept, nothing else reaches the terminal), bounded in time and size; escape closes the screen
-and ends the command if it still runs."""
+"background"), streamed into a LogView as it comes: every line through ``sgr_text`` (its
+colours kept, nothing else reaches the terminal), bounded in time and size; escape closes the
+screen and ends the command if it still runs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from widgets.key_bar import KeyBar
 from widgets.log_view import LogView
 
 from ..command_config import MAX_OUTPUT, UserCommand
+
+FLUSH_INTERVAL = 0.1  # seconds between moving arrived output onto the screen
 from ..presenters.base import shown
 from .status import StatusHeader
 from .live import Live
@@ -30,6 +32,15 @@ class CommandOutputScreen(Live, Screen):
         self.target = target
         self.state = "running"
         self.done = False
+        self._shown = ""
+        # Filled by the worker (data only), moved onto the LogView by a timer.
+        self._pending: list[str] = []
+        self._partial = b""
+
+    @property
+    def finished(self) -> bool:
+        """Ended, and everything it wrote is on the screen."""
+        return self.done and not self._pending and self._shown == self.state
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status")
@@ -41,31 +52,37 @@ class CommandOutputScreen(Live, Screen):
         self._retitle()
         self.query_one(LogView).focus()
         self.run_worker(self._run, exclusive=True, exit_on_error=False)
+        self.set_interval(FLUSH_INTERVAL, self._flush)
+
+    def _output(self, piece: bytes) -> None:
+        *lines, self._partial = (self._partial + piece).split(b"\n")
+        self._pending.extend(line.decode("utf-8", "replace") for line in lines)
 
     async def _run(self) -> None:
         from ..user_commands import run_background
 
         try:
-            outcome = await run_background(self.argv, self.command.timeout)
+            outcome = await run_background(self.argv, self.command.timeout, on_output=self._output)
         except Exception as err:
-            self._finish(one_line(err), [])
+            self.state, self.done = one_line(err), True
             return
-        text = outcome.output.decode("utf-8", "replace")
-        if outcome.code is None:
-            state = f"ended after {self.command.timeout:g}s (its time limit)"
-        else:
-            state = f"exit {outcome.code}"
+        if self._partial:
+            self._pending.append(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        state = f"ended after {self.command.timeout:g}s (its time limit)" if outcome.code is None else f"exit {outcome.code}"
         if outcome.cut:
             state += f"; output cut at {MAX_OUTPUT // 1024} KiB"
-        self._finish(state, text.splitlines())
+        self.state, self.done = state, True
 
-    def _finish(self, state: str, lines: list[str]) -> None:
-        self.state = state
-        self.done = True
-        self.query_one(LogView).append(lines)
-        self._retitle()
+    def _flush(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.query_one(LogView).append(lines)
+        if self.done and self._shown != self.state:
+            self._retitle()
 
     def _retitle(self) -> None:
+        self._shown = self.state
         # The argv holds servers' names: shown as data (Text, cleaned), never as markup.
         text = f" {self.command.name} on {self.target}: {' '.join(self.argv)} — {self.state}"
         self.query_one("#command-title", Static).update(shown(text))

@@ -53,6 +53,6 @@ def test_your_command_s_output(snap_compare):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press("H")
-        await settle(pilot, lambda app: type(app.screen).__name__ == "CommandOutputScreen" and app.screen.done, "the output")
+        await settle(pilot, lambda app: type(app.screen).__name__ == "CommandOutputScreen" and app.screen.finished, "the output")
 
     assert snap_compare(_app(config), terminal_size=SIZE, run_before=run_before)

@@ -156,7 +156,7 @@ async def console_with_commands(tmp_path):
 async def _output(c) -> list:
     await c.on(CommandOutputScreen)
     screen = c.screen
-    await c.until(lambda: screen.done, "the command's end", timeout=20)
+    await c.until(lambda: screen.finished, "the command's end", timeout=20)
     assert screen.state == "exit 0", screen.state
     return json.loads(screen.query_one(LogView).lines[-1])
 
@@ -225,3 +225,18 @@ async def test_a_terminal_command_is_handed_the_terminal_as_the_shell_is(tmp_pat
     await sim.close()
     (argv, kwargs), = ran
     assert argv[3:] == [host.name, f"id={host.id}", "simulator"] and "shell" not in kwargs
+
+
+async def test_a_background_command_s_output_streams_as_it_comes(console_with_commands):
+    c = console_with_commands
+    from console.command_config import UserCommand
+
+    slow = UserCommand("slow", "J", "host", (sys.executable, "-c",
+                       "import time\nprint('first', flush=True)\ntime.sleep(30)\nprint('never')"), timeout=3)
+    c.app.run_user_command(slow, {"name": "h", "ip": "", "id": "1", "context": "c"}, "h")
+    await c.on(CommandOutputScreen)
+    screen = c.screen
+    await c.until(lambda: screen.query_one(LogView).lines and screen.query_one(LogView).lines[-1] == "first", "the first line")
+    assert not screen.done  # still running: the line came before the end
+    await c.until(lambda: screen.finished, "ended by its time limit", timeout=10)
+    assert "ended after 3s" in screen.state and list(screen.query_one(LogView).lines) == ["first"]
