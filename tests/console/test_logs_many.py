@@ -118,3 +118,26 @@ async def test_save_writes_the_lines_and_asks_before_replacing(console, tmp_path
     await console.press("enter")
     await console.until(lambda: target.read_text() != "keep me\n", "replaced after the confirmation")
     assert "\x1b" not in target.read_text()
+
+
+async def test_a_service_s_tasks_from_the_services_pane():
+    from backends.simulator import SimulatorBackend
+
+    from .conftest import SIZE, Console, make_app
+
+    sim = SimulatorBackend(seed=7, speed=0.0, activity=False, swarm=True)
+    app = make_app(sim)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            c = Console(app, pilot, sim)
+            await c.until(lambda: app.store.loaded and c.table("services").row_count > 0, "the services")
+            while c.screen.current != "services":
+                await c.press("tab")
+            service = c.table("services").cursor_row
+            await c.press("l")
+            await c.on(LogsScreen)
+            tasks = {t.id for t in app.store.inventory.containers.values() if t.service == service.name}
+            assert len(tasks) > 1 and set(c.screen.container_ids) == tasks
+            assert service.name in str(c.screen.query_one("#logs-title").render())
+    finally:
+        await sim.close()
