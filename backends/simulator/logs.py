@@ -64,7 +64,8 @@ def _line(seed: int, c: Container, i: int, start: float, gap: float) -> LogLine:
         "info": f"request completed route={rng.choice(_PATHS)} status=200 duration_ms={rng.randint(2, 400)}",
         "debug": f"cache hit ratio={rng.random():.2f} keys={rng.randint(100, 90000)}",
         "warn": f"slow query took {rng.randint(500, 4000)}ms",
-        "error": f"upstream timeout calling payments after {rng.randint(3, 30)}s",
+        # A gateway status, drawn last: every other line and field stays as it was.
+        "error": f"upstream timeout calling payments after {rng.randint(3, 30)}s status={rng.choice((502, 503, 504))}",
     }
     text = f'{{"time":"{_stamp(t)}","level":"{level}","app":"{app}","msg":"{events[level]}"}}'
     return LogLine(text, t, "stderr" if level in ("warn", "error") else "stdout")
