@@ -204,7 +204,7 @@ def report(empty: list[dict[str, Any]], runs: list[dict[str, Any]], args: argpar
         ]
         shares = ", ".join(f"{name} {end - begin:.2f}" for name, begin, end in steps)
         lines.append(
-            f"- {r['scale']:,}: {shares}. Then the filter cache warm-up {r['settle_s']:.2f}; "
+            f"- {r['scale']:,}: {shares}. Then the tables settle (a sort or filter between frames) {r['settle_s']:.2f}; "
             f"of a 5% tick, the containers table's own apply {r['tick_table_ms']:.1f} ms; "
             f"{r['idle_frames']} frames drawn while idle."
         )
