@@ -8,6 +8,7 @@ from backends.docker import DockerBackend
 from backends.models import ContainerState, HostState
 from backends.settings import Settings
 from console.app import NtnxConsoleApp
+from console.screens.confirm import ConfirmDelete
 from console.screens.dashboard import DashboardScreen
 from console.screens.logs import LogsScreen
 from tests.daemons import cleanup_dockerd, start_dockerd
@@ -55,6 +56,11 @@ async def test_start_stop_logs_and_an_engine_that_dies_and_comes_back(console_do
         await wait_until(lambda: isinstance(app.screen, DashboardScreen), what="back on the dashboard")
         assert table.move_cursor(cid)
         await pilot.press("x")
+        # "web" is the only replica of its application: stopping it is an outage, so the
+        # console asks first and says so.
+        await wait_until(lambda: isinstance(app.screen, ConfirmDelete), what="the outage confirmation")
+        assert "OUTAGE" in str(app.screen.query_one("#impact").render())
+        await pilot.press("y")
         await wait_until(lambda: now().state is ContainerState.EXITED, what="stopped", timeout=20)
 
         daemon.kill()

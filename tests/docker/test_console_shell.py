@@ -5,6 +5,7 @@ back when the shell ends. A headless Pilot cannot suspend, so this one runs in t
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -77,8 +78,9 @@ async def test_shell_in_a_container_hands_over_the_terminal_and_comes_back(termi
     await terminal.shows("Run a container", "the run form")
     terminal.run("send-keys", "-t", "console", "-l", image, ";", "send-keys", "-t", "console", "Tab", ";", "send-keys", "-t", "console", "-l", "typed-fast")
     await terminal.shows("typed-fast", "the name typed")
-    fields = [line.strip("│█ ") for line in terminal.screen().splitlines()]
-    assert image in fields and "typed-fast" in fields
+    # The form's fields are what sits between its borders (the panes behind show at the sides).
+    fields = [m.group(1).strip() for m in re.finditer(r"█ (.*?) *█", terminal.screen())]
+    assert image in fields and "typed-fast" in fields, terminal.screen()
     terminal.keys("Escape")
     await wait_until(lambda: "Run a container" not in terminal.screen(), what="the form closed", interval=0.1)
     assert "No tasks" in terminal.screen()  # nothing was started

@@ -64,25 +64,27 @@ async def test_images_equal_docker_image_ls_and_follow_events(backend, dockerd, 
     assert _ours(backend) == _docker_images(dockerd)
 
 
-async def test_remove_refused_while_used_then_removed(backend, dockerd, image, name):
+async def test_remove_refused_while_used_then_removed(backend, dockerd, name):
+    # An image of its own (not the shared busybox, which other tests' containers use), used
+    # by exactly one container: created, never started.
     tag = f"{name}/img:1"
-    dockerd.cli("tag", image, tag)
+    dockerd.cli("tag", _dangling_image(dockerd, name), tag)
     dockerd.cli("create", "--network", "none", "--name", name, tag, "true")
     await wait_until(
         lambda: any(tag in i.repo_tags and i.container_ids for i in backend._published.host_images.values()),
         what="the tagged image in use", timeout=10,
     )
     target = next(i for i in backend._published.host_images.values() if tag in i.repo_tags)
-    with pytest.raises(Conflict, match=rf"used by 1 container\(s\): {name};"):
+    with pytest.raises(Conflict, match=rf"used by 1 container\(s\): {name}; remove them first, or force"):
         await backend.remove_image(target.id)
+    assert tag in dockerd.cli("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
     dockerd.cli("rm", name)
     await wait_until(lambda: not backend._published.host_images[target.id].container_ids, what="no user left", timeout=10)
-    # The busybox image has two tags now: removing by the HostImage id of a multi-tag image
-    # is the engine's call (it refuses without force); remove the tag the test made instead.
-    task = await backend.remove_image(f"{target.host_id}/{tag}")
+    task = await backend.remove_image(target.id)
     final = await backend.wait_task(task.id)
     assert final.status is TaskStatus.SUCCEEDED, final.error
     assert tag not in dockerd.cli("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
+    await wait_until(lambda: target.id not in backend._published.host_images, what="the image gone", timeout=10)
     with pytest.raises(NotFound):
         await backend.remove_image(f"{target.host_id}/sha256:{'0' * 64}")
 
