@@ -71,7 +71,7 @@ class AppImpact:
 
 @dataclass(frozen=True, slots=True)
 class Impact:
-    action: str  # "delete", "power off", "upgrade", "drain", "remove", "stop", "update"
+    action: str  # "delete", "power off", "reboot", "upgrade", "drain", "remove", "stop", "update"
     targets: tuple[str, ...]  # names of what the action is asked to act on
     # Names; for a delete or a removal these are removed, not just stopped (the JSON key
     # stays the same for every action so that scripts read one shape).
@@ -165,7 +165,7 @@ def _applications(inv: "Inventory", lost: Iterable[Container]) -> tuple[AppImpac
 
 
 def hosts_down(inv: "Inventory", host_ids: Iterable[str], action: str) -> Impact:
-    """Hosts deleted, powered off, upgraded (down for their wave) or drained."""
+    """Hosts deleted, powered off, rebooted, upgraded (down for their wave) or drained."""
     ids = [h for h in host_ids if h in inv.hosts]
     chosen = set(ids)
     on_them = [c for c in inv.containers.values() if c.host_id in chosen]
@@ -201,7 +201,7 @@ def hosts_down(inv: "Inventory", host_ids: Iterable[str], action: str) -> Impact
         for pid, (cores, mem, storage, vms) in sorted(freed.items()):
             name = inv.projects[pid].name if pid in inv.projects else pid
             quota.append((name, Quota(int(cores), int(mem), round(float(storage), 1), int(vms))))
-    if action == "upgrade" and on_them:
+    if action in ("upgrade", "reboot") and on_them:
         notes.append("containers restart when their host is back (restart policies apply)")
     return Impact(
         action,

@@ -344,6 +344,7 @@ MUTATING_ACTIONS = frozenset(
         "delete_host",
         "power_on_host",
         "power_off_host",
+        "reboot_host",
         "create_volume",
         "attach_volume",
         "detach_volume",
@@ -507,6 +508,11 @@ class Backend(abc.ABC):
 
     async def power_off_host(self, host_id: str) -> Task:
         raise self._unsupported("power hosts off")
+
+    async def reboot_host(self, host_id: str) -> Task:
+        """Down and up again (HOSTS_POWER): its containers stop, and those with a restart
+        policy start again when it is back, as after a power-on."""
+        raise self._unsupported("reboot hosts")
 
     async def create_volume(self, spec: VolumeSpec) -> Task:
         raise self._unsupported("create volumes")

@@ -560,6 +560,9 @@ class FleetBackend(Backend):
     async def power_off_host(self, host_id: str) -> Task:
         return await self._on("power_off_host", host_id)
 
+    async def reboot_host(self, host_id: str) -> Task:
+        return await self._on("reboot_host", host_id)
+
     async def detach_volume(self, volume_id: str) -> Task:
         return await self._on("detach_volume", volume_id)
 

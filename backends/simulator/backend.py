@@ -350,6 +350,14 @@ class SimulatorBackend(SwarmActions, Backend):
         return await self._start("power_off_host", host.name, host.id,
                                  dict(host_id=host.id, durations=self._durations(((2, 8), (4, 12)))))
 
+    async def reboot_host(self, host_id: str) -> Task:
+        await self.faults.gate("reboot host")
+        host = self._idle_host(host_id)
+        if host.state is not HostState.RUNNING:
+            raise Conflict(f"host {host.name!r} is {host.state.value}, not running: power it on instead")
+        return await self._start("reboot_host", host.name, host.id,
+                                 dict(host_id=host.id, durations=self._durations(((2, 8), (3, 8), (4, 10)))))
+
     async def create_volume(self, spec: VolumeSpec) -> Task:
         await self.faults.gate("create volume")
         host = rules.check_create_volume(self.world, spec)

@@ -121,6 +121,25 @@ async def power_on_host(ctx: TaskContext, host_id: str, durations: list[float]) 
     return host_id
 
 
+async def reboot_host(ctx: TaskContext, host_id: str, durations: list[float]) -> str:
+    """Down and up on the same node: its containers stop, then those with a restart policy
+    start again, as after a power-on."""
+    world = ctx.world
+    store = world.store
+    host = store.hosts[host_id]
+    store.upsert(replace(host, state=HostState.RESTARTING))
+    ctx.on_abort(lambda: revert(world, "hosts", host_id, state=host.state))
+    await ctx.step("stopping containers", durations[0], 30)
+    stop_containers_of(world, host_id, 0)
+    store.upsert(replace(store.hosts[host_id], cpu_percent=0.0, memory_used_mib=0))
+    await ctx.step("restarting guest OS", durations[1], 60)
+    await ctx.step("starting Docker Engine", durations[2], 90)
+    store.upsert(replace(store.hosts[host_id], state=HostState.RUNNING, reason=None, observed_at=store.clock.now))
+    start_containers_of(world, host_id, only_restarting_policy=True)
+    world.event(Severity.INFO, host.name, "Container machine rebooted", "host.rebooted", host_id)
+    return host_id
+
+
 def stop_containers_of(world: World, host_id: str, exit_code: int) -> None:
     now = world.store.clock.now
     for c in [c for c in world.store.containers.values() if c.host_id == host_id]:
@@ -397,7 +416,7 @@ async def remove_container(ctx: TaskContext, container_id: str, durations: list[
 PROCESSES = {
     f.__name__: f
     for f in (
-        create_host, delete_host, power_on_host, power_off_host, upgrade_hosts, create_volume, attach_volume,
+        create_host, delete_host, power_on_host, power_off_host, reboot_host, upgrade_hosts, create_volume, attach_volume,
         detach_volume, delete_volume, run_container, start_container, stop_container, restart_container,
         remove_container,
     )

@@ -32,6 +32,10 @@ async def test_create_power_and_delete_a_host(env: ContractEnv):
         assert (await b.snapshot()).hosts[host.id].state is HostState.STOPPED
         await succeed(env, await b.power_on_host(host.id))
         assert (await b.snapshot()).hosts[host.id].state is HostState.RUNNING
+        # A reboot goes down and comes back on its own (Prism: a power cycle of two tasks).
+        rebooted = await succeed(env, await b.reboot_host(host.id))
+        assert rebooted.kind == "reboot_host"
+        assert (await b.snapshot()).hosts[host.id].state is HostState.RUNNING
     await succeed(env, await b.delete_host(host.id))
     assert host.id not in (await b.snapshot()).hosts
 
