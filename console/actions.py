@@ -269,14 +269,23 @@ ACTIONS: list[Action] = [
         needs=Capability.HOSTS_UPGRADE, ui="open_upgrade", run=lambda b, spec: b.upgrade_hosts(spec),
         cli={"hosts": ("hosts", "upgrade")}, wait_timeout=4 * 3600.0,
     ),
+    # t, x and R as start, stop and restart on Containers (free on Hosts). Not in the footer:
+    # it is full on Hosts; help and the palette list them. Power off and reboot ask first
+    # when they stop containers (their impact), power on never.
     Action(
-        "host.power_on", "Power on", "Power the host on", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
-        run=lambda b, h: b.power_on_host(h.id), cli={"hosts": ("host", "power-on")}, verb="power on",
+        "host.power_on", "Power on", "Power the host on (containers with a restart policy start again)", HOSTS,
+        keys="t", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_on_host(h.id),
+        cli={"hosts": ("host", "power-on")}, verb="power on", show=False,
     ),
     Action(
-        "host.power_off", "Power off", "Power the host off", HOSTS, panes=("hosts",), needs=Capability.HOSTS_POWER,
-        run=lambda b, h: b.power_off_host(h.id), cli={"hosts": ("host", "power-off")}, verb="power off",
-        impact="power off",
+        "host.power_off", "Power off", "Power the host off, after a confirmation when it runs containers", HOSTS,
+        keys="x", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_off_host(h.id),
+        cli={"hosts": ("host", "power-off")}, verb="power off", impact="power off", show=False,
+    ),
+    Action(
+        "host.reboot", "Reboot", "Reboot the host (Prism: a power cycle), after a confirmation when it runs containers",
+        HOSTS, keys="R", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.reboot_host(h.id),
+        cli={"hosts": ("host", "reboot")}, verb="reboot", impact="reboot", show=False,
     ),
     # -- volumes
     Action(
@@ -289,9 +298,10 @@ ACTIONS: list[Action] = [
         run=lambda b, spec: b.create_volume(spec), cli={"volumes": ("volume", "create")}, verb="create volume",
     ),
     Action(
-        "volume.detach", "Detach", "Detach the volume from its host", VOLUMES, panes=("volumes",),
-        needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id), cli={"volumes": ("volume", "detach")},
-        impact="detach",
+        # D as on Hosts it drains (free on Volumes); d stays nothing, a typo of ctrl+d.
+        "volume.detach", "Detach", "Detach the volume from its host, after a confirmation naming who mounts it",
+        VOLUMES, keys="D", panes=("volumes",), needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id),
+        cli={"volumes": ("volume", "detach")}, impact="detach", show=False,
     ),
     # -- containers
     Action(
