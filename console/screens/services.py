@@ -220,7 +220,7 @@ class ConfigsScreen(ListScreen):
     def on_mount(self, event) -> None:
         event.prevent_default()  # the list's own on_mount would show the bare Configs
         table = self.query_one(ResourceTable)
-        table.set_rows(configs_presenter.screen_rows(self.app.store.inventory))
+        table.set_rows(configs_presenter.pane_rows(self.app.store.inventory))
         table.sort_by(self.SORT)
         table.focus()
         self.query_one("#prompt").display = False
@@ -228,7 +228,7 @@ class ConfigsScreen(ListScreen):
     def apply_changes(self, drained: Drained) -> None:
         if drained.resynced or drained.touched("configs") or drained.touched("services"):
             table = self.query_one(ResourceTable)
-            rows = configs_presenter.screen_rows(self.app.store.inventory)
+            rows = configs_presenter.pane_rows(self.app.store.inventory)
             shown_now = table.rows_by_id
             changed = [row for row in rows if shown_now.get(row.id) != row]
             gone = set(shown_now) - {row.id for row in rows}
