@@ -14,7 +14,15 @@ from . import ContractEnv
 
 @contextlib.asynccontextmanager
 async def open_env(*, read_only: bool = False) -> AsyncIterator[ContractEnv]:
-    sim = SimulatorBackend(seed=11, speed=0.0, read_only=read_only)
+    async with open_simulator(read_only=read_only, swarm=False) as env:
+        yield env
+
+
+@contextlib.asynccontextmanager
+async def open_simulator(*, read_only: bool, swarm: bool) -> AsyncIterator[ContractEnv]:
+    """The simulator's env, as a plain cluster or as a swarm (the same machines, the swarm's
+    nodes): one place for the facts, so both modes are tested on the same cluster."""
+    sim = SimulatorBackend(seed=11, speed=0.0, read_only=read_only, swarm=swarm)
     await sim.connect()
     try:
         inv = sim.store.snapshot()

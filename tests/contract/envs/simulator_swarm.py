@@ -7,35 +7,11 @@ from __future__ import annotations
 import contextlib
 from typing import AsyncIterator
 
-from backends.models import HostState
-from backends.simulator import SimulatorBackend
-from backends.waves import parse_version
-
 from . import ContractEnv
+from .simulator import open_simulator
 
 
 @contextlib.asynccontextmanager
 async def open_env(*, read_only: bool = False) -> AsyncIterator[ContractEnv]:
-    sim = SimulatorBackend(seed=11, speed=0.0, read_only=read_only, swarm=True)
-    await sim.connect()
-    try:
-        inv = sim.store.snapshot()
-        running = sorted((h for h in inv.hosts.values() if h.state is HostState.RUNNING), key=lambda h: h.name)
-        newest = (await sim.upgrade_versions())[0]
-        behind = tuple(h.id for h in running if parse_version(h.engine_version) < parse_version(newest))
-        sandbox = next(p for p in inv.projects.values() if p.name == "sandbox")
-        yield ContractEnv(
-            backend=sim,
-            advance=sim.advance,
-            image=next(i.name for i in inv.images.values() if i.engine_version == newest),
-            network="vlan110-apps",
-            host_id=running[0].id,
-            other_host_id=running[1].id,
-            container_image="nginx:1.25.4",
-            full_project=sandbox.name,
-            upgrade_target=newest,
-            upgrade_host_ids=behind,
-            task_timeout=10.0,
-        )
-    finally:
-        await sim.close()
+    async with open_simulator(read_only=read_only, swarm=True) as env:
+        yield env
