@@ -65,6 +65,7 @@ class Capability(str, enum.Enum):
     TASKS_CONTROL = "tasks.control"  # pause / resume / abort
     PROJECTS = "projects"  # the backend has projects with quotas
     NODES = "nodes"  # the backend knows the physical nodes
+    NETWORKS = "networks"  # the backend knows the cluster's networks (subnets) hosts are placed on
     STATS = "stats"  # live CPU / memory figures
     # A swarm: services and secrets, and a node's availability (drain / activate).
     SERVICES = "services"  # the backend has services (and so a Services pane)

@@ -68,6 +68,7 @@ OWN_CAPABILITIES = frozenset(
         Capability.TASKS_CONTROL,
         Capability.PROJECTS,
         Capability.NODES,
+        Capability.NETWORKS,
     }
 )
 
