@@ -108,6 +108,10 @@ def _port(text: str) -> int:
         raise ValueError(err.message.removeprefix("port: ")) from None
 
 
+def _listen_port(text: str) -> int:
+    return 0 if text.strip() == "0" else _port(text)  # 0: the system picks a free one
+
+
 def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
     if value == 0:
@@ -274,6 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state", metavar="PATH", dest="serve_state",
         help="keep the simulated world in this file across restarts (as --demo-state does)",
+    )
+    p = leaf(
+        commands, "serve-web", _serve_web,
+        "serve the console to a browser (textual-serve), behind a token printed in the URL to open",
+    )
+    p.add_argument(
+        "--port", type=_argparse_type(_listen_port), default=8000, dest="web_port",
+        help="the port to listen on (default 8000; 0: any free port)",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", dest="web_host",
+        help="the address to listen on (default 127.0.0.1: this machine only; see the README before changing it)",
     )
     # Registries (issue 13): registry add/remove, registries list, images list --registry.
     from console import registry_commands
@@ -468,6 +484,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _open_console(settings, config)
     if handler is _sim_serve:
         return _sim_serve(args, settings)
+    if handler is _serve_web:
+        return _serve_web(args)
     return _with_backend(settings, handler, args)
 
 
@@ -515,6 +533,29 @@ def _sim_serve(args: argparse.Namespace, settings: "Settings") -> int:
             debug=args.debug,
         )
     ) or 0
+
+
+def console_argv(args: argparse.Namespace) -> list[str]:
+    """The global options given, as words that open the console the same way: what a
+    browser's console is started with (serve-web). Rebuilt from the parsed values (each
+    parses back to itself), so an abbreviated or reordered option comes out whole."""
+    argv: list[str] = []
+    for action in _global_options(suppress=False)._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or action.dest in ("help", "json") or value in (None, False, []):
+            continue
+        flag = action.option_strings[0]
+        if action.nargs == 0:  # a switch
+            argv.append(flag)
+        else:  # FLAG=VALUE: a value that starts with '-' stays the option's
+            argv += [f"{flag}={v}" for v in (value if isinstance(value, list) else [value])]
+    return argv
+
+
+def _serve_web(args: argparse.Namespace) -> int:
+    from console import web
+
+    return web.serve(console_argv(args), host=args.web_host, port=args.web_port)
 
 
 def _with_backend(settings: "Settings", handler: Callable[..., Awaitable[int]], args: argparse.Namespace) -> int:

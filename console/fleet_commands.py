@@ -178,6 +178,8 @@ def run(
             _err(f"context {name}: {line}")  # on every command: a protection is off
     if handler is None:
         return run_console(settings, config)
+    if getattr(handler, "__name__", "") == "_serve_web":
+        return handler(args)  # checked here; each browser's console opens the fleet itself
     return asyncio.run(session(settings, handler, args))
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("textual", "httpx", "asyncssh", "uvicorn", "starlette")
+HEAVY = ("textual", "httpx", "asyncssh", "uvicorn", "starlette", "aiohttp", "textual_serve")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -49,6 +49,7 @@ def test_a_simulator_list_loads_only_what_it_uses(tmp_path):
 # those backends or screens are used, the simulator's HTTP server with `sim serve`).
 NOT_AT_START = (
     "httpx", "httpcore", "h11", "anyio", "asyncssh", "cryptography", "starlette", "uvicorn",
+    "aiohttp", "textual_serve", "console.web",
     "console.screens.forms", "console.screens.details", "console.screens.logs", "console.screens.upgrade",
     "backends.registries.client", "backends.prism.client", "backends.prism.backend", "backends.prism_sim",
     "backends.docker.backend", "backends.swarm.backend",
