@@ -987,43 +987,6 @@ async def _scale_spec(backend: "Backend", args: argparse.Namespace) -> Any:
     return ScaleSpec(service=args.service, replicas=args.replicas)
 
 
-def _secret_create_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", metavar="NAME")
-    # The value is never an argument (it would sit in the process list and the shell's
-    # history): a file, standard input, or a masked prompt on a terminal.
-    p.add_argument("source", nargs="?", metavar="-", help="'-': read the value from standard input")
-    p.add_argument("--file", metavar="PATH", help="read the value from this file")
-
-
-MAX_SECRET_BYTES = 500 * 1024  # the swarm's own limit
-
-
-async def _secret_spec(backend: "Backend", args: argparse.Namespace) -> Any:
-    from backends.contract import SecretSpec
-
-    if args.source not in (None, "-"):
-        raise UsageError("secret create NAME takes the value from --file PATH or '-' (standard input), never as an argument")
-    if args.file and args.source == "-":
-        raise UsageError("give --file PATH or '-', not both")
-    if args.file:
-        try:
-            with open(args.file, "rb") as f:
-                data = f.read(MAX_SECRET_BYTES + 1)
-        except OSError as err:
-            raise InvalidInput(f"--file {args.file}: {err.strerror or err}") from None
-    elif args.source == "-":
-        data = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
-    elif sys.stdin.isatty():
-        import getpass
-
-        data = getpass.getpass(f"value of secret {args.name} (not shown): ").encode()
-    else:
-        raise UsageError("secret create NAME: give --file PATH, or '-' to read standard input")
-    if len(data) > MAX_SECRET_BYTES:
-        raise InvalidInput(f"secret {args.name}: the value is larger than the swarm's 500 KiB")
-    return SecretSpec(name=args.name, data=data)
-
-
 from console import host_image_commands as _images  # noqa: E402  (light: argparse only at import)
 from console import swarm_commands  # noqa: E402  (light: argparse only at import)
 
@@ -1050,7 +1013,10 @@ SPEC_COMMANDS: dict[str, _SpecCommand] = {
     "container.run": _SpecCommand("run a container on a host", _run_arguments, _run_spec),
     "service.create": _SpecCommand("create a swarm service", _service_create_arguments, _service_spec),
     "service.scale": _SpecCommand("scale a replicated service to N tasks", _service_scale_arguments, _scale_spec),
-    "secret.create": _SpecCommand("create a swarm secret from a file or standard input", _secret_create_arguments, _secret_spec),
+    "secret.create": _SpecCommand(
+        "create a swarm secret from a file or standard input",
+        swarm_commands.secret_create_arguments, swarm_commands.secret_spec,
+    ),
     "service.update": _SpecCommand(
         "rolling update of a service's image (prints the waves first; --dry-run: only them)",
         swarm_commands.update_arguments, swarm_commands.update_spec, swarm_commands.update_preview,

@@ -1,7 +1,7 @@
 """The CLI's swarm commands beyond create / scale / remove (issue 12): a service's rolling
-update (with the preview of its waves, and ``--dry-run``), rollback, secret rotation, and
-configs. ``console/cli.py`` lists them in ``SPEC_COMMANDS``; this module gives their options,
-the checks made before connecting, and the specs.
+update (with the preview of its waves, and ``--dry-run``), rollback, secret creation and
+rotation, and configs. ``console/cli.py`` lists them in ``SPEC_COMMANDS``; this module gives
+their options, the checks made before connecting, and the specs.
 
 Light at import (argparse only): the CLI's start-up stays fast.
 """
@@ -186,6 +186,16 @@ def read_value(args: argparse.Namespace, command: str, *, prompt: str | None) ->
     if not data:
         raise InvalidInput(f"{command.split()[0]} {args.name}: the value is empty")
     return data
+
+
+def secret_create_arguments(p: argparse.ArgumentParser) -> None:
+    value_arguments(p, "value")
+
+
+async def secret_spec(backend: "Backend", args: argparse.Namespace) -> Any:
+    from backends.contract import SecretSpec
+
+    return SecretSpec(name=args.name, data=read_value(args, "secret create", prompt=f"value of secret {args.name} (not shown): "))
 
 
 def rotate_arguments(p: argparse.ArgumentParser) -> None:
