@@ -37,6 +37,7 @@ from .models import (
     Project,
     Secret,
     Service,
+    StatsSample,
     Task,
     TaskStatus,
     UpdatePolicy,
@@ -85,6 +86,9 @@ class Capability(str, enum.Enum):
     HOST_IMAGES = "host_images"
     HOST_IMAGES_PULL = "host_images.pull"
     HOST_IMAGES_REMOVE = "host_images.remove"  # remove one, prune dangling and unused
+    # The past of a host's (or container's) CPU, memory and network, as the backend keeps it
+    # (Prism's VM stats, the simulator's clock): a plot is full when it opens.
+    STATS_HISTORY = "stats.history"
 
 
 SWARM_CAPABILITIES = frozenset(
@@ -629,6 +633,14 @@ class Backend(abc.ABC):
     async def upgrade_versions(self) -> list[str]:
         """Engine versions hosts may be upgraded to, newest first."""
         return []
+
+    async def stats_history(
+        self, kind: Literal["hosts", "containers"], item_id: str, since: float, step: float
+    ) -> list[StatsSample]:
+        """CPU, memory and network of a host or container from ``since`` (seconds) to now,
+        oldest first, about one sample per ``step`` seconds or as the backend keeps them
+        (STATS_HISTORY)."""
+        raise self._unsupported("give a history of figures")
 
     def request_stats(self, container_ids: Iterable[str]) -> None:
         """Ask for fresh CPU / memory figures of these containers (the rows in view); they

@@ -54,7 +54,7 @@ from .contract import (
     VolumeSpec,
 )
 from .errors import BackendError, InvalidInput, NotFound, PermissionDenied, one_line
-from .models import Config, Container, Event, Host, HostImage, Image, Network, Node, Project, Secret, Service, Task, Volume
+from .models import Config, Container, Event, Host, HostImage, Image, Network, Node, Project, Secret, Service, StatsSample, Task, Volume
 from .poller import Broadcast
 from .validation import CONTEXT_SEPARATOR, check_context_name
 
@@ -721,6 +721,10 @@ class FleetBackend(Backend):
         if doc.get("Id") == child_id:
             doc["Id"] = container_id  # the id the fleet knows it by, as everywhere else
         return doc
+
+    async def stats_history(self, kind: Any, item_id: str, since: float, step: float) -> list[StatsSample]:
+        context, backend, child_id = self._route(item_id)
+        return await backend.stats_history(kind, child_id, since, step)
 
     async def upgrade_versions(self) -> list[str]:
         found = await asyncio.gather(*(c.backend.upgrade_versions() for c in self._contexts.values() if c.connected), return_exceptions=True)

@@ -202,6 +202,21 @@ class Host(_Value):
     # drain), and its manager status (leader, reachable, unreachable; None for a worker).
     availability: str | None = None
     manager_status: str | None = None
+    # Network rates (KiB/s received and sent) where the backend measures them, else None.
+    net_rx_kibps: float | None = None
+    net_tx_kibps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSample(_Value):
+    """A host's or container's figures at one moment of its history (``Backend.stats_history``);
+    None where the backend does not measure that figure."""
+
+    at: float
+    cpu_percent: float | None = None  # percent of one core
+    memory_mib: float | None = None
+    net_rx_kibps: float | None = None
+    net_tx_kibps: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from .screens.live import Live
 if TYPE_CHECKING:
     from .actions import Action
 from .presenters.tasks import outcome as task_outcome
+from .history import DEFAULT_MINUTES
 from .store import DRAIN_INTERVAL, Drained, InventoryStore
 
 RECONNECT_MAX = 30.0  # seconds between attempts to reach a backend that is down
@@ -82,7 +83,9 @@ class NtnxConsoleApp(App):
         self._owns_backend = backend is None if owns_backend is None else owns_backend
         # The simulator's virtual clock when there is one: ages and times shown follow it.
         has_clock = hasattr(self.backend, "clock")
-        self.store = InventoryStore(clock=(lambda: self.backend.clock.now) if has_clock else time.time)
+        # The plots' window: [preferences] history_minutes (console/history.py).
+        minutes = (getattr(config, "preferences", None) or {}).get("history_minutes") or DEFAULT_MINUTES
+        self.store = InventoryStore(clock=(lambda: self.backend.clock.now) if has_clock else time.time, history_minutes=minutes)
         self.keymap_overrides: dict[str, str] = dict(getattr(config, "keymap", None) or {})
         # Your own commands ([[commands]]): a key that is a built-in one on its pane is refused
         # here, before anything is on screen (one line, exit 2).

@@ -82,7 +82,8 @@ class Config:
     # [[commands]]: your own commands (console/command_config.py), checked and trusted.
     commands: list[Any] = field(default_factory=list)
     # [preferences]: the theme and each pane's sort, as the console last wrote them
-    # (console/preferences.py): {"theme": str | None, "sort": {pane: "column" or "-column"}}.
+    # (console/preferences.py): {"theme": str | None, "sort": {pane: "column" or "-column"},
+    # and "history_minutes" when set: the plots' window (console/history.py)}.
     preferences: dict[str, Any] = field(default_factory=dict)
 
     def settings_for(self, context: str | None = None) -> Settings:
@@ -213,9 +214,9 @@ def _preferences(path: Path, raw: Any) -> dict[str, Any]:
     where = f"{path}: [preferences]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} must be a table (theme, sort)")
-    unknown = set(raw) - {"theme", "sort"}
+    unknown = set(raw) - {"theme", "sort", "history_minutes"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (theme, sort)")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (theme, sort, history_minutes)")
     theme = raw.get("theme")
     if theme is not None and (not isinstance(theme, str) or not theme or len(theme) > 64):
         raise ConfigError(f"{where}: theme must be a theme's name")
@@ -225,7 +226,15 @@ def _preferences(path: Path, raw: Any) -> dict[str, Any]:
     panes = set(sort) - set(PREFERENCE_PANES)
     if panes:
         raise ConfigError(f"{where}: sort: no pane {sorted(panes)[0]!r} (panes: {', '.join(PREFERENCE_PANES)})")
-    return {"theme": theme, "sort": dict(sort)}
+    from .history import MAX_MINUTES
+
+    minutes = raw.get("history_minutes")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 1 <= minutes <= MAX_MINUTES
+    ):
+        raise ConfigError(f"{where}: history_minutes must be a number of minutes from 1 to {MAX_MINUTES}, e.g. history_minutes = 15")
+    window = {} if minutes is None else {"history_minutes": minutes}
+    return {"theme": theme, "sort": dict(sort)} | window
 
 
 def _commands(path: Path, raw: Any) -> list[Any]:

@@ -65,3 +65,13 @@ class VersionsLoaded(Message):
 
 
 __all__ = ["ActionFailed", "ActionStarted", "InspectLoaded", "LogTail", "ShellReady", "VersionsLoaded"]
+
+
+class HistoryLoaded(Message):
+    """The past of a host's or container's figures, as the backend keeps it (or why not)."""
+
+    def __init__(self, item_id: str, samples: list, error: str) -> None:
+        super().__init__()
+        self.item_id = item_id
+        self.samples = samples
+        self.error = error

@@ -4,6 +4,7 @@
 [preferences]
 theme = "nord"
 sort = { hosts = "name", containers = "-cpu" }   # "-" first: the column in reverse
+history_minutes = 15   # the window of the CPU, memory and network plots (console/history.py)
 ```
 
 Written when they change (checked once a second: a sort changes by key or by a click on a
@@ -34,11 +35,13 @@ _OWN_HEADER = re.compile(r"^[ \t]*\[[ \t]*preferences[ \t]*(\.[^\]]*)?\][ \t]*(#
 _HEADER = re.compile(r"^[ \t]*\[")
 
 
-def block(theme: str | None, sort: dict[str, str]) -> str:
+def block(theme: str | None, sort: dict[str, str], history_minutes: float | None = None) -> str:
     """The [preferences] table as the console writes it (strings as TOML basic strings)."""
     lines = ["[preferences]\n"]
     if theme:
         lines.append(f"theme = {json.dumps(theme)}\n")
+    if history_minutes is not None:  # the user's own: never changed here, only kept
+        lines.append(f"history_minutes = {history_minutes!r}\n")
     if sort:
         pairs = ", ".join(f"{pane} = {json.dumps(column)}" for pane, column in sort.items())
         lines.append(f"sort = {{ {pairs} }}\n")
@@ -59,7 +62,7 @@ def without_preferences(text: str) -> str:
     return "".join(out)
 
 
-def save(path: Path, theme: str | None, sort: dict[str, str]) -> None:
+def save(path: Path, theme: str | None, sort: dict[str, str], history_minutes: float | None = None) -> None:
     """Rewrite the [preferences] table of the config at ``path`` (locked, atomic)."""
     from backends.files import FileLock, write_atomic
 
@@ -73,12 +76,13 @@ def save(path: Path, theme: str | None, sort: dict[str, str]) -> None:
             rest += "\n"
         # First in the file when it is new, else after the rest: a key=value table must not
         # land above the top-level keys (it would swallow them).
-        new_text = rest + ("\n" if rest.strip() else "") + block(theme, sort)
+        new_text = rest + ("\n" if rest.strip() else "") + block(theme, sort, history_minutes)
         expected = {k: v for k, v in data.items() if k != "preferences"}
-        wanted = {"theme": theme, "sort": sort}
+        wanted = {"theme": theme, "sort": sort, "history_minutes": history_minutes}
         written = tomllib.loads(new_text)
         got = written.pop("preferences", {})
-        if written != expected or {"theme": got.get("theme"), "sort": got.get("sort", {})} != wanted:
+        kept = {"theme": got.get("theme"), "sort": got.get("sort", {}), "history_minutes": got.get("history_minutes")}
+        if written != expected or kept != wanted:
             # A layout a text edit cannot be trusted with (preferences as an inline table, say):
             # leave the file as it is rather than lose anything of the user's.
             raise ConfigError(f"{path}: its [preferences] could not be edited in place; preferences not saved")
@@ -98,6 +102,7 @@ class Keeper:
         prefs = getattr(config, "preferences", None) or {}
         self.theme: str | None = prefs.get("theme")
         self.sort: dict[str, str] = dict(prefs.get("sort") or {})
+        self.history_minutes: float | None = prefs.get("history_minutes")
         self.sorts_applied = False
         self.saved: tuple | None = None
         self.writing = False
@@ -158,7 +163,7 @@ class Keeper:
     async def _write(self, now: tuple) -> None:
         theme, sort = now
         try:
-            await asyncio.to_thread(save, self.path, theme, dict(sort))  # type: ignore[arg-type]
+            await asyncio.to_thread(save, self.path, theme, dict(sort), self.history_minutes)  # type: ignore[arg-type]
         except Exception as err:
             self.failed = True  # said once; the console goes on with what it has
             self.app.notify(f"preferences not saved: {one_line(err)}", severity="warning", timeout=8)

@@ -10,7 +10,6 @@ drain, not one per batch.
 from __future__ import annotations
 
 import time
-from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,8 +23,10 @@ from backends.contract import (
 )
 from backends.models import Event, HostState, Project, Task
 
+from .history import DEFAULT_MINUTES, History
+
 DRAIN_INTERVAL = 0.25  # seconds: at most four UI updates a second
-HISTORY = 60  # samples of CPU / memory kept per host for the sparklines
+_OFF = (HostState.STOPPED, HostState.CRASHED)
 RECENT_EVENTS = 500  # events kept; older ones are dropped so memory stays bounded
 
 
@@ -55,19 +56,27 @@ class Capacity:
     memory_total_mib: int
 
 
+def _use(host: Any) -> tuple[float, float]:
+    """What a host counts for in the cluster's use: nothing once it is being deleted."""
+    if host is None or host.state is HostState.DELETING:
+        return 0.0, 0.0
+    return host.cpu_percent, float(host.memory_used_mib)
+
+
 class InventoryStore:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, history_minutes: float = DEFAULT_MINUTES) -> None:
         self.clock = clock
         self.inventory = Inventory()
         self.state = ConnectionState.UNREACHABLE
         self.reason = "connecting"
         self.fresh_at: float | None = None  # when the data was last known good (clock time)
         self.loaded = False
-        # Per host, the last HISTORY samples. An array of doubles, not a deque(maxlen=...): a
-        # deque takes a block of 64 slots at once, 600 bytes for a host seen once; at 10,000
-        # hosts that was 7 MiB for values most hosts never get a second of.
-        self.cpu_history: dict[str, array[float]] = {}
-        self.memory_history: dict[str, array[float]] = {}
+        # CPU, memory and network over the window: every host, and the containers whose
+        # details were opened (console/history.py); "" is the cluster's CPU and memory in use,
+        # kept as running sums so a host's change costs no walk over the others.
+        self.history = History(history_minutes)
+        self._cluster_cpu = 0.0
+        self._cluster_memory = 0.0
         self._pending = Drained()
 
     # -- feeding ----------------------------------------------------------------------------
@@ -84,7 +93,7 @@ class InventoryStore:
         self.loaded = True
         self._pending.resynced = True
         self._mark_fresh(ConnectionState.CONNECTED, "")
-        self._sample_hosts(inventory.hosts.values())
+        self._sample_all(inventory)
 
     def ingest(self, update: Update) -> None:
         if isinstance(update, ConnectionChanged):
@@ -97,7 +106,9 @@ class InventoryStore:
         for change in update.changes:
             table = tables[change.kind]
             if change.op == "delete":
-                table.pop(change.id, None)
+                gone = table.pop(change.id, None)
+                if change.kind in ("hosts", "containers"):
+                    self._forget(change.kind, gone)
                 pending.upserts.get(change.kind, {}).pop(change.id, None)
                 pending.deletes.setdefault(change.kind, set()).add(change.id)
                 continue
@@ -110,7 +121,9 @@ class InventoryStore:
             elif change.kind == "events" and old is None:
                 pending.new_events.append(change.item)
             elif change.kind == "hosts":
-                self._sample_hosts((change.item,))
+                self._sample_host(change.item, old)
+            elif change.kind == "containers" and self.history.watched(change.id):
+                self._sample_container(change.item)
         self.inventory.seq = update.seq
         self._trim_events()
         if self.state is ConnectionState.UNREACHABLE:
@@ -192,19 +205,54 @@ class InventoryStore:
         self._set_state(state, reason)
         self.fresh_at = self.clock()
 
-    def _sample_hosts(self, hosts) -> None:
-        cpu_history, memory_history = self.cpu_history, self.memory_history
-        for host in hosts:
-            cpu = cpu_history.get(host.id)
-            if cpu is None:
-                cpu = cpu_history[host.id] = array("d")
-                mem = memory_history[host.id] = array("d")
-            else:
-                mem = memory_history[host.id]
-                if len(cpu) >= HISTORY:
-                    del cpu[0], mem[0]
-            cpu.append(host.cpu_percent)
-            mem.append(float(host.memory_used_mib))
+    def _sample_all(self, inventory: Inventory) -> None:
+        """After a snapshot: every host's figures, the cluster's sums made afresh, and the
+        history of what is gone dropped."""
+        history = self.history
+        for gone in [i for i in history.ids() if i and i not in inventory.hosts and i not in inventory.containers]:
+            history.forget(gone)
+        self._cluster_cpu = self._cluster_memory = 0.0
+        for host in inventory.hosts.values():
+            self._sample_host(host, None, cluster=False)
+        self._record_cluster()
+        for cid in [i for i in inventory.containers if history.watched(i)]:
+            self._sample_container(inventory.containers[cid])
+
+    def _sample_host(self, host: Any, old: Any, *, cluster: bool = True) -> None:
+        cpu, memory = _use(host)
+        old_cpu, old_memory = _use(old)
+        self._cluster_cpu += cpu - old_cpu
+        self._cluster_memory += memory - old_memory
+        if host.state is HostState.RUNNING:
+            rx, tx = host.net_rx_kibps, host.net_tx_kibps
+        else:  # a machine that is off moves nothing; one out of reach: not known
+            rx = tx = 0.0 if host.state in _OFF else None
+        self.history.record(host.id, self.clock(), (host.cpu_percent, float(host.memory_used_mib), rx, tx))
+        if cluster:
+            self._record_cluster()
+
+    def _record_cluster(self) -> None:
+        self.history.record("", self.clock(), (max(0.0, self._cluster_cpu), max(0.0, self._cluster_memory), None, None))
+
+    def _forget(self, kind: str, gone: Any) -> None:
+        if gone is None:
+            return
+        if kind == "hosts":
+            cpu, memory = _use(gone)
+            self._cluster_cpu -= cpu
+            self._cluster_memory -= memory
+            self._record_cluster()
+        self.history.forget(gone.id)
+
+    def _sample_container(self, c) -> None:
+        self.history.record(c.id, self.clock(), (c.cpu_percent, c.memory_mib, None, None))
+
+    def watch_container(self, container_id: str) -> None:
+        """Keep this container's history from now on (its details are open)."""
+        self.history.watch(container_id)
+        c = self.inventory.containers.get(container_id)
+        if c is not None:
+            self._sample_container(c)
 
     def _trim_events(self) -> None:
         events = self.inventory.events

@@ -1,44 +1,17 @@
-"""A sparkline of a usage history against a fixed capacity (a host's cores or memory).
+"""A sparkline of a usage history against a fixed capacity (a cluster's cores or memory).
 
 Textual's Sparkline scales to the largest value it is given, so a flat or short history
 fills the whole box and says nothing. This one scales to the capacity: a bar's height is
-the share of the capacity in use, the newest sample on the right.
+the share of the capacity in use, the newest sample on the right. The header draws one line
+of it next to the cluster's capacity figures; the details screens draw line plots
+(widgets/line_plot.py).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from rich.text import Text
-from textual.widget import Widget
-
 EIGHTHS = " ▁▂▃▄▅▆▇█"
-MIN_SAMPLES = 2  # below this there is no trend to draw
-
-
-class UsageSparkline(Widget):
-    DEFAULT_CSS = """
-    UsageSparkline { height: 3; color: $accent; }
-    UsageSparkline > .usage-sparkline--waiting { color: $text-muted; }
-    """
-    COMPONENT_CLASSES = {"usage-sparkline--waiting"}
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self._samples: tuple[float, ...] = ()
-        self._capacity = 1.0
-
-    def show(self, samples: Sequence[float], capacity: float) -> None:
-        samples, capacity = tuple(samples), max(float(capacity), 1e-9)
-        if samples != self._samples or capacity != self._capacity:
-            self._samples, self._capacity = samples, capacity
-            self.refresh()
-
-    def render(self) -> Text:
-        width, height = self.content_size.width, max(1, self.content_size.height)
-        if len(self._samples) < MIN_SAMPLES:
-            return Text("collecting…", style=self.get_component_rich_style("usage-sparkline--waiting"))
-        return Text("\n".join(bars(self._samples[-width:], self._capacity, height)))
 
 
 def bars(samples: Sequence[float], capacity: float, height: int) -> list[str]:

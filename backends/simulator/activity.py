@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..models import Container, ContainerState, HostState, Severity
+from .stats_history import network
 from .world import APPS_BY_IMAGE, World, human_status
 
 TICK_SECONDS = 2.0
@@ -52,10 +53,14 @@ def tick(world: World) -> None:
     for host_id, (d_cpu, d_mem) in host_delta.items():
         host = hosts.get(host_id)
         if host is not None and host.state is HostState.RUNNING:
+            cpu = round(max(0.0, host.cpu_percent + d_cpu), 2)
+            rx, tx = network(world.seed, host.id, cpu)
             store.upsert(replace(
                 host,
-                cpu_percent=round(max(0.0, host.cpu_percent + d_cpu), 2),
+                cpu_percent=cpu,
                 memory_used_mib=max(0, int(host.memory_used_mib + d_mem)),
+                net_rx_kibps=rx,
+                net_tx_kibps=tx,
                 observed_at=now,
             ))
 

@@ -23,10 +23,10 @@ from ..contract import (
     VolumeSpec,
 )
 from ..errors import BackendError, Conflict, InvalidInput, NotFound
-from ..models import ContainerState, HostState, Task, TaskStatus
+from ..models import ContainerState, HostState, StatsSample, Task, TaskStatus
 from ..settings import Settings
 from ..waves import plan_waves
-from . import activity, images, persist, processes, rules
+from . import activity, images, persist, processes, rules, stats_history
 from .clock import Clock
 from .faults import Faults, parse_faults
 from .inspect import inspect_document
@@ -572,6 +572,12 @@ class SimulatorBackend(SwarmActions, Backend):
             for line in lines_between(self.seed, c, last, now):
                 yield line
             last = now
+
+    async def stats_history(self, kind: Any, item_id: str, since: float, step: float) -> list[StatsSample]:
+        """The past made up from the clock (stats_history.py): the same answer for a seed."""
+        await self.faults.gate("read stats history")
+        item = rules.host(self.world, item_id) if kind == "hosts" else rules.container(self.world, item_id)
+        return stats_history.samples(self.seed, item, since, step, self.clock.now)
 
     async def inspect_container(self, container_id: str) -> dict[str, Any]:
         await self.faults.gate("inspect")

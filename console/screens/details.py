@@ -19,7 +19,6 @@ from widgets.key_bar import KeyBar
 from widgets.log_view import LogView
 from widgets.resource_table import ResourceTable
 from widgets.terminal_text import visible, visible_text
-from widgets.usage_sparkline import UsageSparkline
 
 from ..messages import InspectLoaded, LogTail
 from ..presenters import containers, events, secrets, services, volumes
@@ -27,6 +26,7 @@ from ..presenters.base import date_time_text, gib, shown, state
 from ..store import Drained
 from .status import StatusHeader
 from .live import Live
+from .plots import UsagePlots
 
 DETAIL_LOG_TAIL = 50  # log lines shown on a container's details screen
 
@@ -98,11 +98,7 @@ class HostDetails(DetailsScreen):
         yield StatusHeader(id="status")
         with Horizontal(classes="facts", id="host-facts"):
             yield Static(id="facts")
-            with Vertical(id="sparks"):
-                yield Static("CPU", classes="spark-label", id="cpu-label")
-                yield UsageSparkline(id="cpu")
-                yield Static("Memory", classes="spark-label", id="memory-label")
-                yield UsageSparkline(id="memory")
+            yield UsagePlots("hosts", self.item_id, id="plots")
         with Horizontal():
             # Every row is on this host: no HOST column.
             with Vertical(classes="section", id="host-containers"):
@@ -147,10 +143,7 @@ class HostDetails(DetailsScreen):
                 ]
             )
         )
-        self.query_one("#cpu", UsageSparkline).show(store.cpu_history.get(host.id, ()), host.cores * 100)
-        self.query_one("#memory", UsageSparkline).show(store.memory_history.get(host.id, ()), host.memory_mib)
-        self.query_one("#cpu-label", Static).update(f"CPU {host.cpu_percent / max(1, host.cores):.1f}% of {host.cores} cores")
-        self.query_one("#memory-label", Static).update(f"Memory {gib(host.memory_used_mib)} of {gib(host.memory_mib)}")
+        self.query_one(UsagePlots).redraw()
         containers = store.containers_on(host.id)
         self.query_one("#containers", ResourceTable).set_rows(containers)
         self.query_one("#volumes", ResourceTable).set_rows(store.volumes_on(host.id))
@@ -179,6 +172,8 @@ class ContainerDetails(DetailsScreen):
                 yield Static(id="facts")
             with VerticalScroll(classes="section", id="container-inspect"):
                 yield Static("…", id="inspect")
+        with Vertical(classes="section", id="container-plots"):
+            yield UsagePlots("containers", self.item_id, id="plots")
         with Vertical(classes="section", id="container-logs"):
             yield LogView(id="log", max_lines=DETAIL_LOG_TAIL * 20)
         yield KeyBar()
@@ -187,6 +182,9 @@ class ContainerDetails(DetailsScreen):
         self.query_one("#container-facts").border_title = "Container"
         self.query_one("#container-inspect").border_title = "Inspect"
         self.query_one("#container-logs").border_title = "Logs (l: full screen)"
+        self.query_one("#container-plots").border_title = "History"
+        # Containers' history is kept only once asked for: 100,000 rings would cost 200 MiB.
+        self.app.store.watch_container(self.item_id)
         super().on_mount()
         backend = self.app.backend
         if backend.supports(Capability.CONTAINERS_INSPECT):
@@ -252,6 +250,7 @@ class ContainerDetails(DetailsScreen):
                 ]
             )
         )
+        self.query_one(UsagePlots).redraw()
 
     def stats_wanted(self) -> list[str]:
         return [self.item_id]

@@ -3,11 +3,15 @@ state with the data's age when stale, cluster capacity in use and the project's 
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.widget import Widget
 
 from backends.contract import Capability, ConnectionState
+from widgets.line_plot import resample
 from widgets.terminal_text import visible
+from widgets.usage_sparkline import bars
 
 from ..presenters.base import age_text
 
@@ -46,6 +50,33 @@ def _fleet_line(line: Text, states: list) -> None:
             if state.reason:
                 line.append(f" ({visible(state.reason)[:REASON_SHOWN]})", style="red")
         line.append("   ")
+
+
+TREND_WIDTH = 12  # cells of the header's plots of CPU and memory in use over the window
+
+
+def _trend(values: tuple[float, ...], capacity: float) -> str:
+    """One line of block characters: the values over the window against ``capacity``, blank
+    where nothing was known; empty until there are two samples to compare."""
+    points = resample(values, TREND_WIDTH)
+    if sum(1 for v in points if not math.isnan(v)) < 2 or capacity <= 0:
+        return ""
+    return bars([0.0 if math.isnan(v) else v for v in points], capacity, 1)[0]
+
+
+def _use_line(line: Text, store, cores: float, memory_mib: float) -> None:
+    """``  use cpu ▂▃▅ 4%  mem ▃▃▃ 2%``: what the machines use (not what they were given), over
+    the history window, against what there is."""
+    window = store.history.window("", store.clock())
+    cpu_trend, memory_trend = _trend(window.cpu, cores * 100), _trend(window.memory, memory_mib)
+    if not (cpu_trend or memory_trend):
+        return
+    line.append("   use ", style="bold")
+    for label, trend, values, capacity in (("cpu", cpu_trend, window.cpu, cores * 100), ("mem", memory_trend, window.memory, memory_mib)):
+        last = next((v for v in reversed(values) if not math.isnan(v)), 0.0)
+        line.append(f"{label} ")
+        line.append(trend, style="cyan")
+        line.append(f" {100 * last / capacity:.0f}%  " if capacity else "  ")
 
 
 class StatusHeader(Widget):
@@ -119,9 +150,11 @@ class StatusHeader(Widget):
             line.append("cluster ", style="bold")
             line.append(f"cores {_ratio(cap.cores_used, cap.cores_total)}  ")
             line.append(f"memory {_ratio(round(cap.memory_used_mib / 1024), round(cap.memory_total_mib / 1024), 'G')}")
+            _use_line(line, store, cap.cores_total, cap.memory_total_mib)
         else:  # no nodes to measure against (Docker): what the hosts have
             line.append("hosts ", style="bold")
             line.append(f"{len(store.inventory.hosts)}  cores {cap.cores_used:g}  memory {round(cap.memory_used_mib / 1024):g}G")
+            _use_line(line, store, cap.cores_used, cap.memory_used_mib)
         project = store.project(app.project_ref)
         if project is not None:
             q, u = project.quota, project.used

@@ -100,9 +100,31 @@ def test_save_replaces_only_its_own_table(tmp_path):
         ('[preferences]\ntheme = 3\n', "theme must be"),
         ('[preferences]\nsort = { nowhere = "name" }\n', "no pane 'nowhere'"),
         ('[preferences]\ncolumns = []\n', "unknown key(s) columns"),
+        ('[preferences]\nhistory_minutes = 0\n', "history_minutes must be a number of minutes from 1 to 1440"),
+        ('[preferences]\nhistory_minutes = "15"\n', "history_minutes must be"),
+        ('[preferences]\nhistory_minutes = true\n', "history_minutes must be"),
+        ('[preferences]\nhistory_minutes = 100000\n', "history_minutes must be"),
     ],
 )
 def test_bad_preferences_are_one_line(tmp_path, body, says):
     with pytest.raises(ConfigError) as err:
         load_config(_config(tmp_path, body))
-    assert says in err.value.message
+    assert says in err.value.message and "\n" not in err.value.message
+
+
+def test_the_history_window_is_kept_when_the_theme_is_saved(tmp_path):
+    path = _config(tmp_path, USER_TEXT + '\n[preferences]\nhistory_minutes = 30\n')
+    config = load_config(path)
+    assert config.preferences["history_minutes"] == 30
+    save(path, "nord", {}, config.preferences["history_minutes"])
+    assert load_config(path).preferences == {"theme": "nord", "sort": {}, "history_minutes": 30}
+
+
+def test_the_history_window_sets_the_stores_steps(tmp_path):
+    from backends.settings import Settings
+    from backends.simulator import SimulatorBackend
+    from console.app import NtnxConsoleApp
+
+    config = load_config(_config(tmp_path, '[preferences]\nhistory_minutes = 60\n'))
+    app = NtnxConsoleApp(Settings(), config, backend=SimulatorBackend(seed=7, activity=False))
+    assert app.store.history.minutes == 60 and app.store.history.step == 30.0  # 120 steps of 30 s

@@ -19,10 +19,12 @@ def host(i: int, cpu: float = 0.0) -> Host:
 
 
 def test_many_batches_between_drains_become_one_change_per_item():
-    store = InventoryStore(Clock())
+    clock = Clock()
+    store = InventoryStore(clock)
     store.load(Inventory(seq=1, hosts={"h1": host(1), "h2": host(2)}))
     store.drain()
     for seq, cpu in enumerate((10.0, 20.0, 30.0), start=2):
+        clock.now += store.history.step  # one step of the history apart: each one is kept
         store.ingest(ChangeBatch(seq, (Change("hosts", "upsert", "h1", host(1, cpu)),)))
     store.ingest(ChangeBatch(5, (Change("hosts", "upsert", "h3", host(3)), Change("hosts", "delete", "h2"))))
     store.ingest(ChangeBatch(4, (Change("hosts", "delete", "h1"),)))  # old: ignored
@@ -30,7 +32,7 @@ def test_many_batches_between_drains_become_one_change_per_item():
     assert drained.upserts["hosts"] == {"h1": host(1, 30.0), "h3": host(3)}
     assert drained.deletes["hosts"] == {"h2"}
     assert set(store.inventory.hosts) == {"h1", "h3"}
-    assert list(store.cpu_history["h1"])[-3:] == [10.0, 20.0, 30.0]
+    assert list(store.history.window("h1", clock.now).cpu)[-4:] == [0.0, 10.0, 20.0, 30.0]
     assert not store.drain()  # nothing new
 
 
