@@ -12,7 +12,7 @@ import asyncio
 import os
 import subprocess
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from textual.app import App, SuspendNotSupported
 from textual.await_complete import AwaitComplete
@@ -557,13 +557,21 @@ class NtnxConsoleApp(App):
 
 
 def run_app(settings: Settings, config: Any = None) -> int:
-    """Run the console until the user quits; the terminal is restored on every way out."""
+    """Run the console on one context until the user quits."""
+    return run_until_quit([settings], lambda: NtnxConsoleApp(settings, config))
+
+
+def run_until_quit(contexts: Iterable[Settings], make_app: Callable[[], "NtnxConsoleApp"]) -> int:
+    """Run the console (one context's or a fleet's) until the user quits; the terminal is
+    restored on every way out. What a backend must ask before the full screen (Prism's
+    password) is asked first, for each context."""
     from backends.registry import info
 
-    about = info(settings.backend)
-    if about.before_full_screen is not None:  # e.g. Prism's password prompt
-        about.before_full_screen(settings.chosen)
-    app = NtnxConsoleApp(settings, config)
+    for each in contexts:
+        about = info(each.backend)
+        if about.before_full_screen is not None:  # e.g. Prism's password prompt
+            about.before_full_screen(each.chosen)
+    app = make_app()
     app.run()
     if app.close_error:
         import sys

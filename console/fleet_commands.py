@@ -209,21 +209,9 @@ async def session(settings: "dict[str, Settings]", handler: Any, args: argparse.
 
 
 def run_console(settings: "dict[str, Settings]", config: "Config") -> int:
-    import sys
+    from console.app import run_until_quit
 
-    from backends.registry import info
-    from widgets.terminal_text import visible
-
-    for each in settings.values():
-        about = info(each.backend)
-        if about.before_full_screen is not None:  # e.g. Prism's password prompt
-            about.before_full_screen(each.chosen)
-    app = make_app(settings, config)
-    app.run()
-    if app.close_error:
-        sys.stderr.write(visible(app.close_error) + "\n")
-        return app.return_code or 1
-    return app.return_code or 0
+    return run_until_quit(settings.values(), lambda: make_app(settings, config))
 
 
 def make_app(settings: "dict[str, Settings]", config: "Config") -> Any:
