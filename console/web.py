@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import hmac
+import ipaddress
 import re
 import secrets
 import shlex
 import signal
+import socket
 import sys
 import urllib.parse
 from pathlib import Path
@@ -37,6 +39,7 @@ from aiohttp import web
 from textual_serve.server import Server, to_int
 
 from backends.errors import InvalidInput
+from widgets.terminal_text import visible
 
 TOKEN_PARAMETER = "token"
 # The runner's wait for open sessions when the server stops: each gets its console told to
@@ -69,6 +72,7 @@ class TokenServer(Server):
         super().__init__(command, host=host, port=port, title="ntnx-console")
         self._token = token.encode()
         self.cookie = f"ntnx_console_token_{port}"  # set again once the port is known
+        self._sessions: set[asyncio.Task] = set()  # one per browser tab: its websocket's handler
 
     def _good(self, given: str) -> bool:
         return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self._token)
@@ -116,6 +120,24 @@ class TokenServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         pass  # the URL is said once by serve(), which knows the port
 
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        session = asyncio.current_task()
+        assert session is not None
+        self._sessions.add(session)
+        try:
+            return await super().handle_websocket(request)
+        finally:
+            self._sessions.discard(session)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        # Each open session is ended now (its console told to quit, its page told the session
+        # ended) rather than left to the runner's wait for handlers that never end by themselves.
+        sessions = list(self._sessions)
+        for session in sessions:
+            session.cancel()
+        if sessions:
+            await asyncio.wait(sessions, timeout=SHUTDOWN_SECONDS)
+
     async def run(self, announce: Callable[[str, int], None]) -> None:
         """Serve until SIGINT or SIGTERM; ``announce(host, port)`` once listening."""
         # Before the URL is said: whoever reads it may stop the server at once.
@@ -131,10 +153,7 @@ class TokenServer(Server):
             try:
                 await site.start()
             except OSError as err:
-                why = "is in use" if err.errno == errno.EADDRINUSE else f"cannot be listened on ({err.strerror or err})"
-                raise InvalidInput(
-                    f"serve-web: port {self.port} on {self.host} {why}: choose another with --port (0: any free port)"
-                ) from None
+                raise InvalidInput(_cannot_listen(err, self.host, self.port)) from None
             port = runner.addresses[0][1]
             self.port, self.cookie = port, f"ntnx_console_token_{port}"
             announce(self.host, port)
@@ -143,6 +162,16 @@ class TokenServer(Server):
             await runner.cleanup()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+
+def _cannot_listen(err: OSError, host: str, port: int) -> str:
+    if isinstance(err, socket.gaierror):
+        return f"serve-web: --host {host}: {err.strerror or err}"
+    if err.errno == errno.EADDRINUSE:
+        return f"serve-web: port {port} on {host} is in use: choose another with --port (0: any free port)"
+    if err.errno == errno.EADDRNOTAVAIL:
+        return f"serve-web: --host {host} is not an address of this machine"
+    return f"serve-web: cannot listen on {host} port {port}: {err.strerror or err}"
 
 
 def console_command(console_argv: list[str]) -> str:
@@ -157,6 +186,15 @@ def serve(console_argv: list[str], *, host: str, port: int) -> int:
     server = TokenServer(console_command(console_argv), host=host, port=port, token=token)
 
     def announce(host: str, port: int) -> None:
+        if not _loopback(host):
+            # The user's choice (README, Web mode): said once it listens, as the CLI says every
+            # protection that is off.
+            sys.stderr.write(visible(
+                f"Warning: serving on {host}, not this machine only: anyone who reaches the port and has the token "
+                "drives the console, over plain HTTP (no TLS)"
+            ) + "\n")
+        if host in ("0.0.0.0", "::"):  # every address: this machine's own is one of them
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
         shown = f"[{host}]" if ":" in host else host
         # The one place the token is written: the operator's own terminal, as asked.
         print(f"ntnx-console in a browser: open http://{shown}:{port}/?{TOKEN_PARAMETER}={token}", flush=True)
@@ -164,3 +202,10 @@ def serve(console_argv: list[str], *, host: str, port: int) -> int:
 
     asyncio.run(server.run(announce))
     return 0
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

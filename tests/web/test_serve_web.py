@@ -8,6 +8,7 @@ Chromium draws the demo's dashboard, whose screenshot the README shows
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import select
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from console.cli import build_parser, console_argv, main
+from console.web import SHUTDOWN_SECONDS
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +64,9 @@ def _stop(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Served:
-    tmp = tmp_path_factory.mktemp("web")
-    # A state file of the test's own: an option the browser's console must be started with,
-    # and a word to find that console's process by.
+def _serve(tmp: Path) -> Served:
+    """serve-web on the demo, as a user starts it. A state file of the test's own: an option
+    the browser's console must be started with, and a word to find that console's process by."""
     state = tmp / "demo-state.json"
     env = {**os.environ, "NTNX_CONSOLE_CONFIG": str(tmp / "none.toml")}
     proc = subprocess.Popen(
@@ -74,9 +74,19 @@ def served(tmp_path_factory) -> Served:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
-        yield Served(proc, _read_url(proc, timeout=20), state)
-    finally:
+        return Served(proc, _read_url(proc, timeout=20), state)
+    except BaseException:
         _stop(proc)
+        raise
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Served:
+    served = _serve(tmp_path_factory.mktemp("web"))
+    try:
+        yield served
+    finally:
+        _stop(served.proc)
 
 
 def _consoles_of(state: Path) -> dict[int, tuple[list[str], bytes]]:
@@ -178,19 +188,32 @@ async def test_a_browser_with_the_token_shows_the_dashboard(served, tmp_path):
     print(f"browser to dashboard and back: {time.monotonic() - started:.1f} s")
 
 
-def test_sigterm_stops_the_server_and_its_consoles(tmp_path):
-    env = {**os.environ, "NTNX_CONSOLE_CONFIG": str(tmp_path / "none.toml")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console", "--demo", "serve-web", "--port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
+async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in ws:
+        pass
+
+
+async def test_sigterm_stops_the_server_and_the_consoles_it_runs(tmp_path):
+    served = _serve(tmp_path)
     try:
-        url = _read_url(proc, timeout=20)
+        # A session as a browser opens one: the page (the cookie), then the websocket.
+        async with aiohttp.ClientSession(trust_env=False, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.get(served.url) as page:
+                assert page.status == 200
+            async with session.ws_connect(served.base + "/ws?width=100&height=30") as ws:
+                await wait_until(lambda: _consoles_of(served.state), timeout=15, what="the session's console")
+                await ws.receive(timeout=15)  # it draws
+                # Read on, as a browser does: the server's close is answered.
+                reading = asyncio.create_task(_drain(ws))
+                started = time.monotonic()
+                assert await asyncio.to_thread(_stop, served.proc) == 0
+                await reading
+                assert time.monotonic() - started < SHUTDOWN_SECONDS + 3
     finally:
-        code = _stop(proc)
-    assert code == 0
-    rest = proc.stdout.read().decode() + proc.stderr.read().decode()
-    assert url.split("token=")[1] not in rest and "Traceback" not in rest
+        _stop(served.proc)
+    await wait_until(lambda: not _consoles_of(served.state), timeout=10, what="the console to end with the server")
+    rest = served.proc.stdout.read().decode() + served.proc.stderr.read().decode()
+    assert served.token not in rest and "Traceback" not in rest, rest
 
 
 def test_options_reach_the_console_as_given():
@@ -205,10 +228,18 @@ def test_options_reach_the_console_as_given():
         assert getattr(again, dest) == getattr(args, dest), dest
 
 
-@pytest.mark.parametrize("port, says", [("99999", "out of range"), ("web", "not a number")])
-def test_a_bad_port_is_one_line_and_exit_2(port, says, capsys, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        (["--port", "99999"], "out of range"),
+        (["--port", "web"], "not a number"),
+        # A documentation address (TEST-NET-1): never this machine's, and nothing is sent.
+        (["--port", "0", "--host", "192.0.2.1"], "--host 192.0.2.1 is not an address of this machine"),
+    ],
+)
+def test_a_bad_port_or_address_is_one_line_and_exit_2(options, says, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("NTNX_CONSOLE_CONFIG", str(tmp_path / "none.toml"))
-    assert main(["--demo", "serve-web", "--port", port]) == 2
+    assert main(["--demo", "serve-web", *options]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
 
