@@ -242,6 +242,19 @@ class ConfigSpec:
 # Inventory and the change stream
 
 
+@dataclass(frozen=True, slots=True)
+class Loading:
+    """The first picture is not whole yet: more of it comes as pages (see ``paged_snapshot``).
+
+    ``kind`` is the table the pages mostly fill, whose count says how far the load is, and
+    ``total`` how many of it there will be where the backend knows (Prism's total_matches,
+    the simulator's scale). ``done`` marks the page that completes the load."""
+
+    kind: str = "containers"
+    total: int | None = None
+    done: bool = False
+
+
 @dataclass(slots=True)
 class Inventory:
     """A consistent view of everything, as of change ``seq``. Dicts are keyed by id."""
@@ -260,6 +273,8 @@ class Inventory:
     secrets: dict[str, Secret] = field(default_factory=dict)
     configs: dict[str, Config] = field(default_factory=dict)
     host_images: dict[str, HostImage] = field(default_factory=dict)
+    # Set on the first page of a paged snapshot: the rest follows in the change stream.
+    loading: Loading | None = None
 
     def of(self, kind: str) -> dict[str, Any]:
         return getattr(self, kind)
@@ -301,6 +316,9 @@ class Change:
 class ChangeBatch:
     seq: int  # strictly increasing within one backend instance
     changes: tuple[Change, ...]
+    # A page of a paged snapshot (its upserts are the first picture's rest, not news), and
+    # how far the load is; ``loading.done`` on the page that completes it. None: a change.
+    loading: Loading | None = None
 
 
 class ConnectionState(str, enum.Enum):
@@ -451,6 +469,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def snapshot(self) -> Inventory:
         """Everything, as of now. The returned Inventory is the caller's to keep and mutate."""
+
+    async def paged_snapshot(self) -> Inventory:
+        """The first picture for a viewer that follows ``updates()`` (subscribed before this
+        call): as soon as the backend has a screenful. When that is not everything, the
+        Inventory's ``loading`` says so and the rest arrives in the stream as batches whose
+        ``loading`` is set, the last with ``loading.done``; changes may come between them.
+        ``snapshot()`` stays whole, for every caller that reads once (the CLI, get_task).
+        By default, the whole snapshot: one page, complete."""
+        return await self.snapshot()
 
     @abc.abstractmethod
     def updates(self) -> AsyncIterator[Update]:

@@ -176,14 +176,17 @@ class NtnxConsoleApp(App):
                     await self.backend.connect()
                     connected = True
                 stream = self.backend.updates()
-                self.store.load(await self.backend.snapshot())
+                # The first page at once where the backend pages (the rest comes in the stream),
+                # shown now rather than at the next tick of the drain.
+                self.store.load(await self.backend.paged_snapshot())
+                self.call_later(self._drain)
                 delay = 1.0
                 async for update in stream:
                     was_stale = self.store.stale
                     self.store.ingest(update)
                     if isinstance(update, ConnectionChanged) and update.state is not ConnectionState.UNREACHABLE and was_stale:
                         # Changes made while we could not see them: take the whole picture again.
-                        self.store.load(await self.backend.snapshot())
+                        self.store.load(await self.backend.paged_snapshot())
             except asyncio.CancelledError:
                 raise
             except Exception as err:
@@ -206,7 +209,7 @@ class NtnxConsoleApp(App):
         with self.batch_update():
             for screen in self._live_screens():
                 screen.apply_changes(drained)
-        if drained.resynced:
+        if drained.resynced or drained.loaded:
             # The inventory and the tables' indexes now live until the next snapshot: keep the
             # collector from walking them again and again (a full collection over 100,000
             # containers is a 100-200 ms pause, in the middle of a keystroke or a tick).

@@ -19,6 +19,7 @@ from backends.contract import (
     ConnectionChanged,
     ConnectionState,
     Inventory,
+    Loading,
     Update,
 )
 from backends.models import Event, HostState, Project, Task
@@ -40,9 +41,10 @@ class Drained:
     new_events: list[Event] = field(default_factory=list)
     connection_changed: bool = False
     resynced: bool = False  # the whole inventory was replaced: redraw everything
+    loaded: bool = False  # a paged snapshot's last page came: the first picture is whole
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.deletes or self.connection_changed or self.resynced)
+        return bool(self.upserts or self.deletes or self.connection_changed or self.resynced or self.loaded)
 
     def touched(self, kind: str) -> bool:
         return self.resynced or kind in self.upserts or kind in self.deletes
@@ -71,6 +73,8 @@ class InventoryStore:
         self.reason = "connecting"
         self.fresh_at: float | None = None  # when the data was last known good (clock time)
         self.loaded = False
+        # While a paged snapshot's pages still come (backends/contract.py Loading): how far.
+        self.loading: Loading | None = None
         # CPU, memory and network over the window: every host, and the containers whose
         # details were opened (console/history.py); "" is the cluster's CPU and memory in use,
         # kept as running sums so a host's change costs no walk over the others.
@@ -91,6 +95,7 @@ class InventoryStore:
             if old is not None and task.done and not old.done:
                 self._pending.finished_tasks.append(task)
         self.loaded = True
+        self.loading = inventory.loading
         self._pending.resynced = True
         self._mark_fresh(ConnectionState.CONNECTED, "")
         self._sample_all(inventory)
@@ -103,6 +108,7 @@ class InventoryStore:
             return
         pending = self._pending
         tables = {kind: self.inventory.of(kind) for kind in KIND_NAMES}
+        page = update.loading is not None  # the first picture's rest: its events are not news
         for change in update.changes:
             table = tables[change.kind]
             if change.op == "delete":
@@ -118,13 +124,17 @@ class InventoryStore:
             pending.upserts.setdefault(change.kind, {})[change.id] = change.item
             if change.kind == "tasks" and change.item.done and (old is None or not old.done):
                 pending.finished_tasks.append(change.item)
-            elif change.kind == "events" and old is None:
+            elif change.kind == "events" and old is None and not page:
                 pending.new_events.append(change.item)
             elif change.kind == "hosts":
                 self._sample_host(change.item, old)
             elif change.kind == "containers" and self.history.watched(change.id):
                 self._sample_container(change.item)
         self.inventory.seq = update.seq
+        if page and self.loading is not None:
+            self.loading = None if update.loading.done else update.loading
+            self.inventory.loading = self.loading
+            pending.loaded = self.loading is None
         self._trim_events()
         if self.state is ConnectionState.UNREACHABLE:
             self._set_state(ConnectionState.CONNECTED, "")

@@ -54,6 +54,10 @@ class Pane(Vertical):
     def retitle(self, narrowed_to: str | None) -> None:
         table = self.table
         count = f"{table.visible_count}" if table.visible_count == table.row_count else f"{table.visible_count}/{table.row_count}"
+        loading = self.app.store.loading
+        if loading is not None and loading.kind == self.kind:
+            # A paged snapshot still coming in: how many so far, of how many where known.
+            count = f"{table.row_count:,}" + (f" of {loading.total:,}" if loading.total is not None else "") + " loading…"
         title = f"{TITLES[self.kind]} ({count})"
         if narrowed_to and self.kind in NARROWED:
             title += f" on {narrowed_to}"
