@@ -42,7 +42,7 @@ class Browser:
             [
                 chromium, "--headless=new", "--no-sandbox", "--no-proxy-server", "--no-first-run",
                 "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+                "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--disable-dev-shm-usage",
                 f"--window-size={size[0]},{size[1]}", f"--user-data-dir={profile}", "--remote-debugging-port=0",
                 "about:blank",
             ],
