@@ -52,6 +52,10 @@ class Broadcast:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Update | None]] = set()
 
+    @property
+    def subscribed(self) -> bool:
+        return bool(self._queues)
+
     def publish(self, update: Update) -> None:
         for queue in self._queues:
             queue.put_nowait(update)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
-from typing import Any, AsyncIterator, Callable, Literal
+from dataclasses import replace
+from typing import Any, AsyncIterator, Callable, Iterator, Literal
 
 from ..contract import (
     ALL_CAPABILITIES,
     SWARM_CAPABILITIES,
+    MUTATING_ACTIONS,
     Backend,
     ContainerSpec,
     HostSpec,
     Inventory,
+    Loading,
     LogLine,
     ShellCommand,
     Update,
@@ -38,6 +42,14 @@ from .tasks import TaskRunner
 from .world import World, engine_versions
 
 DRIVER_INTERVAL = 0.1  # wall seconds between the driver's clock advances when speed > 0
+# A world of more containers than this is made and handed over in pages (paged_snapshot): the
+# first with every machine and more containers than a screen shows, then pages small enough
+# (~10-30 ms of building here) that a key pressed meanwhile waits no longer than a frame or two.
+PAGED_FROM = 2_000
+FIRST_PAGE = 500
+PAGE = 500
+PAGE_NAP = 0.002  # seconds: between pages, a nap that tells whether the event loop is busy
+PAGE_WAITS = 25  # naps at most before the next page, busy or not (the load always ends)
 
 
 class SimulatorBackend(SwarmActions, Backend):
@@ -96,6 +108,9 @@ class SimulatorBackend(SwarmActions, Backend):
         self._time_moved = asyncio.Event()
         self._connected = False
         self._closed = False
+        # A large world's build, paused after its first page, and the task handing the rest over.
+        self._pages: Iterator[int] | None = None
+        self._paging: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SimulatorBackend":
@@ -138,11 +153,23 @@ class SimulatorBackend(SwarmActions, Backend):
             self.faults.resume_recoveries()
             activity.resume_restarts(self.world)
             catch_up = persist.catch_up_seconds(document, self.speed)
+        elif self.swarm is None and self.world.container_count(self.scale) > PAGED_FROM:
+            # A large world is made in the order it is seen: the first screenful now, the rest
+            # page by page once someone takes a snapshot (_hand_over_pages); the steps below
+            # wait for its end (_after_build).
+            self._pages = self.world.build_in_pages(self.scale, FIRST_PAGE, PAGE)
+            next(self._pages)
+            self._connected = True
+            return
         else:
             self.world.build(self.scale)
             if self.swarm is not None:
                 self.swarm.build()
-        self.images = images.HostImages(self.world, build=document is None)
+        await self._after_build(built=document is None, catch_up=catch_up)
+
+    async def _after_build(self, *, built: bool, catch_up: float = 0.0) -> None:
+        """What starts once the whole world is there: its hosts' images, the clock's work."""
+        self.images = images.HostImages(self.world, build=built)
         self._connected = True
         await self.clock.settle()  # resumed tasks reach their first wait on the clock
         if catch_up > 0:
@@ -158,12 +185,43 @@ class SimulatorBackend(SwarmActions, Backend):
         if self.speed > 0:
             self._driver = asyncio.create_task(self._drive(), name="simulator-clock")
 
+    async def _world_ready(self) -> None:
+        """Returns once a paged world is whole (every page handed over) and running."""
+        if self._pages is None and self._paging is None:
+            return
+        if self._paging is None:  # no one follows the pages as they come (the CLI): no pause
+            self._paging = asyncio.create_task(self._hand_over_pages(at_rest=False), name="simulator-pages")
+        await asyncio.shield(self._paging)
+
+    async def _hand_over_pages(self, *, at_rest: bool = True) -> None:
+        """Make the rest of a paged world, each page published as a batch of the change stream
+        flagged as part of the load (the last one says it is done), letting the event loop
+        run between pages (``at_rest``: until it has little else to do): a console paints
+        and takes keys meanwhile."""
+        assert self._pages is not None
+        loading = Loading("containers", self.world.container_count(self.scale))
+        sizes = self.store.sizes()
+        for _made in self._pages:
+            self.store.publish_page(sizes, loading)
+            if at_rest:
+                await _loop_at_rest()
+            sizes = self.store.sizes()
+        self._pages = None
+        await self._after_build(built=True)  # the hosts' images join the last page
+        self.store.publish_page(sizes, replace(loading, done=True))
+
     async def close(self) -> None:
         """Stop, saving the state first if it changed (``save_state``); a save that fails is
         raised, after everything is stopped and the lock released."""
         if self._closed:
             return
         self._closed = True
+        if self._pages is not None and self.state_path and not self.read_only:
+            await self._world_ready()  # a half-made world is never saved
+        if self._paging is not None:
+            self._paging.cancel()
+            await asyncio.gather(self._paging, return_exceptions=True)
+        self._pages = self._paging = None  # nothing to save (no state file): left unmade
         if self._driver is not None:
             self._driver.cancel()
             try:
@@ -261,7 +319,18 @@ class SimulatorBackend(SwarmActions, Backend):
 
     async def snapshot(self) -> Inventory:
         await self.faults.gate("snapshot")
+        await self._world_ready()
         return self.store.snapshot()
+
+    async def paged_snapshot(self) -> Inventory:
+        """A paged world's first page at once (the rest follows as pages: _hand_over_pages)."""
+        await self.faults.gate("snapshot")
+        inventory = self.store.snapshot()
+        if self._pages is not None or self._paging is not None and not self._paging.done():
+            inventory.loading = Loading("containers", self.world.container_count(self.scale))
+            if self._paging is None:
+                self._paging = asyncio.create_task(self._hand_over_pages(), name="simulator-pages")
+        return inventory
 
     def updates(self) -> AsyncIterator[Update]:
         return self.store.broadcast.subscribe()
@@ -611,3 +680,32 @@ _ADJECTIVES = ("brave", "calm", "eager", "focused", "gifted", "happy", "jolly", 
 _SCIENTISTS = ("curie", "darwin", "euler", "hopper", "lovelace", "noether", "pasteur", "ritchie", "tesla", "turing", "wozniak")
 
 __all__ = ["SimulatorBackend"]
+
+
+async def _loop_at_rest() -> None:
+    """Give way until the event loop has little else to do: a short sleep that comes back late
+    means other work (a console's layout, paint, keys) ran meanwhile; try again a few times.
+    The pages are background work: the first screenful is painted, and keys answered, first."""
+    for _ in range(PAGE_WAITS):
+        started = time.monotonic()
+        await asyncio.sleep(PAGE_NAP)
+        if time.monotonic() - started < 3 * PAGE_NAP:
+            return
+
+
+def _after_world(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def waiting(self: SimulatorBackend, *args: Any, **kwargs: Any) -> Any:
+        await self._world_ready()
+        return await method(self, *args, **kwargs)
+
+    return waiting
+
+
+# An action, a task's read or time moving while a large world is still being handed over waits
+# for its end: its ids and figures come from the world's one seeded generator, which the rest
+# of the build draws from too (so a seed makes the same world, however it is loaded).
+for _name in sorted(MUTATING_ACTIONS | {"get_task", "wait_task", "advance", "save_state", "inspect_container", "upgrade_versions"}):
+    _method = getattr(SimulatorBackend, _name, None)
+    if _method is not None and asyncio.iscoroutinefunction(_method):
+        setattr(SimulatorBackend, _name, _after_world(_method))

@@ -7,9 +7,10 @@ dicts (the values are immutable), which stays cheap at 100,000 containers.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Callable
 
-from ..contract import KIND_NAMES, Change, ChangeBatch, Inventory
+from ..contract import KIND_NAMES, Change, ChangeBatch, Inventory, Loading
 from ..models import KINDS
 from ..poller import Broadcast
 from .clock import Clock
@@ -59,6 +60,34 @@ class Store:
         self.seq += 1
         batch = ChangeBatch(self.seq, tuple(self._pending.values()))
         self._pending.clear()
+        if self.held is not None:
+            self.held.append(batch)
+        else:
+            self.broadcast.publish(batch)
+
+    def sizes(self) -> dict[str, int]:
+        return {kind: len(table) for kind, table in self.tables.items()}
+
+    def publish_page(self, sizes: dict[str, int], loading: Loading) -> None:
+        """One page of a paged build as one batch: the rows written straight into the tables
+        since ``sizes`` was taken (a build adds, never deletes, and tables keep their order)
+        and whatever went through the journal meanwhile."""
+        pages = self._pending
+        if self.held is None and not self.broadcast.subscribed:  # no one to hand it to
+            self.seq += 1
+            self._pending = {}
+            return
+        for kind, table in self.tables.items():
+            added = len(table) - sizes.get(kind, 0)
+            if added > 0:
+                newest = list(islice(reversed(table), added))
+                for item_id in reversed(newest):  # in the order they were made: a table shows it
+                    pages.setdefault((kind, item_id), Change(kind, "upsert", item_id, table[item_id]))
+        for hook in self.before_flush:
+            hook(pages)
+        self.seq += 1
+        batch = ChangeBatch(self.seq, tuple(pages.values()), loading)
+        self._pending = {}
         if self.held is not None:
             self.held.append(batch)
         else:

@@ -13,6 +13,7 @@ import ipaddress
 import random
 import uuid
 from dataclasses import dataclass, replace
+from typing import Generator, Iterator
 
 from ..models import (
     Container,
@@ -147,21 +148,41 @@ class World:
     # -- building ---------------------------------------------------------------------------
 
     def build(self, scale: int | None) -> None:
-        # Hundreds of thousands of long-lived objects: the cyclic collector would walk the
-        # growing heap again and again and find nothing to free. It waits until the end, and
-        # then leaves them out of its passes (they hold no cycles; replaced ones are freed by
-        # their reference counts as ever).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._build(scale)
-        finally:
-            if collecting:
-                gc.freeze()
-                gc.enable()
+        """The whole world at once."""
+        for _ in self.build_in_pages(scale):
+            pass
 
-    def _build(self, scale: int | None) -> None:
-        containers = 60 if scale is None else max(1, scale)
+    def build_in_pages(self, scale: int | None, first: int | None = None, page: int = 0) -> Iterator[int]:
+        """Build the world in the order it is seen: the images, networks, nodes, projects and
+        every machine, then the containers (the order a table shows them in unsorted) and
+        their volumes ``first`` then ``page`` at a time, then what sums them up (the
+        machines' figures, the spare volumes, the projects' use, the history). Yields the
+        containers made so far after each step, so a caller can hand each page over and let
+        the event loop run between; with no ``first``, one step. The draws from the seed's
+        generator are the same however it is paged: a seed makes the same world."""
+        steps = self._build_steps(scale, first, page)
+        while True:
+            # Hundreds of thousands of long-lived objects: the cyclic collector would walk the
+            # growing heap again and again and find nothing to free. It waits until the step
+            # ends, and then leaves them out of its passes (they hold no cycles; replaced ones
+            # are freed by their reference counts as ever).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                made = next(steps, None)
+            finally:
+                if collecting:
+                    gc.freeze()
+                    gc.enable()
+            if made is None:
+                return
+            yield made
+
+    def container_count(self, scale: int | None) -> int:
+        return 60 if scale is None else max(1, scale)
+
+    def _build_steps(self, scale: int | None, first: int | None, page: int) -> Iterator[int]:
+        containers = self.container_count(scale)
         host_count = 12 if scale is None else max(1, -(-containers // CONTAINERS_PER_HOST))
         node_count = 4 if scale is None else max(4, -(-host_count // 24))
         now = self.store.clock.now
@@ -170,9 +191,18 @@ class World:
         nodes = self._nodes(node_count)
         projects = self._projects(scale, host_count)
         hosts = self._hosts(host_count, nodes, projects, now)
-        self._containers_and_volumes(containers, hosts, now)
+        maker = self._containers_and_volumes(containers, hosts, now)
+        made = maker.send(None)
+        limit = containers if first is None else first
+        while True:
+            made = maker.send(min(containers, limit))
+            if made >= containers:
+                break
+            yield made
+            limit = made + max(1, page)
         self._history(hosts, nodes, now)
         self.recount_projects()
+        yield made
 
     def _images(self) -> None:
         for version in ENGINE_VERSIONS:
@@ -249,28 +279,56 @@ class World:
             hosts.append(self.store.upsert(host))
         return hosts
 
-    def _containers_and_volumes(self, count: int, hosts: list[Host], now: float) -> None:
+    def _containers_and_volumes(self, count: int, hosts: list[Host], now: float) -> Generator[int, int, None]:
+        """A generator: sent a number, it makes the containers up to it and yields how many
+        are made; the last one (``count``) also sums the machines up and adds spare volumes."""
         # The hot loop of a large world. It draws from the seed's generator exactly as the
         # plain calls would (randrange(n) and choice(seq) are seq[_randbelow(n)], uniform(a, b)
         # is a + (b - a) * random()), so a seed makes the same world, only sooner.
         rng = self.rng
-        random, below, getrandbits, new_uuid = rng.random, rng._randbelow, rng.getrandbits, self.ids.uuid
         host_count = len(hosts)
         host_running = [h.state is HostState.RUNNING for h in hosts]
         host_cpu = [0.0] * host_count
         host_mem = [0.0] * host_count
-        app_count = len(APPS)
-        per_app = [0] * app_count
+        per_app = [0] * len(APPS)
         app_fixed = [
             (a.image, a.command, a.memory_mib * 4, (("com.docker.compose.project", "shop"), ("app", a.name))) for a in APPS
         ]
         ports: dict[tuple[int, int], tuple[PortBinding, ...]] = {}  # (app, host) -> the app's port there
-        started_span, cpu_span, mem_span, finished_span = 40 * 86400 - 600, 1.7 - 0.3, 1.3 - 0.6, 86400 - 60
-        volume_sizes, exit_codes = (10, 20, 50, 100), (0, 0, 1, 137)
         volumes = self.store.tables["volumes"]
         containers = self.store.tables["containers"]
+        made = 0
+        while made < count:
+            upto = yield made
+            start, made = made, max(made, min(count, upto))
+            self._make_containers(
+                start, made, hosts, now, host_running, host_cpu, host_mem, per_app, app_fixed, ports, volumes, containers
+            )
+        # A few spare volumes, attached to nothing, for the demo to attach.
+        for i in range(max(2, count // 30)):
+            vol = Volume(
+                self.ids.uuid(), f"scratch-{i + 1}", float(rng.choice((5, 10, 20))), VolumeState.AVAILABLE,
+                driver="nutanix", storage_container="default-container", created_at=now - rng.uniform(1, 30) * 86400,
+            )
+            volumes[vol.id] = vol
+        for h, host in enumerate(hosts):
+            self.store.upsert(replace(host, cpu_percent=round(host_cpu[h], 2), memory_used_mib=int(host_mem[h]) + 380))
+        # Bulk inserts above skip the journal: nobody subscribes before the first snapshot, and
+        # a paged build hands its pages over itself (the backend's _pages).
+        yield made
+
+    def _make_containers(
+        self, start: int, end: int, hosts: list[Host], now: float, host_running: list[bool], host_cpu: list[float],
+        host_mem: list[float], per_app: list[int], app_fixed: list, ports: dict, volumes: dict, containers: dict,
+    ) -> None:
+        rng = self.rng
+        random, below, getrandbits, new_uuid = rng.random, rng._randbelow, rng.getrandbits, self.ids.uuid
+        host_count = len(hosts)
+        app_count = len(APPS)
+        started_span, cpu_span, mem_span, finished_span = 40 * 86400 - 600, 1.7 - 0.3, 1.3 - 0.6, 86400 - 60
+        volume_sizes, exit_codes = (10, 20, 50, 100), (0, 0, 1, 137)
         running_state, exited_state = ContainerState.RUNNING, ContainerState.EXITED
-        for i in range(count):
+        for i in range(start, end):
             h = i % host_count
             host = hosts[h]
             a = below(app_count)
@@ -310,16 +368,6 @@ class World:
                 cid, name, image, host.id, state, status, command, cpu, mem, memory_limit,
                 port, mounts, app_labels, "unless-stopped", exit_code, started - 60, started, finished,
             )
-        # A few spare volumes, attached to nothing, for the demo to attach.
-        for i in range(max(2, count // 30)):
-            vol = Volume(
-                self.ids.uuid(), f"scratch-{i + 1}", float(rng.choice((5, 10, 20))), VolumeState.AVAILABLE,
-                driver="nutanix", storage_container="default-container", created_at=now - rng.uniform(1, 30) * 86400,
-            )
-            volumes[vol.id] = vol
-        for h, host in enumerate(hosts):
-            self.store.upsert(replace(host, cpu_percent=round(host_cpu[h], 2), memory_used_mib=int(host_mem[h]) + 380))
-        # Bulk inserts above skip the journal: nobody subscribes before the first snapshot.
 
     def _history(self, hosts: list[Host], nodes: list[Node], now: float) -> None:
         lines = [
