@@ -93,6 +93,13 @@ class Browser:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result["result"].get("value")
 
+    async def type(self, text: str) -> None:
+        """Each character as a key pressed in the page (Escape as itself)."""
+        for char in text:
+            key = {"key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27} if char == "\x1b" else {"key": char, "text": char}
+            await self.call("Input.dispatchKeyEvent", type="keyDown", **key)
+            await self.call("Input.dispatchKeyEvent", type="keyUp", **{k: v for k, v in key.items() if k != "text"})
+
     def received_text(self) -> str:
         """The text the page's websockets brought, control sequences taken out."""
         return _CONTROL.sub("", b"".join(self._received).decode("utf-8", "replace"))

@@ -168,6 +168,12 @@ async def test_a_browser_with_the_token_shows_the_dashboard(served, tmp_path):
             return await browser.evaluate("getComputedStyle(document.querySelector('#terminal')).opacity") == "1"
 
         await wait_until(shown, timeout=5, what="the terminal shown")
+        # Keys typed in the page drive the console: ? opens the help.
+        await browser.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+        await browser.type("?")
+        await wait_until(lambda: "[keymap] table" in browser.received_text(), timeout=15, what="the help screen")
+        await browser.type("\x1b")  # and Escape closes it again before the picture
+        await wait_until(lambda: browser.received_text().count("Hosts (") > 1, timeout=15, what="the dashboard again")
         shot = tmp_path / "web-mode.png"
         await browser.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
@@ -253,3 +259,20 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys, monkeypatch, tmp_path):
         assert main(["--demo", "serve-web", "--port", str(port)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("simulated data")]
     assert len(err) == 1 and f"port {port} on 127.0.0.1 is in use" in err[0] and "--port" in err[0], err
+
+
+def test_several_contexts_are_served_as_the_console_opens_them(capsys, monkeypatch, tmp_path):
+    # A fleet is checked as the console checks it, then served (here: to a port in use, so
+    # the test ends there): not refused as a command that takes one context.
+    config = tmp_path / "config.toml"
+    config.write_text('[contexts.east]\nbackend = "simulator"\n\n[contexts.west]\nbackend = "simulator"\nseed = 2\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("NTNX_CONSOLE_CONFIG", str(config))
+    assert console_argv(build_parser().parse_args(["--context", "east,west", "serve-web"])) == ["--context=east,west"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--context", "east,west", "serve-web", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1:] == [f"Invalid input: serve-web: port {port} on 127.0.0.1 is in use: choose another with --port (0: any free port)"], err
