@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import AsyncIterator, Awaitable, Callable
 
-from .contract import KIND_NAMES, Change, ChangeBatch, ConnectionChanged, ConnectionState, Inventory, Update
+from .contract import KIND_NAMES, Change, ChangeBatch, ConnectionChanged, ConnectionState, Inventory, Loading, Update
 from .errors import AuthenticationFailed, BackendError, ProtocolError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class SnapshotPoller:
         self._unreachable_since: float | None = None
         self._reason = ""
         self._wake = asyncio.Event()
+        self._loading: Loading | None = None  # a paged first snapshot the next poll completes
 
     @property
     def current(self) -> Inventory:
@@ -112,11 +114,29 @@ class SnapshotPoller:
         self.last_good = time.time()
         return inv.copy()
 
-    async def _fetch(self) -> Inventory:
+    async def prime_page(self, fetch_first: Callable[[], Awaitable[Inventory | None]]) -> Inventory:
+        """A paged first snapshot (backends/contract.py ``paged_snapshot``): ``fetch_first``
+        gives the first page (its ``loading`` set), fetched as a poll is (bounded, every error
+        typed), or None when one page held everything (then the plain ``prime``). The next poll
+        fetches everything and publishes the difference as the page that ends the load: the
+        caller starts polling and asks for it at once (``poll_now``)."""
+        first = await self._fetch(fetch_first)
+        if first is None:
+            return await self.prime()
+        self._seq += 1
+        first.seq = self._seq
+        self._current = first
+        self._loading = first.loading
+        self.last_good = time.time()
+        shown = first.copy()
+        shown.loading = first.loading
+        return shown
+
+    async def _fetch(self, fetch: Callable[[], Awaitable[Inventory | None]] | None = None) -> Inventory:
         """One bounded fetch whose every failure is a BackendError."""
         try:
             async with asyncio.timeout(self.poll_timeout):
-                return await self._fetch_raw()
+                return await (fetch or self._fetch_raw)()
         except TimeoutError:
             raise Unavailable(f"{self.source} did not give a full snapshot within {self.poll_timeout:g}s") from None
         except BackendError:
@@ -156,10 +176,13 @@ class SnapshotPoller:
         inv = await self._fetch()
         self.last_good = time.time()
         changes = diff(self._current, inv)
-        if changes:
+        if changes or self._loading is not None:
             self._seq += 1
             inv.seq = self._seq
-            self._broadcast.publish(ChangeBatch(self._seq, tuple(changes)))
+            # After a paged first snapshot, the first whole poll is the page that ends the load.
+            done = None if self._loading is None else replace(self._loading, done=True)
+            self._loading = None
+            self._broadcast.publish(ChangeBatch(self._seq, tuple(changes), done))
         else:
             inv.seq = self._seq
         self._current = inv

@@ -32,6 +32,7 @@ from ..contract import (
     RegistryAuth,
     HostSpec,
     Inventory,
+    Loading,
     LogLine,
     ShellCommand,
     Update,
@@ -80,6 +81,7 @@ class PrismBackend(Backend):
         self._client: PrismClient | None = None
         self._poller = SnapshotPoller(self._fetch, interval=poll_interval)
         self._primed = False
+        self._first_vms: dict[str, Any] | None = None  # vms/list's first page, shown before the rest
         self._fetch_lock = asyncio.Lock()
         self._tasks = TaskTable(self._task_changed, id_prefix="nc")  # nc-: the console's, not Prism's
         self._poll_soon: asyncio.TimerHandle | None = None
@@ -147,6 +149,40 @@ class PrismBackend(Backend):
         await self._poller.poll_once()
         return self._poller.current.copy()
 
+    async def paged_snapshot(self) -> Inventory:
+        """The first page of vms/list (with the images, to name each VM's) as the first
+        picture; polling starts at once and its first poll, which lists everything (going on
+        from that page, not asking for it again), ends the load."""
+        await self.connect()
+        if self._primed:
+            return await self.snapshot()
+        self._prism_wanted = time.monotonic()
+        inv = await self._poller.prime_page(self._first_page)
+        self._primed = True
+        self._poller.start()
+        if inv.loading is not None:
+            self._poller.poll_now()
+        return inv
+
+    async def _first_page(self) -> Inventory | None:
+        """The VMs of vms/list's first page as hosts, their total to come; None when that page
+        holds them all (a plain snapshot follows, reusing it)."""
+        c = self.client
+        page, images = await asyncio.gather(c.v3_list_page("vm", offset=0, length=c.page_size), c.v3_list("image"))
+        self._first_vms = page
+        vms = page["entities"]
+        total = page["metadata"].get("total_matches")
+        if total is None or not vms or len(vms) >= total:
+            return None
+        # A total no list would be read to (too many entities or pages) is refused here, as
+        # the whole list would refuse it, before it is shown as "of N loading".
+        c.check_v3_total("vm", total, len(vms))
+        now = time.time()
+        inv = Inventory(loading=Loading("hosts", total))
+        inv.images = {i.id: i for i in map(parse.image, images)}
+        inv.hosts = {h.id: h for h in (parse.host(e, images=inv.images, observed_at=now) for e in vms)}
+        return inv
+
     def updates(self) -> AsyncIterator[Update]:
         return self._poller.subscribe()
 
@@ -197,8 +233,9 @@ class PrismBackend(Backend):
 
     async def _fetch_prism(self) -> Inventory:
         c = self.client
+        first_vms, self._first_vms = self._first_vms, None  # a paged snapshot's first page, used once
         vms, images, subnets, clusters, projects, nodes, tasks, vgs = await asyncio.gather(
-            c.v3_list("vm"),
+            c.v3_list("vm", first=first_vms),
             c.v3_list("image"),
             c.v3_list("subnet"),
             c.v3_list("cluster"),

@@ -442,10 +442,12 @@ class PrismClient:
         sort_attribute: str | None = None,
         sort_order: str | None = None,
         limit: int | None = None,
+        first: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Every entity of ``kind`` (or the first ``limit``): the first page, then the rest by
         ``total_matches``, concurrently within the page limit. The server may cap ``length``:
-        the step is the length it actually returned.
+        the step is the length it actually returned. ``first``: the first page as
+        ``v3_list_page`` gave it already (a paged snapshot showed it), not asked for again.
 
         Paging ends: a total beyond ``MAX_LIST_ENTITIES`` or needing more than
         ``MAX_LIST_PAGES`` pages is refused before the second page, and a page that brings no
@@ -454,7 +456,8 @@ class PrismClient:
         want = min(self.page_size, limit) if limit else self.page_size
         opts = dict(filter=filter, sort_attribute=sort_attribute, sort_order=sort_order)
         path = f"{V3}/{kind}s/list"
-        first = await self.v3_list_page(kind, offset=0, length=want, **opts)
+        if first is None:
+            first = await self.v3_list_page(kind, offset=0, length=want, **opts)
         entities = first["entities"]
         total = self._count(first["metadata"], "total_matches", "POST", path)
         total = len(entities) if total is None else total
@@ -463,7 +466,7 @@ class PrismClient:
         step = len(entities)
         if step == 0 or step >= total:
             return entities[:total]
-        self._check_total(total, step, "POST", path, "total_matches")
+        self.check_v3_total(kind, total, step)
         offsets = range(step, total, step)
 
         async def fetch(offset: int) -> list[dict[str, Any]]:
@@ -471,6 +474,10 @@ class PrismClient:
 
         rest = await self._pages_of(offsets, fetch, entities, _v3_identity, "POST", path)
         return (entities + rest)[:total]
+
+    def check_v3_total(self, kind: str, total: int, step: int) -> None:
+        """A v3 list's ``total_matches`` at ``step`` a page: a ProtocolError past what the console reads."""
+        self._check_total(total, step, "POST", f"{V3}/{kind}s/list", "total_matches")
 
     def _check_total(self, total: int, step: int, method: str, path: str, field: str) -> None:
         pages = -(-total // step)
