@@ -42,8 +42,8 @@ from backends.errors import InvalidInput
 from widgets.terminal_text import visible
 
 TOKEN_PARAMETER = "token"
-# The runner's wait for open sessions when the server stops: each gets its console told to
-# quit; past this they are cancelled.
+# How long stopping waits for the open sessions to end (each console is told to quit), and
+# then for any request still running, before they are cancelled.
 SHUTDOWN_SECONDS = 3.0
 _PACKAGE_INDEX = Path(textual_serve.__file__).parent / "templates" / "app_index.html"
 # Any stylesheet the page would load from another site (textual-serve 1.1 links Google Fonts).
@@ -112,7 +112,7 @@ class TokenServer(Server):
         origin = f"{request.scheme}://{request.host}"
         return {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
-            "app_websocket_url": f"ws://{request.host}/ws",
+            "app_websocket_url": f"{'wss' if request.scheme == 'https' else 'ws'}://{request.host}/ws",
             "config": {"static": {"url": f"{origin}/static/"}},
             "application": {"name": self.title},
         }
