@@ -69,6 +69,7 @@ OWN_CAPABILITIES = frozenset(
         Capability.PROJECTS,
         Capability.NODES,
         Capability.NETWORKS,
+        Capability.STATS_HISTORY,  # a VM's past from Prism's stats API (hosts; containers have none)
     }
 )
 

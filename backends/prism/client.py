@@ -39,6 +39,7 @@ V3 = "/api/nutanix/v3"
 V4_VOLUMES = "/api/volumes/v4.0/config"
 V4_TASKS = "/api/prism/v4.0/config/tasks"
 V4_STORAGE = "/api/clustermgmt/v4.0/config/storage-containers"
+V4_VM_STATS = "/api/vmm/v4.0/ahv/stats/vms"
 
 #: The header the console's own ``sim serve`` adds, so the backend can say it is simulated.
 SIMULATOR_HEADER = "X-Ntnx-Console-Simulator"
@@ -738,6 +739,21 @@ class PrismClient:
         )
 
     # -- v4: tasks ---------------------------------------------------------------------------
+
+    async def vm_stats(self, vm_uuid: str, start: str, end: str, interval: int) -> list[dict[str, Any]]:
+        """A VM's stats from ``start`` to ``end`` (RFC 3339), one tuple per ``interval``
+        seconds, averaged (``$statType=AVG``): the ``data.stats`` of ``GetVmStatsApiResponse``."""
+        path = f"{V4_VM_STATS}/{vm_uuid}"
+        params = {"$startTime": start, "$endTime": end, "$samplingInterval": interval, "$statType": "AVG"}
+        body = await self.request_json("GET", path, params=params, what=f"get the stats of VM {vm_uuid}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise self._protocol("GET", path, f"answered data as a JSON {_kind(data)}, not a VM's stats")
+        stats = data.get("stats")
+        if stats is None:
+            return []  # no samples in the window (a VM made a moment ago)
+        self._check_items(stats, "GET", path, "data.stats")
+        return stats
 
     async def v4_task(self, ext_id: str) -> dict[str, Any]:
         path = f"{V4_TASKS}/{ext_id}"

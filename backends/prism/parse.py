@@ -7,11 +7,12 @@ read becomes the model's default, never an exception.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from ..models import Host, HostState, Image, Network, Node, Project, Quota, Task, TaskStatus, Volume, VolumeState
+from ..models import Host, HostState, Image, Network, Node, Project, Quota, StatsSample, Task, TaskStatus, Volume, VolumeState
 
 #: The category the console puts on the machines it makes; its value is the role.
 ROLE_CATEGORY = "NtnxConsole"
@@ -34,6 +35,13 @@ def when(text: Any) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+def rfc3339(seconds: float | None) -> str | None:
+    """POSIX seconds as Prism writes a time (``2024-02-05T21:15:17Z``); the inverse of when()."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _res(entity: dict[str, Any]) -> dict[str, Any]:
@@ -364,3 +372,52 @@ def host_v4(data: dict[str, Any], *, observed_at: float = 0.0) -> Host:
         observed_at=observed_at,
         created_at=when(data.get("createTime")),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# v4 VMM stats (``/api/vmm/v4.0/ahv/stats/vms/{extId}``): a VM's figures over time. Built from
+# the v4 SDK's model (ntnx_vmm_py_client ``VmStatsTuple``), not from a recorded answer: the
+# units below are the model's documentation's (ppm, bytes).
+
+PPM = 1_000_000
+
+
+def _figure(value: Any) -> float | None:
+    """A measured figure: a finite number of zero or more, else unknown (None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def vm_stats(stats: list[dict[str, Any]], *, cores: int, memory_mib: int, interval: float) -> list[StatsSample]:
+    """``VmStatsTuple``s as samples, oldest first; one without a readable time is skipped.
+
+    ``hypervisorCpuUsagePpm`` is the share of the VM's vCPUs in use, so percent of one core is
+    ppm x cores / 10^4; memory is ``memoryUsageBytes`` (else the usage ppm of the VM's size);
+    ``hypervisorNumReceivedBytes``/``TransmittedBytes`` are the bytes of the sampling interval,
+    so KiB/s is bytes / interval / 1024."""
+    samples = []
+    for item in stats:
+        at = when(item.get("timestamp"))
+        if not at:
+            continue
+        cpu_ppm = _figure(item.get("hypervisorCpuUsagePpm"))
+        memory_bytes = _figure(item.get("memoryUsageBytes"))
+        memory_ppm = _figure(item.get("hypervisorMemoryUsagePpm"))
+        received, sent = _figure(item.get("hypervisorNumReceivedBytes")), _figure(item.get("hypervisorNumTransmittedBytes"))
+        if memory_bytes is not None:
+            memory = memory_bytes / MIB
+        elif memory_ppm is not None and memory_mib:
+            memory = memory_ppm * memory_mib / PPM
+        else:
+            memory = None
+        per_second = 1024.0 * max(1.0, interval)
+        samples.append(StatsSample(
+            at,
+            None if cpu_ppm is None else cpu_ppm * max(1, cores) / 10_000,
+            memory,
+            None if received is None else received / per_second,
+            None if sent is None else sent / per_second,
+        ))
+    return sorted(samples, key=lambda s: s.at)

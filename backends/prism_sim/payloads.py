@@ -8,11 +8,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from ..models import Host, HostState, Image, Network, Node, Project, Task, TaskStatus, Volume
-from ..prism.parse import ENGINE_CATEGORY, GIB, MIB, ROLE_CATEGORY, ROLE_VALUE
+from ..models import Host, HostState, Image, Network, Node, Project, StatsSample, Task, TaskStatus, Volume
+from ..prism.parse import ENGINE_CATEGORY, GIB, MIB, ROLE_CATEGORY, ROLE_VALUE, rfc3339
 
 _NS = uuid.UUID("6f1d6a3e-4c1e-4d55-9f0e-6e7478636f6e")
 OWNER = {"kind": "user", "uuid": "00000000-0000-0000-0000-000000000000", "name": "admin"}
@@ -22,12 +21,6 @@ STORAGE_CONTAINER = "default-container"  # the one storage container of the simu
 
 def stable_uuid(name: str) -> str:
     return str(uuid.uuid5(_NS, name))
-
-
-def rfc3339(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _metadata(kind: str, entity_uuid: str, created: float, *, spec_version: int = 0, **extra: Any) -> dict[str, Any]:
@@ -505,3 +498,24 @@ def v4_list(items: list[dict[str, Any]], total: int, object_type: str) -> dict[s
 
 def task_reference(task_id: str) -> dict[str, Any]:
     return {"data": {"$objectType": "prism.v4.config.TaskReference", "extId": task_id}, "$objectType": "volumes.v4.config.TaskReferenceApiResponse"}
+
+
+def vm_stats(host: Host, samples: Iterable[StatsSample], interval: int) -> dict[str, Any]:
+    """``vmm.v4.ahv.stats.VmStats`` in the SDK model's shape: a tuple per sample, CPU and memory
+    in ppm of the VM's size (and memory in bytes), the network as bytes of the interval."""
+    cpu_capacity = max(1, host.cores) * 100.0
+    tuples = []
+    for s in samples:
+        one: dict[str, Any] = {"$objectType": "vmm.v4.ahv.stats.VmStatsTuple", "timestamp": rfc3339(s.at)}
+        if s.cpu_percent is not None:
+            one["hypervisorCpuUsagePpm"] = round(s.cpu_percent / cpu_capacity * 1_000_000)
+        if s.memory_mib is not None:
+            one["memoryUsageBytes"] = round(s.memory_mib * MIB)
+            if host.memory_mib:
+                one["hypervisorMemoryUsagePpm"] = round(s.memory_mib / host.memory_mib * 1_000_000)
+        if s.net_rx_kibps is not None:
+            one["hypervisorNumReceivedBytes"] = round(s.net_rx_kibps * 1024 * interval)
+        if s.net_tx_kibps is not None:
+            one["hypervisorNumTransmittedBytes"] = round(s.net_tx_kibps * 1024 * interval)
+        tuples.append(one)
+    return {"$objectType": "vmm.v4.ahv.stats.VmStats", "extId": host.id, "stats": tuples}

@@ -43,7 +43,8 @@ from starlette.routing import Route
 from ..contract import VolumeSpec
 from ..errors import BackendError, Conflict, InvalidInput, NotFound
 from ..models import Host, HostState, Task, Volume
-from ..prism.parse import GIB, MIB
+from ..prism.parse import GIB, MIB, when
+from ..simulator import stats_history
 from ..validation import volume_name_problem
 from . import payloads as pay
 from .serving import v4_error
@@ -772,6 +773,23 @@ def routes(facade: "PrismFacade", v4: V4, status_of: Callable[[BackendError], tu
             task = facade.instant_task("restart_host", host.name, host.id)
         return JSONResponse(_task_answer("vmm", version, f"vmm.v4.ahv.config.{kinds[action]}", task.id), status_code=202)
 
+    async def vm_stats(request: Request, version: str) -> Response:
+        # The simulator's past is a function of the time (simulator/stats_history.py), so the
+        # window asked for is answered in its own times, ending with the VM's figures of now.
+        host, _, _ = await host_of(request)
+        query = request.query_params
+        start, end = when(query.get("$startTime")), when(query.get("$endTime"))
+        if not start or not end or end < start:
+            raise InvalidInput("$startTime and $endTime are required (ISO-8601), the end not before the start")
+        try:
+            interval = int(query.get("$samplingInterval") or 30)
+        except ValueError:
+            raise InvalidInput("$samplingInterval is a whole number of seconds") from None
+        if interval < 1:
+            raise InvalidInput("$samplingInterval is a whole number of seconds, 1 or more")
+        samples = stats_history.samples(facade.sim.seed, host, start, interval, end)
+        return _one("vmm", version, "vmm.v4.ahv.stats.GetVmStatsApiResponse", pay.vm_stats(host, samples, interval))
+
     # -- prism tasks ------------------------------------------------------------------------
 
     async def task_list(request: Request, version: str) -> Response:
@@ -895,6 +913,7 @@ def routes(facade: "PrismFacade", v4: V4, status_of: Callable[[BackendError], tu
         Route(VM + "/{extId:str}", endpoint("vmm", vm_update, mutates=True), methods=["PUT"]),
         Route(VM + "/{extId:str}", endpoint("vmm", vm_delete, mutates=True), methods=["DELETE"]),
         Route(VM + "/{extId:str}/$actions/{action:str}", endpoint("vmm", vm_action, mutates=True), methods=["POST"]),
+        Route("/api/vmm/{version:str}/ahv/stats/vms/{extId:str}", endpoint("vmm", vm_stats), methods=["GET"]),
         Route(TASKS, endpoint("prism", task_list), methods=["GET"]),
         Route(TASKS + "/{extId:str}", endpoint("prism", task_get), methods=["GET"]),
         Route(TASKS + "/{taskExtId:str}/$actions/cancel", endpoint("prism", task_cancel, mutates=True), methods=["POST"]),
