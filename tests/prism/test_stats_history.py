@@ -14,21 +14,8 @@ import pytest
 from backends.models import Host, HostState, StatsSample
 from backends.prism import parse
 from backends.prism_sim import payloads as pay
-from tests.prism.servers import PASSWORD, backend_for, serve, sim_app
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("NTNX_CONSOLE_MACHINES_DIR", str(tmp_path / "machines"))
-    with serve(sim_app(seed=7)) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def backend(server):
-    b = backend_for(server, poll_interval=0.2)
-    yield b
-    await b.close()
+from tests.prism.servers import PASSWORD
+from tests.prism.test_backend import backend, server  # noqa: F401 (fixtures: sim serve's app on uvicorn, a backend on it)
 
 
 async def test_a_vms_history_fills_the_window_and_ends_with_its_figures_of_now(backend, server):
