@@ -68,15 +68,24 @@ def test_dashboard_filtered_and_marked(snap_compare):
     assert shoot(snap_compare, ["slash", "w", "e", "b", "enter", "space", "tab"])
 
 
+def plotted(app) -> bool:
+    """The details' plots hold the simulator's whole past window (fetched when they open)."""
+    from console.history import SLOTS
+
+    store = app.store
+    return store.history.window(app.screen.item_id, store.clock()).samples() == SLOTS
+
+
 def test_host_details(snap_compare):
-    assert shoot(snap_compare, ["enter"], on("HostDetails"))
+    # With its CPU, memory and network plots full of the simulator's past.
+    assert shoot(snap_compare, ["enter"], lambda app: on("HostDetails")(app) and plotted(app), "the host's plots")
 
 
 def test_container_details(snap_compare):
     def ready(app):
         return on("ContainerDetails")(app) and app.screen.query_one("#log").line_count > 0 and str(
             app.screen.query_one("#inspect").render()
-        ) != "…"
+        ) != "…" and plotted(app)
 
     assert shoot(snap_compare, ["tab", "enter"], ready, "inspect and logs")
 
