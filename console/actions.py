@@ -269,24 +269,6 @@ ACTIONS: list[Action] = [
         needs=Capability.HOSTS_UPGRADE, ui="open_upgrade", run=lambda b, spec: b.upgrade_hosts(spec),
         cli={"hosts": ("hosts", "upgrade")}, wait_timeout=4 * 3600.0,
     ),
-    # t, x and R as start, stop and restart on Containers (free on Hosts). Not in the footer:
-    # it is full on Hosts; help and the palette list them. Power off and reboot ask first
-    # when they stop containers (their impact), power on never.
-    Action(
-        "host.power_on", "Power on", "Power the host on (containers with a restart policy start again)", HOSTS,
-        keys="t", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_on_host(h.id),
-        cli={"hosts": ("host", "power-on")}, verb="power on", show=False,
-    ),
-    Action(
-        "host.power_off", "Power off", "Power the host off, after a confirmation when it runs containers", HOSTS,
-        keys="x", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_off_host(h.id),
-        cli={"hosts": ("host", "power-off")}, verb="power off", impact="power off", show=False,
-    ),
-    Action(
-        "host.reboot", "Reboot", "Reboot the host (Prism: a power cycle), after a confirmation when it runs containers",
-        HOSTS, keys="R", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.reboot_host(h.id),
-        cli={"hosts": ("host", "reboot")}, verb="reboot", impact="reboot", show=False,
-    ),
     # -- volumes
     Action(
         "volume.attach", "Attach", "Attach a new or existing volume to a host, optionally into a container", VOLUMES,
@@ -296,12 +278,6 @@ ACTIONS: list[Action] = [
     Action(
         "volume.create", "Create volume", "Create a volume", VOLUMES, needs=Capability.VOLUMES_CREATE,
         run=lambda b, spec: b.create_volume(spec), cli={"volumes": ("volume", "create")}, verb="create volume",
-    ),
-    Action(
-        # D as on Hosts it drains (free on Volumes); d stays nothing, a typo of ctrl+d.
-        "volume.detach", "Detach", "Detach the volume from its host, after a confirmation naming who mounts it",
-        VOLUMES, keys="D", panes=("volumes",), needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id),
-        cli={"volumes": ("volume", "detach")}, impact="detach", show=False,
     ),
     # -- containers
     Action(
@@ -346,6 +322,32 @@ ACTIONS: list[Action] = [
         "service.logs", "Logs", "Follow the logs of every task of the marked services (or the one under the cursor)",
         SERVICES, keys="l", panes=("services",), needs=Capability.CONTAINERS_LOGS, mutating=False, ui="open_logs",
         show=False,
+    ),
+    # -- host power and volume detach. Here, after every pane's own keys: a key's place in the
+    # footer is where its first record is, and these keys are the Containers' and the swarm's too.
+    # t, x and R as start, stop and restart on Containers (free on Hosts). Not in the footer:
+    # it is full on Hosts; help and the palette list them. Power off and reboot ask first
+    # when they stop containers (their impact), power on never.
+    Action(
+        "host.power_on", "Power on", "Power the host on (containers with a restart policy start again)", HOSTS,
+        keys="t", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_on_host(h.id),
+        cli={"hosts": ("host", "power-on")}, verb="power on", show=False,
+    ),
+    Action(
+        "host.power_off", "Power off", "Power the host off, after a confirmation when it runs containers", HOSTS,
+        keys="x", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.power_off_host(h.id),
+        cli={"hosts": ("host", "power-off")}, verb="power off", impact="power off", show=False,
+    ),
+    Action(
+        "host.reboot", "Reboot", "Reboot the host (Prism: a power cycle), after a confirmation when it runs containers",
+        HOSTS, keys="R", panes=("hosts",), needs=Capability.HOSTS_POWER, run=lambda b, h: b.reboot_host(h.id),
+        cli={"hosts": ("host", "reboot")}, verb="reboot", impact="reboot", show=False,
+    ),
+    Action(
+        # D as on Hosts it drains (free on Volumes); d stays nothing, a typo of ctrl+d.
+        "volume.detach", "Detach", "Detach the volume from its host, after a confirmation naming who mounts it",
+        VOLUMES, keys="D", panes=("volumes",), needs=Capability.VOLUMES_ATTACH, run=lambda b, v: b.detach_volume(v.id),
+        cli={"volumes": ("volume", "detach")}, impact="detach", show=False,
     ),
     # -- a swarm's nodes, services and secrets (hidden where the backend has no swarm). Keys
     # free on their panes: capitals for the nodes and scale (s is a shell, a attaches, d is

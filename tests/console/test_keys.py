@@ -240,6 +240,26 @@ def _nothing_here(binding_id: str):
     return check
 
 
+def _asks(keys: tuple[str, ...], question: str):
+    """Keys that ask first (the first host runs containers, the first volume is mounted)."""
+
+    async def check(c):
+        from textual.widgets import Static
+
+        await c.press(*keys)
+        await c.on(ConfirmDelete)
+        assert str(c.screen.query_one("#question", Static).render()).startswith(question)
+        await c.press("escape")
+        await c.on(DashboardScreen)
+
+    return check
+
+
+async def _power_on(c):
+    await c.press("t")  # the first host runs: the backend's refusal is the one line
+    await c.notice("already running")
+
+
 CHECKS = {
     "app.quit": _quit,
     "app.help": _help,
@@ -275,6 +295,10 @@ CHECKS = {
     "host_image.pull": _on_images("p", PullImageForm),
     "host_image.remove": _on_images("ctrl+d", "no image chosen"),
     "host_image.prune": _on_images("P", "no dangling images"),
+    "host.power_on": _power_on,
+    "host.power_off": _asks(("x",), "Power off 1 host"),
+    "host.reboot": _asks(("R",), "Reboot 1 host"),
+    "volume.detach": _asks(("tab", "tab", "D"), "Detach 1 volume"),
     "host.logs": lambda c: _logs_of(c, (), lambda ids: len(ids) > 1),
     "container.app_logs": lambda c: _logs_of(c, ("tab", "L"), lambda ids: len(ids) > 1),
     "service.logs": _absent("service.logs"),  # no Services pane without a swarm ("l" on Hosts is host.logs)

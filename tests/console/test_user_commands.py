@@ -84,8 +84,8 @@ def test_a_clash_with_a_built_in_key_is_refused_before_the_console_opens(tmp_pat
     with pytest.raises(ConfigError) as err:
         NtnxConsoleApp(Settings(), config, backend=SimulatorBackend(seed=7, activity=False))
     assert "key 'x' is already a built-in key on the containers pane" in err.value.message
-    # The same key on another pane is fine (x is nothing on Hosts), as is one remapped away.
-    NtnxConsoleApp(Settings(), load_config(_config(tmp_path, _echo_command(key="x", scope="host"))),
+    # The same key on another pane is fine (x is nothing on Volumes), as is one remapped away.
+    NtnxConsoleApp(Settings(), load_config(_config(tmp_path, _echo_command(key="x", scope="volume"))),
                    backend=SimulatorBackend(seed=7, activity=False))
     remapped = _echo_command(key="x") + '\n[keymap]\ncontainer.stop = "X"\n'
     NtnxConsoleApp(Settings(), load_config(_config(tmp_path, remapped)), backend=SimulatorBackend(seed=7, activity=False))
