@@ -115,10 +115,16 @@ async def power_on_host(ctx: TaskContext, host_id: str, durations: list[float]) 
         host = store.upsert(replace(host, node_id=node.id))
     await ctx.step("waiting for IP", durations[1], 60)
     await ctx.step("starting Docker Engine", durations[2], 90)
-    store.upsert(replace(store.hosts[host_id], state=HostState.RUNNING, reason=None, observed_at=store.clock.now))
-    start_containers_of(world, host_id, only_restarting_policy=True)
+    host_up(world, host_id)
     world.event(Severity.INFO, host.name, "Container machine powered on", "host.powered_on", host_id)
     return host_id
+
+
+def host_up(world: World, host_id: str) -> None:
+    """Running again (powered on, rebooted): its containers with a restart policy start."""
+    store = world.store
+    store.upsert(replace(store.hosts[host_id], state=HostState.RUNNING, reason=None, observed_at=store.clock.now))
+    start_containers_of(world, host_id, only_restarting_policy=True)
 
 
 async def reboot_host(ctx: TaskContext, host_id: str, durations: list[float]) -> str:
@@ -134,8 +140,7 @@ async def reboot_host(ctx: TaskContext, host_id: str, durations: list[float]) ->
     store.upsert(replace(store.hosts[host_id], cpu_percent=0.0, memory_used_mib=0))
     await ctx.step("restarting guest OS", durations[1], 60)
     await ctx.step("starting Docker Engine", durations[2], 90)
-    store.upsert(replace(store.hosts[host_id], state=HostState.RUNNING, reason=None, observed_at=store.clock.now))
-    start_containers_of(world, host_id, only_restarting_policy=True)
+    host_up(world, host_id)
     world.event(Severity.INFO, host.name, "Container machine rebooted", "host.rebooted", host_id)
     return host_id
 
