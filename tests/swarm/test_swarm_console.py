@@ -235,7 +235,8 @@ async def test_swarm_actions_run_from_their_panes(console: Console, made: Swarm)
     await c.press("D")
     # Draining moves tasks: the confirmation says which, first (the blast radius).
     await c.on(ConfirmDelete)
-    assert "moved to other nodes" in str(c.app.screen.query_one("#impact").render())
+    # tui-agent is global: its task on the drained node stops, one replica fewer.
+    assert "tui-agent: 2 → 1 running replicas" in str(c.app.screen.query_one("#impact").render())
     await c.press("y")
     await c.until(lambda: availability() == "drain", "the worker drained", 30)
     await c.until(lambda: hosts.rows_by_id[made.worker_id].availability == "drain", "the pane to show it drained", 30)

@@ -201,7 +201,8 @@ async def test_sorting_orders_rows_and_keeps_them_sorted_under_changes():
         assert names == sorted(names, reverse=True)
 
 
-async def test_apply_five_percent_at_ten_thousand_rows_is_fast():
+async def test_a_five_percent_tick_at_ten_thousand_rows_keeps_sort_and_filter():
+    # How fast it is lives in the benchmark (console.bench: "5% tick to frame"), not here.
     rows = containers(10_000)
     app = TableApp(rows)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -210,11 +211,7 @@ async def test_apply_five_percent_at_ten_thousand_rows_is_fast():
         table.set_filter("app")
         await settled(pilot, table)
         tick = [replace(r, cpu_percent=(r.cpu_percent + 13) % 100) for r in rows[::20]]
-        started = time.perf_counter()
         table.apply(tick)
-        elapsed = time.perf_counter() - started
-        # The budget is 16 ms per frame; leave room for a shared, slow CI machine.
-        assert elapsed < 0.016 * 3, f"5% tick took {elapsed * 1000:.1f} ms"
         await settled(pilot, table)  # the filter's verdict on the changed rows, between frames
         cpus = [table.rows_by_id[i].cpu_percent for i in table.visible_ids]
         assert cpus == sorted(cpus)
