@@ -432,7 +432,8 @@ class NtnxConsoleApp(App):
 
     def run_command(self, text: str) -> None:
         """A `:` command: a pane (:hosts :containers :volumes, and :services :secrets where the
-        backend has them), :tasks, :events, :registries, :quit."""
+        backend has them), :tasks, :events, :registries, :images, :projects, :nodes,
+        :networks (where the backend has them), :quit."""
         from .screens.dashboard import DashboardScreen
         from .screens.lists import EventsScreen, TasksScreen
 
@@ -458,6 +459,14 @@ class NtnxConsoleApp(App):
 
             self.open_screen(RegistriesScreen())
             return
+        if word in ("projects", "nodes", "networks"):  # the cluster's, where the backend knows them
+            from .screens.cluster import NEEDS, SCREENS
+
+            if not self.backend.supports(NEEDS[word]):
+                self.notify(f"the {self.backend.kind} backend has no {word}", severity="warning")
+                return
+            self.open_screen(SCREENS[word]())
+            return
         if word == "ctx" or word.startswith(("ctx ", "ctx\t")):  # add or drop a context (issue 14)
             from .fleet_view import context_command
 
@@ -471,8 +480,12 @@ class NtnxConsoleApp(App):
             if isinstance(dashboard, DashboardScreen):
                 dashboard.show_pane(word)
             return
+        from .screens.cluster import NEEDS
+
         configs = ("configs",) if self.backend.supports(Capability.CONFIGS) else ()
-        known = " ".join(f":{w}" for w in (*panes, *configs, "tasks", "events", "registries", "quit"))
+        views = (*configs, *(w for w, need in NEEDS.items() if self.backend.supports(need)))
+        images = ("images",) if self.backend.supports(Capability.HOST_IMAGES) else ()
+        known = " ".join(f":{w}" for w in (*panes, *views, *images, "tasks", "events", "registries", "quit"))
         self.notify(f"unknown command :{word} (try {known})", severity="warning")
 
     def open_images(self, host_id: str | None) -> None:

@@ -23,6 +23,10 @@ COMMANDS = {
     "services": "Show the Services pane (a swarm)",
     "secrets": "Show the Secrets pane (a swarm)",
     "configs": "List the configs and who uses them (a swarm)",
+    "projects": "Projects and their quota use, drawn as bars",
+    "nodes": "The cluster's nodes and the cores and memory their hosts take",
+    "networks": "The cluster's networks and the hosts on them",
+    "images": "The container images on the host in focus: pull, remove, prune",
     "tasks": "List every task",
     "registries": "Browse container registries: repositories and tags",
     "events": "List recent events",
@@ -60,11 +64,17 @@ class ConsoleCommands(Provider):
             yield title, callback, help_text
         from .screens.dashboard import DashboardScreen
 
+        from .screens.cluster import NEEDS
+
+        # The views offered only where the backend has their kind (as :configs).
+        needs = {**NEEDS, "images": Capability.HOST_IMAGES}
         dashboard = next((s for s in app.screen_stack if isinstance(s, DashboardScreen)), None)
         for word, help_text in COMMANDS.items():
             if word in ("services", "secrets") and (dashboard is None or word not in dashboard.kinds):
                 continue  # a swarm's panes, offered where the backend has them
             if word == "configs" and not app.backend.supports(Capability.CONFIGS):
+                continue
+            if word in needs and not app.backend.supports(needs[word]):
                 continue
             yield f":{word}", partial(app.run_command, word), help_text
 

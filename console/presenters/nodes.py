@@ -1,15 +1,19 @@
-"""Nodes (the cluster's physical machines): the CLI's row and table."""
+"""Nodes (the cluster's physical machines): the CLI's row and table, and the Nodes screen's
+rows and columns (capacity bars: what the hosts placed on a node were given of it)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backends.models import Host, Node
 
 from .base import Presenter, Row, TableColumn, by_name
+from .usage import sort_key, usage_bar
 
 if TYPE_CHECKING:
     from backends.contract import Inventory
+    from widgets.resource_table import Column
 
 
 def row(n: Node, hosts: list[Host]) -> Row:
@@ -47,3 +51,51 @@ PRESENTER = Presenter(
         TableColumn("HOSTS", lambda r: r["hosts"]),
     ],
 )
+
+
+# -- the Nodes screen --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """The CLI's row of a node (the same figures), as the screen's table holds it."""
+
+    id: str
+    name: str
+    cluster: str
+    up: bool
+    cpu_cores: int
+    memory_mib: int
+    hosts: int
+    cores_allocated: int
+    memory_allocated_mib: int
+
+
+def screen_rows(inv: "Inventory") -> list[NodeRow]:
+    return [NodeRow(**r) for r in rows(inv)]
+
+
+def columns() -> list["Column"]:
+    from rich.text import Text
+
+    from widgets.resource_table import Column
+
+    return [
+        Column("name", "NAME", width=18),
+        Column("cluster", "CLUSTER", width=14),
+        Column("up", "STATE", width=5, render=lambda r: Text("up", "green") if r.up else Text("DOWN", "bold red"),
+               sort_key=lambda r: r.up),
+        Column(
+            "cores", "CORES", width=26,
+            render=lambda r: usage_bar(r.cores_allocated, r.cpu_cores, f"{r.cores_allocated}/{r.cpu_cores}"),
+            sort_key=lambda r: sort_key(r.cores_allocated, r.cpu_cores),
+        ),
+        Column(
+            "memory", "MEMORY GIB", width=28,
+            render=lambda r: usage_bar(
+                r.memory_allocated_mib, r.memory_mib, f"{r.memory_allocated_mib / 1024:g}/{r.memory_mib / 1024:g}"
+            ),
+            sort_key=lambda r: sort_key(r.memory_allocated_mib, r.memory_mib),
+        ),
+        Column("hosts", "HOSTS", width=5, align="right", render=lambda r: str(r.hosts), sort_key=lambda r: r.hosts),
+    ]

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from backends.contract import PullSpec
 from backends.validation import check_image_ref
 from backends.errors import InvalidInput
-from widgets.key_bar import KeyBar
 from widgets.resource_table import ResourceTable
 from widgets.terminal_text import visible
 
 from .. import actions
 from ..presenters import host_images
 from ..presenters.base import shown
-from ..store import Drained
 from .forms import FormScreen
-from .live import Live
-from .status import StatusHeader
+from .lists import ListScreen
 
 PANE = "host_images"
 
@@ -73,7 +69,10 @@ class PullImageForm(FormScreen):
         return PullSpec(host=self.host_id, image=self.value("image"))
 
 
-class HostImagesScreen(Live, Screen):
+class HostImagesScreen(ListScreen):
+    KIND = PANE
+    SORT = "repository"
+    SORT_REVERSE = False
     BINDINGS = [
         Binding("escape", "back", "Back", id="images.back"),
         Binding("slash", "filter", "Filter", id="images.filter"),
@@ -90,67 +89,20 @@ class HostImagesScreen(Live, Screen):
         host = self.app.store.inventory.hosts.get(self.host_id)
         return host.name if host is not None else self.host_id
 
-    def compose(self) -> ComposeResult:
-        yield StatusHeader(id="status")
-        yield Static("", id="images-title")
-        yield ResourceTable(host_images.columns(), id=PANE, empty_text="No images on this host")
-        yield Input(placeholder="filter: text or /regex/", id="prompt")
-        yield KeyBar()
+    def columns(self):
+        return host_images.columns()
 
-    def _mine(self, images) -> list:
-        return [i for i in images if i.host_id == self.host_id]
+    def title_text(self) -> str:
+        return f"Images on {self.host_name}"
 
-    def on_mount(self) -> None:
-        self.query_one("#images-title", Static).update(shown(f"Images on {self.host_name}"))
-        table = self.query_one(ResourceTable)
-        table.set_rows(self._mine(self.app.store.inventory.host_images.values()))
-        table.sort_by("repository")
-        table.focus()
-        self.query_one("#prompt").display = False
+    def empty_text(self) -> str:
+        return "No images on this host"
 
-    def apply_changes(self, drained: Drained) -> None:
-        table = self.query_one(ResourceTable)
-        if drained.resynced:
-            table.set_rows(self._mine(self.app.store.inventory.host_images.values()))
-        elif drained.touched(PANE):
-            # Only this host's: a delete of another host's image is not in the table anyway.
-            table.apply(self._mine(drained.upserts.get(PANE, {}).values()), drained.deletes.get(PANE, ()))
-        self.refresh_status()
+    def keep(self, image) -> bool:
+        return image.host_id == self.host_id
 
-    def refresh_status(self) -> None:
-        self.query_one(StatusHeader).refresh_status()
-
-    # -- view keys ------------------------------------------------------------------------
-
-    def action_back(self) -> None:
-        prompt = self.query_one("#prompt", Input)
-        if prompt.display:
-            self.query_one(ResourceTable).set_filter("")
-            self._close_prompt()
-            return
-        self.app.close_screen(self)
-
-    def action_filter(self) -> None:
-        prompt = self.query_one("#prompt", Input)
-        prompt.value = self.query_one(ResourceTable).filter_text
-        prompt.display = True
-        prompt.focus()
-
-    def action_sort(self) -> None:
-        table = self.query_one(ResourceTable)
-        keys = [c.key for c in host_images.columns()]
-        current = table.sort_column if table.sort_column in keys else keys[-1]
-        table.sort_by(keys[(keys.index(current) + 1) % len(keys)])
-
-    def _close_prompt(self) -> None:
-        self.query_one("#prompt").display = False
-        self.query_one(ResourceTable).focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one(ResourceTable).set_filter(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._close_prompt()
+    def rows(self) -> list:
+        return [i for i in self.app.store.inventory.host_images.values() if self.keep(i)]
 
     # -- actions --------------------------------------------------------------------------
 

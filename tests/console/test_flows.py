@@ -316,7 +316,10 @@ async def test_command_mode(console):
     await console.press("colon")
     await console.type("services")
     await console.press("enter")
-    await console.notice("unknown command :services (try :hosts :containers :volumes :tasks :events :registries :quit)")
+    await console.notice(
+        "unknown command :services (try :hosts :containers :volumes :projects :nodes :networks :images :tasks :events "
+        ":registries :quit)"
+    )
     await console.press("colon")
     await console.type("quit")
     await console.press("enter")
