@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from widgets.task_strip import progress_bar
-
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -33,6 +31,8 @@ def style_of(pct: float | None) -> str:
 def usage_bar(used: float, limit: float | None, figures: str) -> "Text":
     """The bar, its percentage and ``figures`` ("12/24"); with no limit, "no quota" and the use."""
     from rich.text import Text
+
+    from widgets.task_strip import progress_bar  # the CLI imports this module, never the widgets
 
     pct = percent(used, limit)
     if pct is None:
