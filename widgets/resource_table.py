@@ -11,6 +11,11 @@ runs as a job, a generator stepped in slices of a few milliseconds between frame
 that asked for it returns at once, a filter shows its matches as they are found (a longer
 filter only searches the previous matches), a sort shows the previous order until the new one
 is whole. Small tables (SYNC_ROWS) are done at once, as before.
+
+Columns can be hidden and shown again (``set_hidden_columns``) without touching the rows: only
+the drawing, the widths and the filter's text follow what is shown. A table sorted by a column
+that is then hidden keeps that order (``sort_column`` still names it); the sort key moves on
+through the shown columns only.
 """
 
 from __future__ import annotations
@@ -226,6 +231,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self.row_key = row_key
         self.empty_text = empty_text
         self._widths: list[int] = [c.width or cell_len(c.title) + 1 for c in self.columns]  # +1: sort arrow
+        self._hidden: frozenset[str] = frozenset()  # keys of the columns not shown
+        self._shown: list[int] = list(range(len(self.columns)))  # indexes of the columns shown
         self._pending_widths: dict[int, int] = {}  # column index -> width seen while drawing
         self._rows: dict[str, Row] = {}
         self._seq: dict[str, int] = {}  # insertion order: the order when nothing is sorted
@@ -313,6 +320,15 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
     def busy(self) -> bool:
         """A sort or a filter is being made between frames; what is shown is not final yet."""
         return self._job is not None
+
+    @property
+    def hidden_columns(self) -> frozenset[str]:
+        return self._hidden
+
+    @property
+    def shown_columns(self) -> list[Column[Row]]:
+        """The columns drawn, in their order."""
+        return [self.columns[n] for n in self._shown]
 
     @property
     def cursor_id(self) -> str | None:
@@ -469,6 +485,30 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             candidates = self._sorted
         self._start_job(None, candidates)
 
+    def set_hidden_columns(self, keys: Iterable[str]) -> None:
+        """Draw every column but these. The rows stay as they are; the widths, the header, a
+        click on a title and the filter (it matches what is shown) follow. KeyError for a key
+        that is no column; ValueError when no column would be left."""
+        hidden = frozenset(keys)
+        unknown = hidden - {c.key for c in self.columns}
+        if unknown:
+            raise KeyError(f"no column {sorted(unknown)[0]!r}")
+        if len(hidden) >= len(self.columns):
+            raise ValueError("a table shows at least one column")
+        if hidden == self._hidden:
+            return
+        shown_again = self._hidden - hidden
+        self._hidden = hidden
+        self._shown = [n for n, c in enumerate(self.columns) if c.key not in hidden]
+        self._strips.clear()
+        if shown_again:  # auto-sized columns were not measured while hidden
+            self._grow_widths(self._sample(list(self._rows.values())))
+        self._texts = {}
+        if self._matcher is not None:
+            self._start_job(None, self._sorted)  # what matches is what is shown: test again
+        else:
+            self._after_change()
+
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         """Order by a column (``None``: the order the rows came in)."""
         if column_key is not None and self._column(column_key) is None:
@@ -476,10 +516,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         self._start_job((column_key, reverse), None)
 
     def cycle_sort(self) -> None:
-        """Sort by the next column (after the last one: the original order)."""
-        keys = [c.key for c in self.columns]
+        """Sort by the next shown column (after the last one: the original order)."""
+        keys = [c.key for c in self.shown_columns]
         current = self.sort_column
-        if current is None:
+        if current is None or current not in keys:  # a hidden column's order: start again
             self.sort_by(keys[0] if keys else None)
             return
         index = keys.index(current) + 1
@@ -563,7 +603,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         if text is None:
             row = self._rows[row_id]
             # Cleaned once per row, not per cell: the filter matches what is shown.
-            text = self._texts[row_id] = visible("\t".join(column.raw_plain(row) for column in self.columns), tabs=True).lower()
+            text = self._texts[row_id] = visible("\t".join(column.raw_plain(row) for column in self.shown_columns), tabs=True).lower()
         return text
 
     def _make_key(self, row_id: str, column: Column[Row] | None, text_keys: bool | None = None) -> Any:
@@ -855,7 +895,7 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
             return False
         grew = False
         for index, column in enumerate(self.columns):
-            if column.width is not None:
+            if column.width is not None or column.key in self._hidden:
                 continue
             widest = max(cell_len(column.plain(row)) for row in sample)
             widest = min(widest, AUTO_WIDTH_MAX)
@@ -887,7 +927,9 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         return 2 if (self._filter_text or self._filter_error) else 1
 
     def _row_width(self) -> int:
-        return MARKER_WIDTH + sum(self._widths) + len(SEPARATOR) * max(0, len(self._widths) - 1)
+        """The shown columns' widths, their separators and the marker."""
+        widths = self._widths
+        return MARKER_WIDTH + sum(widths[n] for n in self._shown) + len(SEPARATOR) * max(0, len(self._shown) - 1)
 
     def _update_virtual_size(self) -> None:
         size = Size(self._row_width(), len(self._order) + self._top)
@@ -973,11 +1015,12 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
     def _header_strip(self) -> Strip:
         style = self.get_component_rich_style("resource-table--header")
         segments = [Segment(" " * MARKER_WIDTH, style)]
-        for index, column in enumerate(self.columns):
+        for place, index in enumerate(self._shown):
+            column = self.columns[index]
             title = column.title
             if column.key == self.sort_column:
                 title = f"{title}{'…' if self._job_sort is not None else '▼' if self.sort_reverse else '▲'}"
-            if index:
+            if place:
                 segments.append(Segment(SEPARATOR, style))
             segments.append(Segment(_fit(title, self._widths[index], column.align), style))
         return Strip(segments)
@@ -1007,8 +1050,10 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
         else:
             segments.append(Segment(" " * MARKER_WIDTH))
         console = self.app.console
-        for n, column in enumerate(self.columns):
-            if n:
+        columns = self.columns
+        for place, n in enumerate(self._shown):
+            column = columns[n]
+            if place:
                 segments.append(Segment(SEPARATOR))
             cell = column.cell(row)
             width = self._widths[n]
@@ -1055,7 +1100,8 @@ class ResourceTable(ScrollView, Generic[Row], can_focus=True):
 
     def _sort_by_header_click(self, x: int) -> None:
         left = MARKER_WIDTH
-        for index, column in enumerate(self.columns):
+        for index in self._shown:
+            column = self.columns[index]
             right = left + self._widths[index]
             if left <= x < right + len(SEPARATOR):
                 reverse = column.key == self.sort_column and not self.sort_reverse
