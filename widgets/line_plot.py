@@ -44,6 +44,14 @@ def nice_top(value: float) -> float:
     return 10.0 * power
 
 
+def fit_top(values: Sequence[float], ceiling: float | None = None) -> float:
+    """A scale for ``values``: a round number just above the largest, never above ``ceiling``
+    (a capacity), so small movements show and a full one reaches the top."""
+    largest = max((v for v in values if math.isfinite(v)), default=0.0)
+    top = nice_top(largest)
+    return min(top, ceiling) if ceiling else top
+
+
 def resample(values: Sequence[float], points: int) -> list[float]:
     """``values`` stretched or squeezed to ``points`` points. Squeezed, a point is the largest
     of the values it covers, so a short peak is not averaged away; a point over gaps only is

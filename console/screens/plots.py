@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 
 from backends.contract import Capability
 from backends.errors import one_line
-from widgets.line_plot import LinePlot, Series, nice_top
+from widgets.line_plot import LinePlot, Series, fit_top
 from widgets.terminal_text import visible
 
 from ..history import Window
@@ -40,14 +40,6 @@ def rate(kib_per_second: float) -> str:
 
 def _last(values: tuple[float, ...]) -> float:
     return next((v for v in reversed(values) if not math.isnan(v)), math.nan)
-
-
-def _fit(values: tuple[float, ...], capacity: float | None) -> float | None:
-    """The plot's top: a round number just above the largest value, never above the
-    capacity (a quiet host's wiggles show; a busy one's top is its whole capacity)."""
-    largest = max((v for v in values if math.isfinite(v)), default=0.0)
-    top = nice_top(largest)
-    return min(top, capacity) if capacity else top
 
 
 def _caption(title: str, style: str, text: str) -> Text:
@@ -117,12 +109,12 @@ class UsagePlots(Container):
         cpu = tuple(v / cores for v in window.cpu)
         self.query_one("#cpu-plot", LinePlot).show(
             _caption("CPU", CPU_STYLE, f"{host.cpu_percent / cores:.1f}% of {host.cores} cores" + self._note()),
-            [Series("cpu", cpu, CPU_STYLE)], span=window.span, top=_fit(cpu, 100.0), y_format=lambda v: f"{v:g}%", gutter=GUTTER,
+            [Series("cpu", cpu, CPU_STYLE)], span=window.span, top=fit_top(cpu, 100.0), y_format=lambda v: f"{v:g}%", gutter=GUTTER,
         )
         self.query_one("#memory-plot", LinePlot).show(
             _caption("Memory", MEMORY_STYLE, f"{gib(host.memory_used_mib)} of {gib(host.memory_mib)}"),
             [Series("memory", window.memory, MEMORY_STYLE)], span=window.span,
-            top=_fit(window.memory, float(host.memory_mib)), y_format=gib, gutter=GUTTER,
+            top=fit_top(window.memory, float(host.memory_mib)), y_format=gib, gutter=GUTTER,
         )
 
     def _container(self, c: Any, window: Window) -> None:
@@ -134,7 +126,7 @@ class UsagePlots(Container):
         self.query_one("#memory-plot", LinePlot).show(
             _caption("Memory", MEMORY_STYLE, f"{c.memory_mib:.0f} MiB{limit}"),
             [Series("memory", window.memory, MEMORY_STYLE)], span=window.span,
-            top=_fit(window.memory, c.memory_limit_mib), y_format=lambda v: f"{v:g}M", gutter=GUTTER,
+            top=fit_top(window.memory, c.memory_limit_mib), y_format=lambda v: f"{v:g}M", gutter=GUTTER,
         )
 
     def _network(self, window: Window) -> None:

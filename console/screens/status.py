@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from backends.contract import Capability, ConnectionState
-from widgets.line_plot import resample
+from widgets.line_plot import fit_top, resample
 from widgets.terminal_text import visible
 from widgets.usage_sparkline import bars
 
@@ -56,12 +56,14 @@ TREND_WIDTH = 12  # cells of the header's plots of CPU and memory in use over th
 
 
 def _trend(values: tuple[float, ...], capacity: float) -> str:
-    """One line of block characters: the values over the window against ``capacity``, blank
-    where nothing was known; empty until there are two samples to compare."""
+    """One line of block characters: the values over the window, scaled to a round number
+    above the largest (at most ``capacity``: a cluster a few percent busy still shows its
+    shape; the figure beside it says how much), blank where nothing was known; empty until
+    there are two samples to compare."""
     points = resample(values, TREND_WIDTH)
     if sum(1 for v in points if not math.isnan(v)) < 2 or capacity <= 0:
         return ""
-    return bars([0.0 if math.isnan(v) else v for v in points], capacity, 1)[0]
+    return bars([0.0 if math.isnan(v) else v for v in points], fit_top(points, capacity), 1)[0]
 
 
 def _use_line(line: Text, store, cores: float, memory_mib: float) -> None:

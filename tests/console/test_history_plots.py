@@ -4,6 +4,7 @@ the virtual clock advances. And a container's, kept only once its details were o
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from backends.models import HostState
@@ -40,7 +41,8 @@ async def test_a_hosts_cpu_plot_opens_full_and_follows_the_clock(console):
     assert braille(plot_lines(console, "memory-plot")) > 40 and braille(plot_lines(console, "network-plot")) > 40
     assert "rx " in plot_lines(console, "network-plot")[0]
 
-    # The host gets busy; a minute of virtual time later the plot's newest figure is that.
+    # Two quiet minutes, then the host gets busy; a minute later the plot's newest figure is that.
+    await sim.advance(120)
     busy = host.cores * 100 * 0.9
     sim.store.upsert(replace(sim.store.hosts[host.id], cpu_percent=busy, observed_at=sim.clock.now))
     await sim.advance(60)
@@ -51,6 +53,11 @@ async def test_a_hosts_cpu_plot_opens_full_and_follows_the_clock(console):
     top_row = plot_lines(console, "cpu-plot")[1]
     # The scale grew to hold it, and it is drawn at the top right.
     assert top_row.lstrip().startswith("100%┤") and top_row.rstrip()[-1] != "┤"
+    # The header's line of the cluster's use over the window rose with it.
+    header = console.header()
+    found = re.search(r"use cpu ([ ▁▂▃▄▅▆▇█]{12}) \d+%", header)
+    blocks = found.group(1).strip() if found else ""
+    assert len(blocks) >= 2 and blocks[-1] > blocks[0], header
 
 
 async def test_a_containers_history_is_kept_once_its_details_open(console):
