@@ -81,9 +81,10 @@ class Config:
     fleet: list[str] = field(default_factory=list)
     # [[commands]]: your own commands (console/command_config.py), checked and trusted.
     commands: list[Any] = field(default_factory=list)
-    # [preferences]: the theme and each pane's sort, as the console last wrote them
-    # (console/preferences.py): {"theme": str | None, "sort": {pane: "column" or "-column"},
-    # and "history_minutes" when set: the plots' window (console/history.py)}.
+    # [preferences]: the theme, each pane's sort and shown columns, as the console last wrote
+    # them (console/preferences.py): {"theme": str | None, "sort": {pane: "column" or "-column"},
+    # "columns" when set: {pane: [column, ...]}, and "history_minutes" when set: the plots'
+    # window (console/history.py)}.
     preferences: dict[str, Any] = field(default_factory=dict)
 
     def settings_for(self, context: str | None = None) -> Settings:
@@ -207,16 +208,17 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
 
 
 PREFERENCE_PANES = ("hosts", "containers", "volumes", "services", "secrets")
+MAX_COLUMNS = 64  # names in one pane's [preferences] columns
 
 
 def _preferences(path: Path, raw: Any) -> dict[str, Any]:
     """[preferences], checked: one line naming what is wrong."""
     where = f"{path}: [preferences]"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a table (theme, sort)")
-    unknown = set(raw) - {"theme", "sort", "history_minutes"}
+        raise ConfigError(f"{where} must be a table (theme, sort, columns)")
+    unknown = set(raw) - {"theme", "sort", "columns", "history_minutes"}
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (theme, sort, history_minutes)")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (theme, sort, columns, history_minutes)")
     theme = raw.get("theme")
     if theme is not None and (not isinstance(theme, str) or not theme or len(theme) > 64):
         raise ConfigError(f"{where}: theme must be a theme's name")
@@ -226,6 +228,17 @@ def _preferences(path: Path, raw: Any) -> dict[str, Any]:
     panes = set(sort) - set(PREFERENCE_PANES)
     if panes:
         raise ConfigError(f"{where}: sort: no pane {sorted(panes)[0]!r} (panes: {', '.join(PREFERENCE_PANES)})")
+    columns = raw.get("columns", {})
+    if not isinstance(columns, dict) or not all(
+        isinstance(names, list) and len(names) <= MAX_COLUMNS and all(isinstance(n, str) and 0 < len(n) <= 64 for n in names)
+        for names in columns.values()
+    ):
+        raise ConfigError(f'{where}: columns maps a pane to the columns it shows, e.g. columns = {{ hosts = ["name", "state"] }}')
+    panes = set(columns) - set(PREFERENCE_PANES)
+    if panes:
+        raise ConfigError(f"{where}: columns: no pane {sorted(panes)[0]!r} (panes: {', '.join(PREFERENCE_PANES)})")
+    # Which names are columns is known only with the panes (a column may be one backend's):
+    # an unknown one is said and passed over at start (console/preferences.py), not refused.
     from .history import MAX_MINUTES
 
     minutes = raw.get("history_minutes")
@@ -234,7 +247,8 @@ def _preferences(path: Path, raw: Any) -> dict[str, Any]:
     ):
         raise ConfigError(f"{where}: history_minutes must be a number of minutes from 1 to {MAX_MINUTES}, e.g. history_minutes = 15")
     window = {} if minutes is None else {"history_minutes": minutes}
-    return {"theme": theme, "sort": dict(sort)} | window
+    shown = {"columns": {pane: list(names) for pane, names in columns.items()}} if columns else {}
+    return {"theme": theme, "sort": dict(sort)} | shown | window
 
 
 def _commands(path: Path, raw: Any) -> list[Any]:

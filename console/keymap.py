@@ -49,10 +49,12 @@ VIEW_BINDINGS = [
     # Priority like the letter keys: in a fast burst ("tab /") the pane must change first.
     _b("pane.next", "tab", "next_pane", "Next pane", NAVIGATE, show=False, priority=True),
     _b("pane.previous", "shift+tab", "previous_pane", "Previous pane", NAVIGATE, show=False, priority=True),
-    _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across all columns", priority=True),
+    _b("pane.filter", "slash", "filter", "Filter", VIEW, more="Filter the pane live: text, or /regex/, across the columns shown", priority=True),
     _b("pane.clear", "escape", "clear", "Clear filter", VIEW, show=False, more="Clear the filter, then the marks, the narrowing, the zoom"),
     _b("pane.sort", "o", "sort", "Sort", VIEW, more="Sort by the next column (or click a column title)", priority=True),
     _b("pane.zoom", "z", "zoom", "Zoom", VIEW, more="Zoom the pane to the full screen, and back", priority=True),
+    _b("pane.columns", "C", "columns", "Columns", VIEW, show=False, priority=True,
+       more="Show or hide the pane's columns (remembered in the config)"),
 ]
 # View keys still live while the user types in the filter prompt (they are not text).
 WHILE_TYPING = {"clear", "next_pane", "previous_pane"}

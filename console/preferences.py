@@ -1,18 +1,24 @@
-"""The theme and each pane's sort, remembered in the config file and read back at start.
+"""The theme, each pane's sort and the columns each pane shows, remembered in the config file
+and read back at start.
 
 ```toml
 [preferences]
 theme = "nord"
 sort = { hosts = "name", containers = "-cpu" }   # "-" first: the column in reverse
+columns = { containers = ["name", "state", "host"] }   # the columns shown; NAME always is
 history_minutes = 15   # the window of the CPU, memory and network plots (console/history.py)
 ```
 
 Written when they change (checked once a second: a sort changes by key or by a click on a
-column title, the theme from the palette), under the config file's lock and replaced
-atomically (``backends.files``). Only the ``[preferences]`` table is rewritten; the rest of the
-file stays as the user wrote it, comments included (a comment inside ``[preferences]`` itself
-is not kept: that table is the console's). Visible columns are not remembered: the tables
-cannot hide a column yet.
+column title, the columns from the dashboard's Columns dialog, the theme from the palette),
+under the config file's lock and replaced atomically (``backends.files``). Only the
+``[preferences]`` table is rewritten; the rest of the file stays as the user wrote it, comments
+included (a comment inside ``[preferences]`` itself is not kept: that table is the console's).
+
+A pane is written under ``columns`` only while it hides something: a pane never narrowed shows
+every column, those of a later version too. NAME and (with several contexts) CONTEXT are always
+shown: a row must say what and where it is. A name that is no column of its pane (a column of
+an older version, a typo) is passed over, said in one line at start.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 from backends.errors import one_line
 
 from .config import PREFERENCE_PANES as PANES
+from .presenters.base import ALWAYS_SHOWN
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the theme and the sorts
 # Any header of the [preferences] table or of a table inside it ([preferences.sort]).
@@ -35,7 +42,9 @@ _OWN_HEADER = re.compile(r"^[ \t]*\[[ \t]*preferences[ \t]*(\.[^\]]*)?\][ \t]*(#
 _HEADER = re.compile(r"^[ \t]*\[")
 
 
-def block(theme: str | None, sort: dict[str, str], history_minutes: float | None = None) -> str:
+def block(
+    theme: str | None, sort: dict[str, str], history_minutes: float | None = None, columns: dict[str, list[str]] | None = None
+) -> str:
     """The [preferences] table as the console writes it (strings as TOML basic strings)."""
     lines = ["[preferences]\n"]
     if theme:
@@ -45,6 +54,9 @@ def block(theme: str | None, sort: dict[str, str], history_minutes: float | None
     if sort:
         pairs = ", ".join(f"{pane} = {json.dumps(column)}" for pane, column in sort.items())
         lines.append(f"sort = {{ {pairs} }}\n")
+    if columns:
+        pairs = ", ".join(f"{pane} = {json.dumps(names)}" for pane, names in columns.items())
+        lines.append(f"columns = {{ {pairs} }}\n")
     return "".join(lines)
 
 
@@ -62,7 +74,10 @@ def without_preferences(text: str) -> str:
     return "".join(out)
 
 
-def save(path: Path, theme: str | None, sort: dict[str, str], history_minutes: float | None = None) -> None:
+def save(
+    path: Path, theme: str | None, sort: dict[str, str], history_minutes: float | None = None,
+    columns: dict[str, list[str]] | None = None,
+) -> None:
     """Rewrite the [preferences] table of the config at ``path`` (locked, atomic)."""
     from backends.files import FileLock, write_atomic
 
@@ -76,12 +91,15 @@ def save(path: Path, theme: str | None, sort: dict[str, str], history_minutes: f
             rest += "\n"
         # First in the file when it is new, else after the rest: a key=value table must not
         # land above the top-level keys (it would swallow them).
-        new_text = rest + ("\n" if rest.strip() else "") + block(theme, sort, history_minutes)
+        new_text = rest + ("\n" if rest.strip() else "") + block(theme, sort, history_minutes, columns)
         expected = {k: v for k, v in data.items() if k != "preferences"}
-        wanted = {"theme": theme, "sort": sort, "history_minutes": history_minutes}
+        wanted = {"theme": theme, "sort": sort, "history_minutes": history_minutes, "columns": columns or {}}
         written = tomllib.loads(new_text)
         got = written.pop("preferences", {})
-        kept = {"theme": got.get("theme"), "sort": got.get("sort", {}), "history_minutes": got.get("history_minutes")}
+        kept = {
+            "theme": got.get("theme"), "sort": got.get("sort", {}), "history_minutes": got.get("history_minutes"),
+            "columns": got.get("columns", {}),
+        }
         if written != expected or kept != wanted:
             # A layout a text edit cannot be trusted with (preferences as an inline table, say):
             # leave the file as it is rather than lose anything of the user's.
@@ -103,6 +121,7 @@ class Keeper:
         self.theme: str | None = prefs.get("theme")
         self.sort: dict[str, str] = dict(prefs.get("sort") or {})
         self.history_minutes: float | None = prefs.get("history_minutes")
+        self.columns: dict[str, list[str]] = dict(prefs.get("columns") or {})
         self.sorts_applied = False
         self.saved: tuple | None = None
         self.writing = False
@@ -130,12 +149,29 @@ class Keeper:
 
     def current(self, tables: dict[str, Any]) -> tuple:
         sort = {}
+        columns = {}
         for pane, table in tables.items():
             if table.sort_column is not None:
                 sort[pane] = ("-" if table.sort_reverse else "") + table.sort_column
+            if table.hidden_columns:
+                columns[pane] = tuple(c.key for c in table.shown_columns if c.key != "context")
         # A pane this backend does not show keeps what the file says for it.
         kept = {pane: column for pane, column in self.sort.items() if pane not in tables}
-        return (self.app.theme, tuple(sorted({**kept, **sort}.items())))
+        kept_columns = {pane: tuple(names) for pane, names in self.columns.items() if pane not in tables}
+        return (self.app.theme, tuple(sorted({**kept, **sort}.items())), tuple(sorted({**kept_columns, **columns}.items())))
+
+    def _apply_columns(self, tables: dict[str, Any]) -> None:
+        """Hide what each pane's list leaves out; names that are no column: one line."""
+        unknown: list[str] = []
+        for pane, names in self.columns.items():
+            table = tables.get(pane)
+            if table is None:
+                continue  # not shown by this backend: kept as the file has it
+            keys = [c.key for c in table.columns]
+            unknown += [f"{name!r} on {pane}" for name in names if name not in keys and name not in ALWAYS_SHOWN]
+            table.set_hidden_columns(k for k in keys if k not in names and k not in ALWAYS_SHOWN)
+        if unknown:
+            self.app.notify(f"config [preferences] columns: no column {', '.join(unknown)}; passed over", severity="warning")
 
     def check(self) -> None:
         tables = self._tables()
@@ -151,7 +187,9 @@ class Keeper:
                         table.sort_by(key, reverse)
                     except KeyError:
                         pass  # a column this version no longer has: the pane's own order
-            self.saved = (self.app.theme, tuple(sorted(self.sort.items())))
+            self._apply_columns(tables)
+            # What the file says, as shown now: a name passed over is no change to write.
+            self.saved = (self.app.theme, tuple(sorted(self.sort.items())), self.current(tables)[2])
             return
         now = self.current(tables)
         if now == self.saved or self.writing or self.failed:
@@ -161,9 +199,10 @@ class Keeper:
         self.app.run_worker(partial(self._write, now), group="preferences", exit_on_error=False)
 
     async def _write(self, now: tuple) -> None:
-        theme, sort = now
+        theme, sort, columns = now
+        shown = {pane: list(names) for pane, names in columns}
         try:
-            await asyncio.to_thread(save, self.path, theme, dict(sort), self.history_minutes)  # type: ignore[arg-type]
+            await asyncio.to_thread(save, self.path, theme, dict(sort), self.history_minutes, shown)  # type: ignore[arg-type]
         except Exception as err:
             self.failed = True  # said once; the console goes on with what it has
             self.app.notify(f"preferences not saved: {one_line(err)}", severity="warning", timeout=8)

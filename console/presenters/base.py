@@ -171,5 +171,10 @@ def with_context(columns: list[Any], several: bool) -> list[Any]:
     return [Column("context", "CONTEXT", width=12, render=lambda r: context_of(r.id), sort_key=lambda r: context_of(r.id)), *columns]
 
 
+# Columns a pane always shows (the Columns dialog cannot untick them, the preferences never
+# hide them): a row must say what it is and, with several contexts, where.
+ALWAYS_SHOWN = ("name", "context")
+
+
 def several_contexts(backend: Any) -> bool:
     return len(getattr(backend, "contexts", ())) > 1

@@ -262,6 +262,19 @@ class DashboardScreen(Live, Screen):
     def action_sort(self) -> None:
         self.table(self.current).cycle_sort()
 
+    def action_columns(self) -> None:
+        """The Columns dialog for the pane in focus; what it closes with is hidden at once
+        (and remembered: console/preferences.py looks at the tables)."""
+        from .columns import ColumnsScreen
+
+        kind = self.current
+
+        def done(hidden: frozenset[str] | None) -> None:
+            if hidden is not None:
+                self.table(kind).set_hidden_columns(hidden)
+
+        self.app.open_screen(ColumnsScreen(TITLES[kind], self.table(kind)), done)
+
     # -- the prompt: `/` filter and `:` commands ----------------------------------------------
 
     def action_filter(self) -> None:

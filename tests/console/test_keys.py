@@ -96,6 +96,16 @@ async def _zoom(c):
     assert c.screen.query_one("#pane-containers").display
 
 
+async def _columns(c):
+    from console.screens.columns import ColumnsScreen
+
+    await c.press("C")
+    await c.on(ColumnsScreen)
+    await c.press("space", "escape")  # a change cancelled: nothing hidden
+    await c.on(DashboardScreen)
+    assert c.table("hosts").hidden_columns == frozenset()
+
+
 async def _delete(c):
     await c.press("ctrl+d")
     await c.on(ConfirmDelete)
@@ -271,6 +281,7 @@ CHECKS = {
     "pane.clear": _clear,
     "pane.sort": _sort,
     "pane.zoom": _zoom,
+    "pane.columns": _columns,
     "item.delete": _delete,
     "item.shell": _shell,
     "host.narrow": _narrow,

@@ -1,5 +1,5 @@
-"""The theme and each pane's sort remembered in the config: changed in one run, back in the
-next; written locked and atomically, the rest of the file (comments too) kept."""
+"""The theme, each pane's sort and its shown columns remembered in the config: changed in one
+run, back in the next; written locked and atomically, the rest of the file (comments too) kept."""
 
 from __future__ import annotations
 
@@ -99,11 +99,16 @@ def test_save_replaces_only_its_own_table(tmp_path):
     [
         ('[preferences]\ntheme = 3\n', "theme must be"),
         ('[preferences]\nsort = { nowhere = "name" }\n', "no pane 'nowhere'"),
-        ('[preferences]\ncolumns = []\n', "unknown key(s) columns"),
+        ('[preferences]\nwidths = []\n', "unknown key(s) widths"),
         ('[preferences]\nhistory_minutes = 0\n', "history_minutes must be a number of minutes from 1 to 1440"),
         ('[preferences]\nhistory_minutes = "15"\n', "history_minutes must be"),
         ('[preferences]\nhistory_minutes = true\n', "history_minutes must be"),
         ('[preferences]\nhistory_minutes = 100000\n', "history_minutes must be"),
+        ('[preferences]\ncolumns = ["name"]\n', "columns maps a pane to the columns it shows"),
+        ('[preferences]\ncolumns = { hosts = "name" }\n', "columns maps a pane to the columns it shows"),
+        ('[preferences]\ncolumns = { hosts = ["name", 3] }\n', "columns maps a pane"),
+        ('[preferences]\ncolumns = { hosts = [""] }\n', "columns maps a pane"),
+        ('[preferences]\ncolumns = { nowhere = ["name"] }\n', "columns: no pane 'nowhere'"),
     ],
 )
 def test_bad_preferences_are_one_line(tmp_path, body, says):
@@ -128,3 +133,60 @@ def test_the_history_window_sets_the_stores_steps(tmp_path):
     config = load_config(_config(tmp_path, '[preferences]\nhistory_minutes = 60\n'))
     app = NtnxConsoleApp(Settings(), config, backend=SimulatorBackend(seed=7, activity=False))
     assert app.store.history.minutes == 60 and app.store.history.step == 30.0  # 120 steps of 30 s
+
+
+async def test_a_column_hidden_in_one_run_is_hidden_in_the_next(tmp_path):
+    from textual.widgets import SelectionList
+
+    from console.screens.columns import ColumnsScreen
+
+    path = _config(tmp_path)
+    shown: dict = {}
+
+    async def hide_image(c):
+        await c.press("tab")  # Containers
+        await c.until(lambda: c.app.screen.current == "containers", "the Containers pane")
+        await c.press("C")
+        await c.until(lambda: isinstance(c.app.screen, ColumnsScreen), "the Columns dialog")
+        listed = c.app.screen.query_one(SelectionList)
+        assert [listed.get_option_at_index(n).value for n in range(listed.option_count)][:3] == ["name", "state", "image"]
+        assert listed.get_option_at_index(0).disabled  # NAME cannot be hidden
+        assert listed.highlighted == 1  # on STATE: NAME cannot be chosen
+        await c.press("down", "space", "enter")  # IMAGE, off; apply
+        await c.until(lambda: isinstance(c.app.screen, DashboardScreen), "the dashboard again")
+        table = c.table("containers")
+        assert table.hidden_columns == {"image"}
+        header = table.render_line(0).text
+        assert "IMAGE" not in header and "NAME" in header and "HOST" in header
+        await c.until(lambda: "columns" in path.read_text(), "written", timeout=10)
+
+    await _run(path, hide_image)
+    text = path.read_text()
+    assert text.startswith(USER_TEXT)
+    written = tomllib.loads(text)["preferences"]["columns"]
+    assert list(written) == ["containers"] and "image" not in written["containers"] and "name" in written["containers"]
+
+    async def look(c):
+        await c.until(lambda: c.table("containers").hidden_columns, "the columns applied")
+        shown["hidden"] = c.table("containers").hidden_columns
+        shown["header"] = c.table("containers").render_line(0).text
+        shown["hosts"] = c.table("hosts").hidden_columns
+
+    await _run(path, look)
+    assert shown["hidden"] == {"image"} and "IMAGE" not in shown["header"] and shown["hosts"] == frozenset()
+    assert path.read_text() == text  # nothing changed: nothing written
+
+
+async def test_a_column_the_config_names_that_does_not_exist_is_said_once_and_passed_over(tmp_path):
+    path = _config(tmp_path, USER_TEXT + '\n[preferences]\ncolumns = { hosts = ["name", "state", "colour", "ip"] }\n')
+    said: list[str] = []
+
+    async def look(c):
+        await c.until(lambda: c.table("hosts").hidden_columns, "the columns applied")
+        said.extend(str(n.message) for n in c.app._notifications)
+        said.append(c.table("hosts").render_line(0).text)
+
+    await _run(path, look)
+    warnings = [line for line in said if "colour" in line]
+    assert warnings == ["config [preferences] columns: no column 'colour' on hosts; passed over"]
+    assert said[-1].split() == ["NAME", "STATE", "IP"]
