@@ -1,9 +1,9 @@
 """CPU, memory and network of hosts and containers over a time window, bounded in memory.
 
 The window (``[preferences] history_minutes``) is cut into ``SLOTS`` equal steps; an item's
-history is one ring of ``SLOTS`` steps of ``CHANNELS`` float32 values (its CPU, memory,
-received and sent rates), so an item costs the same ~2 KiB whatever the window: a longer
-window has coarser steps, never more memory. A step keeps the last value seen in it; a step
+history is one ring of at most ``SLOTS`` steps of ``CHANNELS`` float32 values (its CPU,
+memory, received and sent rates), so an item costs at most ~2 KiB whatever the window: a
+longer window has coarser steps, never more memory. The ring grows as steps come. A step keeps the last value seen in it; a step
 with no value seen takes the one before it (a figure holds until it changes: a quiet host
 is as busy as it was), and steps before the first value are gaps (NaN).
 
@@ -42,11 +42,31 @@ class Window:
 
 
 class _Ring:
-    __slots__ = ("values", "last")
+    """Step ``s`` lives at slot ``(s - first) % SLOTS``. The array grows a step at a time up
+    to ``SLOTS`` steps: a host seen once costs one step (16 bytes), not a whole window, so
+    100,000 containers' hosts at start cost what two one-value arrays did before."""
 
-    def __init__(self) -> None:
-        self.values = array("f", [NAN]) * (SLOTS * CHANNELS)
-        self.last = -1  # the newest step written (an absolute step number), -1 for none
+    __slots__ = ("values", "first", "last")
+
+    def __init__(self, step: int) -> None:
+        self.values = array("f", [NAN] * CHANNELS)
+        self.first = self.last = step
+
+    @property
+    def full(self) -> bool:
+        return len(self.values) == SLOTS * CHANNELS
+
+    def grow(self, step: int) -> None:
+        """Room up to ``step`` (the whole window once it is ``SLOTS`` steps after the first)."""
+        wanted = min(SLOTS, step - self.first + 1) * CHANNELS
+        if len(self.values) < wanted:
+            self.values.extend([NAN] * (wanted - len(self.values)))
+
+    def base(self, step: int) -> int:
+        """Where ``step``'s figures start, or -1 when it is not held."""
+        if step > self.last or step <= self.last - SLOTS or (step < self.first and not self.full):
+            return -1
+        return ((step - self.first) % SLOTS) * CHANNELS
 
 
 class History:
@@ -82,33 +102,36 @@ class History:
 
     def record(self, item_id: str, at: float, values: Sequence[float | None]) -> None:
         """The item's figures at ``at`` (clock seconds); None for a figure not known."""
+        step = int(at // self.step)
         ring = self._rings.get(item_id)
         if ring is None:
-            ring = self._rings[item_id] = _Ring()
-        step = int(at // self.step)
-        if step < ring.last - SLOTS + 1:
-            return  # older than the window
-        if step > ring.last:
+            ring = self._rings[item_id] = _Ring(step)
+        elif step > ring.last:
             self._carry(ring, step)
-        base = (step % SLOTS) * CHANNELS
+        base = ring.base(step)
+        if base < 0:
+            return  # older than the window (or than what this ring holds)
         for channel, value in enumerate(values[:CHANNELS]):
             ring.values[base + channel] = NAN if value is None else value
-        ring.last = max(ring.last, step)
 
     def backfill(self, item_id: str, samples: Iterable[tuple[float, Sequence[float | None]]]) -> None:
         """Older figures from the backend (its own history): they fill steps that hold
         nothing yet and never replace what was seen live."""
+        samples = sorted(samples, key=lambda s: s[0])
+        if not samples:
+            return
         ring = self._rings.get(item_id)
         if ring is None:
-            ring = self._rings[item_id] = _Ring()
-        for at, values in sorted(samples, key=lambda s: s[0]):
+            ring = self._rings[item_id] = _Ring(int(samples[0][0] // self.step))
+        # A plot is open on it: the whole window, so steps before the first seen live fit.
+        ring.grow(ring.first + SLOTS)
+        for at, values in samples:
             step = int(at // self.step)
-            if ring.last >= 0 and step < ring.last - SLOTS + 1:
-                continue
             if step > ring.last:
                 self._carry(ring, step, fill=False)
-                ring.last = step
-            base = (step % SLOTS) * CHANNELS
+            base = ring.base(step)
+            if base < 0:
+                continue
             for channel, value in enumerate(values[:CHANNELS]):
                 if value is not None and math.isnan(ring.values[base + channel]):
                     ring.values[base + channel] = value
@@ -116,13 +139,14 @@ class History:
     def _carry(self, ring: _Ring, step: int, *, fill: bool = True) -> None:
         """Steps after ``ring.last`` up to ``step``: the newest values carried forward (or
         gaps, ``fill=False``); a jump of a whole window or more rewrites every step."""
+        last_base = ring.base(ring.last)
+        carried = ring.values[last_base:last_base + CHANNELS] if fill else array("f", [NAN] * CHANNELS)
+        ring.grow(step)
+        start = max(ring.last + 1, step - SLOTS + 1)
+        ring.last = step
         values = ring.values
-        if ring.last < 0:
-            return
-        last_base = (ring.last % SLOTS) * CHANNELS
-        carried = values[last_base:last_base + CHANNELS] if fill else array("f", [NAN] * CHANNELS)
-        for s in range(max(ring.last + 1, step - SLOTS + 1), step + 1):
-            base = (s % SLOTS) * CHANNELS
+        for s in range(start, step + 1):
+            base = ring.base(s)
             values[base:base + CHANNELS] = carried
 
     # -- reading -----------------------------------------------------------------------------
@@ -137,15 +161,11 @@ class History:
         end = max(int(now // self.step), ring.last)
         columns: list[list[float]] = [[] for _ in range(CHANNELS)]
         values = ring.values
-        last_base = (ring.last % SLOTS) * CHANNELS if ring.last >= 0 else 0
+        last_base = ring.base(ring.last)
         for step in range(end - SLOTS + 1, end + 1):
-            if step > ring.last:
-                base = last_base  # nothing seen since: the newest figure holds
-            elif step <= ring.last - SLOTS:
-                base = -1
-            else:
-                base = (step % SLOTS) * CHANNELS
+            # After the newest step nothing was seen: the newest figure holds.
+            base = last_base if step > ring.last else ring.base(step)
             for channel in range(CHANNELS):
-                columns[channel].append(NAN if base < 0 or ring.last < 0 else values[base + channel])
+                columns[channel].append(NAN if base < 0 else values[base + channel])
         cpu, memory, rx, tx = (tuple(c) for c in columns)
         return Window(span, cpu, memory, rx, tx)

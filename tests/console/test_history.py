@@ -27,8 +27,10 @@ def test_a_figure_holds_until_it_changes_and_before_the_first_there_is_nothing()
     assert w.samples() == 9
 
 
-def test_memory_stays_bounded_however_long_it_runs():
+def test_a_ring_grows_with_its_steps_and_stays_bounded_however_long_it_runs():
     h = History(minutes=1)
+    h.record("seen-once", 1000.0, (1.0, 2.0, None, None))
+    assert len(h._rings["seen-once"].values) == CHANNELS  # a host seen once costs one step
     for i in range(10 * SLOTS):  # ten windows' worth
         h.record("a", 1000.0 + i * h.step, (float(i), 0.0, None, None))
     ring = h._rings["a"]
