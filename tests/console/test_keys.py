@@ -243,7 +243,8 @@ def _nothing_here(binding_id: str):
     async def check(c):
         dashboard = c.screen
         assert binding_id not in {b.binding.id for b in dashboard.active_bindings.values()}
-        if ABSENT_HERE[binding_id] != "ctrl+d":  # ctrl+d deletes a host here (item.delete)
+        # A key another action has here is that action's (ctrl+d deletes a host, R reboots it).
+        if ABSENT_HERE[binding_id] not in dashboard.active_bindings:
             await c.press(ABSENT_HERE[binding_id])
             assert c.app.screen is dashboard and not c.app._my_tasks
 
