@@ -52,7 +52,7 @@ def _fleet_line(line: Text, states: list) -> None:
         line.append("   ")
 
 
-TREND_WIDTH = 12  # cells of the header's plots of CPU and memory in use over the window
+TREND_WIDTH = 8  # cells of the header's plots of CPU and memory in use: the line holds 160 columns
 
 
 def _trend(values: tuple[float, ...], capacity: float) -> str:
@@ -67,18 +67,19 @@ def _trend(values: tuple[float, ...], capacity: float) -> str:
 
 
 def _use_line(line: Text, store, cores: float, memory_mib: float) -> None:
-    """``  use cpu ▂▃▅ 4%  mem ▃▃▃ 2%``: what the machines use (not what they were given), over
+    """``  use cpu ▂▃▅ 4% mem ▃▃▃ 2%``: what the machines use (not what they were given), over
     the history window, against what there is."""
     window = store.history.window("", store.clock())
     cpu_trend, memory_trend = _trend(window.cpu, cores * 100), _trend(window.memory, memory_mib)
     if not (cpu_trend or memory_trend):
         return
-    line.append("   use ", style="bold")
+    line.append("  use", style="bold")
     for label, trend, values, capacity in (("cpu", cpu_trend, window.cpu, cores * 100), ("mem", memory_trend, window.memory, memory_mib)):
         last = next((v for v in reversed(values) if not math.isnan(v)), 0.0)
-        line.append(f"{label} ")
+        line.append(f" {label} ")
         line.append(trend, style="cyan")
-        line.append(f" {100 * last / capacity:.0f}%  " if capacity else "  ")
+        if capacity:
+            line.append(f" {100 * last / capacity:.0f}%")
 
 
 class StatusHeader(Widget):

@@ -10,6 +10,7 @@ from dataclasses import replace
 from backends.models import HostState
 from console.history import SLOTS
 from console.screens.details import ContainerDetails, HostDetails
+from console.screens.status import TREND_WIDTH
 from widgets.line_plot import LinePlot
 
 
@@ -55,7 +56,7 @@ async def test_a_hosts_cpu_plot_opens_full_and_follows_the_clock(console):
     assert top_row.lstrip().startswith("100%┤") and top_row.rstrip()[-1] != "┤"
     # The header's line of the cluster's use over the window rose with it.
     header = console.header()
-    found = re.search(r"use cpu ([ ▁▂▃▄▅▆▇█]{12}) \d+%", header)
+    found = re.search(rf"use cpu ([ ▁▂▃▄▅▆▇█]{{{TREND_WIDTH}}}) \d+%", header)
     blocks = found.group(1).strip() if found else ""
     assert len(blocks) >= 2 and blocks[-1] > blocks[0], header
 
