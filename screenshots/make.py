@@ -58,10 +58,16 @@ async def main() -> int:
         await sim.advance(75)  # an upgrade runs in waves
         await shoot("story-3-upgrade-running")
 
+        def plotted() -> bool:  # the details' plots hold the backend's past (fetched when they open)
+            from console.history import SLOTS
+
+            return app.store.history.window(app.screen.item_id, app.store.clock()).samples() == SLOTS
+
         await keys("enter")
+        await wait_until(plotted, what="the host's plots")
         await shoot("host-details")
         await keys("escape", "tab", "enter")
-        await wait_until(lambda: app.screen.query_one("#log").line_count > 0, what="the log tail")
+        await wait_until(lambda: app.screen.query_one("#log").line_count > 0 and plotted(), what="the log tail and the plots")
         await shoot("container-details")
         await keys("escape", "shift+tab", "enter")
         await shoot("volume-details")
