@@ -74,3 +74,14 @@ async def test_a_containers_history_is_kept_once_its_details_open(console):
     assert plot_lines(console, "cpu-plot")[0].startswith("CPU") and "of a core" in plot_lines(console, "cpu-plot")[0]
     others = [cid for cid in store.inventory.containers if cid != target.id]
     assert not any(cid in store.history for cid in others)  # the other containers cost nothing
+
+
+async def test_a_past_the_backend_cannot_give_is_one_line_over_the_plot(console):
+    store, sim = console.app.store, console.sim
+    host = min(store.inventory.hosts.values(), key=lambda h: h.name)
+    sim.set_partition(True)  # every call now fails, the history's too
+    console.app.open_details("hosts", host.id)
+    await console.on(HostDetails)
+    await console.until(lambda: "(history: " in plot_lines(console, "cpu-plot")[0], "the reason over the plot")
+    caption = plot_lines(console, "cpu-plot")[0]
+    assert "unreachable" in caption and "Traceback" not in caption
