@@ -50,7 +50,7 @@ def test_a_simulator_list_loads_only_what_it_uses(tmp_path):
 NOT_AT_START = (
     "httpx", "httpcore", "h11", "anyio", "asyncssh", "cryptography", "starlette", "uvicorn",
     "aiohttp", "textual_serve", "console.web",
-    "console.screens.forms", "console.screens.details", "console.screens.logs", "console.screens.upgrade",
+    "console.screens.forms", "console.screens.details", "console.screens.plots", "console.screens.logs", "console.screens.upgrade",
     "backends.registries.client", "backends.prism.client", "backends.prism.backend", "backends.prism_sim",
     "backends.docker.backend", "backends.swarm.backend",
 )  # fmt: skip
