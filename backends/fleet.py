@@ -724,6 +724,8 @@ class FleetBackend(Backend):
 
     async def stats_history(self, kind: Any, item_id: str, since: float, step: float) -> list[StatsSample]:
         context, backend, child_id = self._route(item_id)
+        if not backend.supports(Capability.STATS_HISTORY):
+            return []  # the fleet claims it when any context has it: this one keeps no past
         return await backend.stats_history(kind, child_id, since, step)
 
     async def upgrade_versions(self) -> list[str]:

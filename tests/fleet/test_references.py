@@ -267,3 +267,22 @@ def test_kind_for_names_the_backend_of_the_one_context_items_are_in():
     assert f.kind_for(["east/a", "east/b"]) == "simulator"  # e.g. a swarm's upgrade preview in a fleet
     assert f.kind_for(["east/a", "west/b"]) == "fleet" and f.kind_for([]) == "fleet"
     assert SimulatorBackend(speed=0.0).kind_for(["x"]) == "simulator"
+
+
+async def test_stats_history_is_routed_to_its_context_and_empty_where_the_context_keeps_none():
+    from backends.contract import Capability
+
+    f = await _fleet(("east", {"seed": 1}), ("west", {"seed": 2}))
+    try:
+        west = f.child("west")
+        west.capabilities = west.capabilities - {Capability.STATS_HISTORY}  # as a Docker context
+        merged = await f.snapshot()
+        east_host = next(h for h in merged.hosts.values() if h.id.startswith("east/") and h.state.value == "running")
+        west_host = next(h for h in merged.hosts.values() if h.id.startswith("west/"))
+        now = f.child("east").clock.now
+        samples = await f.stats_history("hosts", east_host.id, now - 300, 30)
+        assert samples and samples[-1].cpu_percent == east_host.cpu_percent
+        assert await f.stats_history("hosts", west_host.id, now - 300, 30) == []
+        assert Capability.STATS_HISTORY in f.capabilities  # one context has it
+    finally:
+        await f.close()
