@@ -237,12 +237,22 @@ class InventoryStore:
             rx, tx = host.net_rx_kibps, host.net_tx_kibps
         else:  # a machine that is off moves nothing; one out of reach: not known
             rx = tx = 0.0 if host.state in _OFF else None
-        self.history.record(host.id, self.clock(), (host.cpu_percent, float(host.memory_used_mib), rx, tx))
+        if host.state is HostState.RUNNING and host.memory_used_mib <= 0:
+            # A running machine uses memory: none means the backend does not measure it
+            # (Prism lists VMs without figures). Not known, not zero: the plot keeps the
+            # backend's past instead of a drop to nothing.
+            figures: tuple[float | None, ...] = (None, None, rx, tx)
+        else:
+            figures = (host.cpu_percent, float(host.memory_used_mib), rx, tx)
+        self.history.record(host.id, self.clock(), figures)
         if cluster:
             self._record_cluster()
 
     def _record_cluster(self) -> None:
-        self.history.record("", self.clock(), (max(0.0, self._cluster_cpu), max(0.0, self._cluster_memory), None, None))
+        # No memory in use anywhere: the backend gives no figures (Prism), nothing to plot.
+        known = self._cluster_memory > 0
+        cpu, memory = (max(0.0, self._cluster_cpu), self._cluster_memory) if known else (None, None)
+        self.history.record("", self.clock(), (cpu, memory, None, None))
 
     def _forget(self, kind: str, gone: Any) -> None:
         if gone is None:

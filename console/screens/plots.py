@@ -107,12 +107,16 @@ class UsagePlots(Container):
         cores = max(1, host.cores)
         # A host's CPU as a share of its cores: 100% is every core busy.
         cpu = tuple(v / cores for v in window.cpu)
+        # The captions say the newest figure known (Prism's VMs have none but their past).
+        now_cpu, now_memory = _last(cpu), _last(window.memory)
+        cpu_text = "-" if math.isnan(now_cpu) else f"{now_cpu:.1f}%"
+        memory_text = "-" if math.isnan(now_memory) else gib(now_memory)
         self.query_one("#cpu-plot", LinePlot).show(
-            _caption("CPU", CPU_STYLE, f"{host.cpu_percent / cores:.1f}% of {host.cores} cores" + self._note()),
+            _caption("CPU", CPU_STYLE, f"{cpu_text} of {host.cores} cores" + self._note()),
             [Series("cpu", cpu, CPU_STYLE)], span=window.span, top=fit_top(cpu, 100.0), y_format=lambda v: f"{v:g}%", gutter=GUTTER,
         )
         self.query_one("#memory-plot", LinePlot).show(
-            _caption("Memory", MEMORY_STYLE, f"{gib(host.memory_used_mib)} of {gib(host.memory_mib)}"),
+            _caption("Memory", MEMORY_STYLE, f"{memory_text} of {gib(host.memory_mib)}"),
             [Series("memory", window.memory, MEMORY_STYLE)], span=window.span,
             top=fit_top(window.memory, float(host.memory_mib)), y_format=gib, gutter=GUTTER,
         )

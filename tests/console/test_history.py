@@ -86,12 +86,24 @@ def test_the_store_keeps_every_host_the_cluster_and_only_containers_asked_for():
     clock.now += store.history.step
     store.ingest(ChangeBatch(2, (Change("containers", "upsert", "c1", container("c1", 9.0)),
                                  Change("containers", "upsert", "c2", container("c2", 9.0)),
-                                 Change("hosts", "upsert", "h1", host(10.0, HostState.STOPPED, 0)))))
+                                 Change("hosts", "upsert", "h1", host(0.0, HostState.STOPPED, 0)))))
     assert known(store.history.window("c1", clock.now).cpu) == [5.0, 9.0]
     assert "c2" not in store.history  # a container nobody opened costs nothing
     w = store.history.window("h1", clock.now)
     assert w.rx[-1] == 0.0 and w.rx[-2] == 12.0  # off: nothing on the wire
-    assert store.history.window("", clock.now).cpu[-1] == 60.0  # 150 - 100 + 10
+    assert store.history.window("", clock.now).cpu[-1] == 50.0  # 150 - 100: h1 is off
     store.ingest(ChangeBatch(3, (Change("hosts", "delete", "h2"), Change("containers", "delete", "c1"))))
     assert "h2" not in store.history and "c1" not in store.history
-    assert store.history.window("", clock.now).cpu[-1] == 10.0
+    assert math.isnan(store.history.window("", clock.now).cpu[-1])  # nothing runs: no use to show
+
+
+def test_a_running_host_without_figures_is_not_known_rather_than_idle():
+    clock = Clock()
+    store = InventoryStore(clock)
+    vm = Host(id="vm", name="vm", state=HostState.RUNNING, cores=2, memory_mib=4096)  # as Prism lists a VM
+    store.load(Inventory(seq=1, hosts={"vm": vm}))
+    store.history.backfill("vm", [(clock.now - 30.0, (40.0, 1000.0, 5.0, 3.0))])
+    w = store.history.window("vm", clock.now)
+    # The backend's past stands, and now is not known: a gap, not a drop to zero.
+    assert known(w.cpu) == [40.0] and known(w.memory) == [1000.0] and math.isnan(w.cpu[-1])
+    assert math.isnan(store.history.window("", clock.now).cpu[-1])  # the header's line has nothing to draw

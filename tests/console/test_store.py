@@ -15,7 +15,7 @@ class Clock:
 
 
 def host(i: int, cpu: float = 0.0) -> Host:
-    return Host(id=f"h{i}", name=f"host-{i}", state=HostState.RUNNING, cpu_percent=cpu)
+    return Host(id=f"h{i}", name=f"host-{i}", state=HostState.RUNNING, cpu_percent=cpu, memory_used_mib=512)
 
 
 def test_many_batches_between_drains_become_one_change_per_item():

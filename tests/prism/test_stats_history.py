@@ -79,3 +79,25 @@ def test_unreadable_figures_are_unknown_not_wrong():
     assert late.cpu_percent is None and late.net_rx_kibps is None
     assert late.memory_mib == 2048.0  # from the usage ppm when the bytes are not a figure
     assert samples[0].cpu_percent is None  # an infinity is not a figure
+
+
+async def test_the_console_fills_a_vms_plots_from_prism_when_its_details_open(backend, server):
+    from console.screens.details import HostDetails
+    from tests.console.conftest import SIZE, make_app
+    from tests.waiting import wait_until
+    from widgets.line_plot import LinePlot
+
+    sim = server.app.app.state.facade.sim
+    running = min((h for h in sim.store.hosts.values() if h.state is HostState.RUNNING), key=lambda h: h.name)
+    app = make_app(backend)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(lambda: app.store.loaded and running.id in app.store.inventory.hosts, what="the VMs")
+        app.open_details("hosts", running.id)
+        await wait_until(lambda: isinstance(app.screen, HostDetails), what="the VM's details")
+        store = app.store
+        # 15 minutes of Prism's 30 s samples: about 30 of the window's 120 steps hold one.
+        await wait_until(lambda: store.history.window(running.id, store.clock()).samples() >= 25, what="Prism's past")
+        await pilot.pause()
+        caption = app.screen.query_one("#cpu-plot", LinePlot).render().plain.split("\n")[0]
+        cores = running.cores
+        assert f"{running.cpu_percent / cores:.1f}% of {cores} cores" in caption  # Prism's newest, not a 0 of no figure
