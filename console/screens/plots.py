@@ -2,13 +2,16 @@
 
 The figures come from the store's history (console/history.py): what was seen live, and on
 open what the backend keeps of the past (``Backend.stats_history``, STATS_HISTORY), which a
-worker fetches once and hands back as a ``HistoryLoaded`` message. The plots are redrawn on
-the drain like everything else: no timer of their own.
+worker fetches and hands back as a ``HistoryLoaded`` message. Where the live figures say
+nothing of the item (Prism's VMs) the past is asked again, for what is new, when a drain
+redraws the plots a minute or more later. The plots are redrawn on the drain like everything
+else: no timer of their own.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -24,6 +27,7 @@ from ..history import Window
 from ..messages import HistoryLoaded
 from ..presenters.base import gib
 
+REFETCH_SECONDS = 60.0  # a past asked again no more often: Prism's finest samples are 30 s apart
 GUTTER = 8  # the y scales' width: "123.4G/s" and the axis; the three plots line up in time
 CPU_STYLE, MEMORY_STYLE, RX_STYLE, TX_STYLE = "cyan", "yellow", "green", "magenta"
 
@@ -60,6 +64,7 @@ class UsagePlots(Container):
         super().__init__(id=id, classes=classes)
         self.kind, self.item_id = kind, item_id
         self.note = ""  # why the backend's past is missing, said under the plots' captions
+        self.asked_at: float | None = None  # when the backend's past was last asked for (store clock)
 
     def compose(self) -> ComposeResult:
         yield LinePlot(id="cpu-plot")
@@ -67,14 +72,17 @@ class UsagePlots(Container):
         yield LinePlot(id="network-plot")
 
     def on_mount(self) -> None:
-        app = self.app
-        if app.backend.supports(Capability.STATS_HISTORY):
-            self.run_worker(self._load_past, exit_on_error=False)
+        if self.app.backend.supports(Capability.STATS_HISTORY):
+            store = self.app.store
+            self._ask(store.clock() - store.history.minutes * 60)
 
-    async def _load_past(self) -> None:
+    def _ask(self, since: float) -> None:
+        self.asked_at = self.app.store.clock()
+        self.run_worker(partial(self._load_past, since), group=f"history-{self.item_id}", exclusive=True, exit_on_error=False)
+
+    async def _load_past(self, since: float) -> None:
         store, backend = self.app.store, self.app.backend
         history = store.history
-        since = store.clock() - history.minutes * 60
         try:
             samples = await backend.stats_history(self.kind, self.item_id, since, history.step)
         except Exception as err:  # shown as one line over the plot; the live figures go on
@@ -102,6 +110,11 @@ class UsagePlots(Container):
         else:
             self._container(item, window)
         self._network(window)
+        # No live figure for now (Prism's listing has none for a VM): the backend's past is
+        # asked again, for what is new since, at most every REFETCH_SECONDS, on the drain.
+        asked = self.asked_at
+        if asked is not None and math.isnan(window.cpu[-1]) and store.clock() - asked >= REFETCH_SECONDS:
+            self._ask(asked - store.history.step)
 
     def _host(self, host: Any, window: Window) -> None:
         cores = max(1, host.cores)

@@ -81,7 +81,8 @@ def test_unreadable_figures_are_unknown_not_wrong():
     assert samples[0].cpu_percent is None  # an infinity is not a figure
 
 
-async def test_the_console_fills_a_vms_plots_from_prism_when_its_details_open(backend, server):
+async def test_the_console_fills_a_vms_plots_from_prism_when_its_details_open(backend, server, monkeypatch):
+    from console.screens import plots
     from console.screens.details import HostDetails
     from tests.console.conftest import SIZE, make_app
     from tests.waiting import wait_until
@@ -101,3 +102,18 @@ async def test_the_console_fills_a_vms_plots_from_prism_when_its_details_open(ba
         caption = app.screen.query_one("#cpu-plot", LinePlot).render().plain.split("\n")[0]
         cores = running.cores
         assert f"{running.cpu_percent / cores:.1f}% of {cores} cores" in caption  # Prism's newest, not a 0 of no figure
+
+        # Prism's listing brings no figures: a redraw on a later drain asks for what is new.
+        asked: list[float] = []
+        ask = backend.stats_history
+
+        async def counted(kind, item_id, since, step):
+            asked.append(since)
+            return await ask(kind, item_id, since, step)
+
+        monkeypatch.setattr(backend, "stats_history", counted)
+        monkeypatch.setattr(plots, "REFETCH_SECONDS", 0.0)
+        first_asked = app.screen.query_one(plots.UsagePlots).asked_at
+        app.screen.redraw()  # as the drain does when the VMs' poll brings a change
+        await wait_until(lambda: asked, what="the past asked again")
+        assert first_asked - 10 <= asked[0] <= first_asked  # only what is new since the last ask
