@@ -15,11 +15,12 @@ from backends.simulator import SimulatorBackend
 
 WORLD_10K_SEED_7 = "5e6cc3010c377ebbdb20ba015928f8a1d4d81d21eb9f249286720eda0f244192"
 
-# Fields the models gained after the hash was taken (Swarm's node and task facts). A world
-# without a swarm leaves them at None: the hash is taken as if they were not there, so it
-# still says "the same world", and a value in any of them makes the world differ.
+# Fields the models gained after the hash was taken (Swarm's node and task facts; a host's
+# network rates, which only the activity sets). A world as built leaves them at None: the
+# hash is taken as if they were not there, so it still says "the same world", and a value
+# in any of them makes the world differ.
 ADDED_LATER = {
-    "hosts": ("availability", "manager_status"),
+    "hosts": ("availability", "manager_status", "net_rx_kibps", "net_tx_kibps"),
     "containers": ("service", "slot", "desired_state", "error"),
 }
 
