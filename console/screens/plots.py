@@ -27,7 +27,7 @@ from ..history import Window
 from ..messages import HistoryLoaded
 from ..presenters.base import gib
 
-REFETCH_SECONDS = 60.0  # a past asked again no more often: Prism's finest samples are 30 s apart
+REFETCH_SECONDS = 60.0  # a past asked again no more often (the Prism backend asks for 30 s samples at the finest)
 GUTTER = 8  # the y scales' width: "123.4G/s" and the axis; the three plots line up in time
 CPU_STYLE, MEMORY_STYLE, RX_STYLE, TX_STYLE = "cyan", "yellow", "green", "magenta"
 
