@@ -27,6 +27,7 @@ TICKS = 5
 TICK_FRACTION = 0.05
 FRAME_TIMEOUT = 10.0
 SETTLE_TIMEOUT = 120.0
+PRISM_LOAD_WAIT = 30.0  # seconds a Prism run waits for the whole list after its first frame
 
 
 class FrameProbe:
@@ -127,34 +128,19 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
     from backends.contract import Change, ChangeBatch
     from backends.settings import Settings
     from backends.simulator.about import SimulatorSettings
-    from console.app import NtnxConsoleApp
     from widgets.resource_table import ResourceTable
 
     # A quiet simulator (no clock driver, no activity): idle means nothing changes.
     settings = Settings(
         simulator=SimulatorSettings(seed=7, scale=args.scale, speed=0.0, activity=False)
     )
-    app = NtnxConsoleApp(settings, None)
-    probe = FrameProbe()
     result: dict[str, Any] = {"scale": args.scale}
-    timeline = Timeline(args.spawned_at, result)
-    timeline.mark("imported")
+    app, probe, timeline = open_app(settings, args, result)
 
     def containers() -> ResourceTable | None:
-        try:
-            return app.screen.query_one("#containers", ResourceTable)
-        except Exception:
-            return None
+        return table_of(app, "containers")
 
-    def on_frame(now: float) -> None:
-        if "first_frame_s" in result:
-            return
-        table = containers()
-        if table is not None and table.row_count > 0:
-            result["first_frame_s"] = now - args.spawned_at
-            timeline.mark("first_frame")
-            result["rows_at_first_frame"] = table.row_count
-            app.run_worker(measure, name="bench", exit_on_error=True)
+    on_frame = first_rows(app, "containers", args, result, timeline, lambda: measure)
 
     async def measure() -> None:
         try:
@@ -168,7 +154,16 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
         assert table is not None
         # Settle first: a table sorts or filters between frames after its rows arrive; the
         # steps below measure the console as a user finds it then.
+        await keys_while_loading(app, probe, table, result)
         settle_started = time.monotonic()
+        # A paged snapshot (backends/contract.py) first: the rest of the world arrives after
+        # the first frame; the steps below measure the whole of it.
+        while app.store.loading is not None:
+            if time.monotonic() - settle_started > SETTLE_TIMEOUT:
+                raise TimeoutError("the snapshot's pages did not all come")
+            await asyncio.sleep(0.02)
+        result["load_done_s"] = time.monotonic() - args.spawned_at
+        result["rows_loaded"] = len(app.store.inventory.containers)
         while any(t.busy for t in app.screen.query(ResourceTable)):
             if time.monotonic() - settle_started > SETTLE_TIMEOUT:
                 raise TimeoutError("the tables did not settle")
@@ -274,7 +269,7 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
         result["idle_frames"] = probe.frames - frames_before
 
     timeline.around(app.backend, "connect", "connecting", "connected")  # builds the world
-    timeline.around(app.backend, "snapshot", None, "snapshot_taken")
+    timeline.around(app.backend, "paged_snapshot", None, "snapshot_taken")
     set_rows = ResourceTable.set_rows
 
     def set_rows_marked(table: ResourceTable, rows: Any) -> None:
@@ -289,9 +284,116 @@ def run_console(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def open_app(settings: Any, args: argparse.Namespace, result: dict[str, Any]) -> tuple[Any, FrameProbe, "Timeline"]:
+    """The console for ``settings`` (its first picture whole with ``--no-pages``), a frame
+    probe, and the start's timeline with the imports marked."""
+    from console.app import NtnxConsoleApp
+
+    app = NtnxConsoleApp(settings, None)
+    if args.no_pages:
+        whole_snapshots(app)
+    timeline = Timeline(args.spawned_at, result)
+    timeline.mark("imported")
+    return app, FrameProbe(), timeline
+
+
+def first_rows(
+    app: Any, table_id: str, args: argparse.Namespace, result: dict[str, Any], timeline: "Timeline", measure: Callable[[], Any]
+) -> Callable[[float], None]:
+    """The probe's frame callback: at the first frame whose ``table_id`` has rows, note it and
+    start ``measure()`` (a function giving the measuring coroutine function) in a worker."""
+
+    def on_frame(now: float) -> None:
+        if "first_frame_s" in result:
+            return
+        table = table_of(app, table_id)
+        if table is not None and table.row_count > 0:
+            result["first_frame_s"] = now - args.spawned_at
+            timeline.mark("first_frame")
+            result["rows_at_first_frame"] = table.row_count
+            app.run_worker(measure(), name="bench", exit_on_error=True)
+
+    return on_frame
+
+
+def table_of(app: Any, table_id: str) -> Any:
+    """A pane's ResourceTable on the current screen, or None before the dashboard is up."""
+    from widgets.resource_table import ResourceTable
+
+    try:
+        return app.screen.query_one(f"#{table_id}", ResourceTable)
+    except Exception:
+        return None
+
+
+async def keys_while_loading(app: Any, probe: FrameProbe, table: Any, result: dict[str, Any]) -> None:
+    """Cursor moves, each to its frame, while a paged snapshot's pages still come."""
+    keys: list[float] = []
+    table.focus()
+    while app.store.loading is not None and len(keys) < CURSOR_PRESSES:
+        before = table.cursor_id
+        started = time.monotonic()
+        press(app, "down")
+        shown = await probe.next_frame(lambda: table.cursor_id != before)
+        keys.append((shown - started) * 1000)
+    if keys:
+        result["load_key_ms"] = statistics.median(keys)
+        result["load_key_max_ms"] = max(keys)
+        result["load_keys"] = len(keys)
+
+
+def whole_snapshots(app: Any) -> None:
+    """``--no-pages``: the console as it was before paged snapshots, on the same code: its
+    first picture is the whole snapshot (the simulator makes its whole world first, Prism
+    lists every page), for a before and after in one run."""
+    backend = app.backend
+    backend.paged_snapshot = backend.snapshot
+
+
+def run_prism(args: argparse.Namespace) -> dict[str, Any]:
+    """The console against ``sim serve`` as Prism: the first frame with VMs in the Hosts pane,
+    how many, when the whole list is in, and cursor keys meanwhile."""
+    from backends.prism.about import PrismSettings
+    from backends.settings import Settings
+
+    settings = Settings(backend="prism", prism=PrismSettings(endpoint=args.prism_endpoint, user="admin", ca_bundle=args.ca_bundle))
+    result: dict[str, Any] = {"vms": args.scale}
+    app, probe, timeline = open_app(settings, args, result)
+
+    on_frame = first_rows(app, "hosts", args, result, timeline, lambda: measure)
+
+    async def measure() -> None:
+        try:
+            table = table_of(app, "hosts")
+            assert table is not None
+            started_at = time.monotonic()
+            await keys_while_loading(app, probe, table, result)
+            while app.store.loading is not None:
+                if time.monotonic() - started_at > PRISM_LOAD_WAIT:  # bounded: say how far it got
+                    result["stopped_s"] = time.monotonic() - args.spawned_at
+                    result["rows_when_stopped"] = len(app.store.inventory.hosts)
+                    break
+                await asyncio.sleep(0.02)
+            if app.store.loading is None:
+                result["load_done_s"] = time.monotonic() - args.spawned_at
+                result["rows_loaded"] = len(app.store.inventory.hosts)
+        except Exception as exc:  # reported, never a traceback on the terminal
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        app.exit()
+
+    timeline.around(app.backend, "connect", "connecting", "connected")  # the login
+    timeline.around(app.backend, "paged_snapshot", None, "snapshot_taken")
+    probe.install(app, on_frame)
+    app.run(headless=args.headless)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.bench_child")
-    parser.add_argument("--target", choices=["app", "empty"], required=True)
+    parser.add_argument("--target", choices=["app", "empty", "prism"], required=True)
+    parser.add_argument("--no-pages", action="store_true", help="the first picture is the whole snapshot")
+    parser.add_argument("--prism-endpoint")
+    parser.add_argument("--ca-bundle")
     parser.add_argument("--spawned-at", type=float, required=True)  # parent's time.monotonic()
     parser.add_argument("--scale", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
@@ -300,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.target == "empty":
         result = run_empty(args)
+    elif args.target == "prism":
+        result = run_prism(args)
     else:
         result = run_console(args)
     with open(args.results, "w") as out:

@@ -83,6 +83,7 @@ class PrismFacade:
         # Tests in other threads move the simulator's clock on this loop.
         self.loop = asyncio.get_running_loop()
         await self.sim.connect()
+        await self.sim.snapshot()  # a large world is made in pages: serve it whole
         self.born = self.sim.clock.now
 
     async def inventory(self) -> Inventory:

@@ -85,3 +85,18 @@ class _Deferred:
     async def __call__(self, scope, receive, send) -> None:
         response = await self.make(self.body)
         await response(scope, receive, send)
+
+
+async def test_sim_serve_serves_a_large_world_whole():
+    # The simulator makes a world this large in pages; Prism's API has no such thing, so the
+    # served world is made whole before the first answer.
+    from backends.prism_sim.server import PrismFacade
+    from backends.simulator import SimulatorBackend
+
+    sim = SimulatorBackend(seed=7, scale=3_000, activity=False)
+    facade = PrismFacade(sim, advance_on_poll=True)
+    try:
+        await facade.start()
+        assert len((await facade.inventory()).containers) == 3_000
+    finally:
+        await sim.close()
