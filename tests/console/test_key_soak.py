@@ -20,16 +20,12 @@ cannot suspend, so the console says what it would run (``SuspendNotSupported``) 
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-import unicodedata
 
 import pytest
-from textual import events
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.keys import REPLACED_KEYS, _get_unicode_name_from_key
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
@@ -37,7 +33,7 @@ from backends.simulator import SimulatorBackend
 from console.screens.dashboard import DashboardScreen
 from tests.waiting import wait_until
 
-from .conftest import SIZE, make_app
+from .conftest import SIZE, make_app, type_burst
 
 SEEDS = (1, 11, 12, 14)  # the seeds of the issue; 1..22 were explored while fixing it
 KEYS_PER_SEED = 625  # 2,500 keys in all: about 12 s a seed on this project's 2 shared cores
@@ -81,26 +77,6 @@ SCREEN_KEYS = [
 
 def draw(rng: random.Random) -> str:
     return rng.choice(SCREEN_KEYS if rng.random() < 0.5 else KEYS)
-
-
-def key_event(key: str) -> events.Key:
-    """The event a terminal's key makes, as Pilot's own ``press`` builds it."""
-    try:
-        char: str | None = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
-    except KeyError:
-        char = key if len(key) == 1 else None
-    return events.Key(key, char)
-
-
-async def type_burst(app, keys: list[str]) -> None:
-    """Keys as fast as a paste or a slow ssh link delivers them: each is queued on the driver
-    with only a yield in between (Pilot's ``press`` waits ~40 ms for idle after every key,
-    which would both slow the soak and hide the races between keys and screen changes)."""
-    for key in keys:
-        event = key_event(key)
-        event.set_sender(app)
-        app._driver.send_message(event)
-        await asyncio.sleep(0)
 
 
 def stack_names(app) -> str:

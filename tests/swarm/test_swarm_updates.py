@@ -78,6 +78,10 @@ def test_a_rolling_update_goes_wave_by_wave_as_previewed_and_rolls_back(images: 
     update_config = inspect(swarm, "upd-web", "{{json .Spec.UpdateConfig}}")
     assert update_config["Parallelism"] == 1 and update_config["Delay"] == 1_000_000_000
     assert update_config["FailureAction"] == "pause" and update_config["Order"] == "stop-first"
+    # The swarm watches each change for its monitor period before it calls an update (or a
+    # rollback) complete: 5 s by default. A short one (the CLI has no option for it; changing
+    # only these settings starts no new tasks) keeps the test to the waves and their delay.
+    swarm.cli("service", "update", "--detach", "--update-monitor", "300ms", "--rollback-monitor", "300ms", "upd-web")
 
     # --dry-run: the waves, exit 0, and the service exactly as it was.
     before = inspect(swarm, "upd-web")
@@ -220,9 +224,9 @@ async def console(images: Swarm):
     swarm.cli("secret", "create", "tui-rot", "-", input=b"tui-old-value")
     swarm.cli("config", "create", "tui-cfg", "-", input=b"key = value\n")
     swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "tui-upd", "--replicas", "2",
-              "--update-parallelism", "2", "--update-delay", "3s", "--secret", "tui-rot",
+              "--update-parallelism", "2", "--update-delay", "1s", "--secret", "tui-rot",
               # A short watch after each change: the swarm calls an update complete only then.
-              "--update-monitor", "1s", "--rollback-monitor", "1s", "--config", "tui-cfg", swarm.manager.image)
+              "--update-monitor", "300ms", "--rollback-monitor", "300ms", "--config", "tui-cfg", swarm.manager.image)
     backend = SwarmBackend(swarm.manager.url)
     app = make_app(backend)  # type: ignore[arg-type]
     try:
