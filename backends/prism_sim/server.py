@@ -76,8 +76,8 @@ class PrismFacade:
         self.born = 0.0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._inventory: Inventory | None = None
-        self._cache_key: tuple[Any, ...] | None = None
-        self._cache: list[dict[str, Any]] = []
+        # kind -> (the state it was made from, its entities so far: None where not made yet)
+        self._cache: dict[str, tuple[tuple[Any, ...], list[dict[str, Any] | None], Callable[[Any], dict[str, Any]], list[Any]]] = {}
 
     async def start(self) -> None:
         # Tests in other threads move the simulator's clock on this loop.
@@ -104,50 +104,62 @@ class PrismFacade:
 
     def entities(self, kind: str, inv: Inventory) -> list[dict[str, Any]]:
         """Every entity of ``kind``; the pages of one listing share one build of them."""
-        key = (kind, inv.seq, len(self.instant), sum(self.spec_versions.values()))
-        if self._cache_key != key:
-            self._cache_key, self._cache = key, self._build(kind, inv)
-        return list(self._cache)
+        made, total = self.page(kind, inv, 0, None)
+        return made
 
-    def _build(self, kind: str, inv: Inventory) -> list[dict[str, Any]]:
+    def page(self, kind: str, inv: Inventory, offset: int, length: int | None) -> tuple[list[dict[str, Any]], int]:
+        """The entities ``offset`` to ``offset + length`` of ``kind`` and how many there are.
+        Only the asked page is made: at 10,000 VMs making every VM's JSON takes seconds, and
+        the first page of a listing should not wait for the last. What is made is kept per
+        kind (a poll lists VMs and volume groups in turn) until the state changes."""
+        key = (inv.seq, len(self.instant), sum(self.spec_versions.values()))
+        cached = self._cache.get(kind)
+        if cached is None or cached[0] != key:
+            items, make = self._recipe(kind, inv)
+            cached = self._cache[kind] = (key, [None] * len(items), make, items)
+        _, made, make, items = cached
+        stop = len(items) if length is None else min(len(items), offset + length)
+        for i in range(offset, stop):
+            if made[i] is None:
+                made[i] = make(items[i])
+        return list(made[offset:stop]), len(items)  # type: ignore[arg-type]
+
+    def _recipe(self, kind: str, inv: Inventory) -> tuple[list[Any], Callable[[Any], dict[str, Any]]]:
+        """The items of ``kind`` in the order Prism lists them, and how one becomes JSON."""
         cluster = self.cluster_name(inv)
         if kind == "vm":
             by_host: dict[str, list[str]] = {}
             for vol in inv.volumes.values():
                 if vol.host_id:
                     by_host.setdefault(vol.host_id, []).append(vol.id)
-            return [
-                pay.vm(
-                    h,
-                    cluster=h.cluster or cluster,
-                    volume_ids=sorted(by_host.get(h.id, [])),
-                    project=inv.projects.get(h.project_id or ""),
-                    spec_version=self.spec_versions.get(h.id, 0),
-                    task_uuid=self.vm_tasks.get(h.id),
-                    storage_container=STORAGE_CONTAINER,
-                    subnet_name=inv.networks[h.network_id].name if h.network_id in inv.networks else "",
-                )
-                for h in inv.hosts.values()
-            ]
+            return list(inv.hosts.values()), lambda h: pay.vm(
+                h,
+                cluster=h.cluster or cluster,
+                volume_ids=sorted(by_host.get(h.id, [])),
+                project=inv.projects.get(h.project_id or ""),
+                spec_version=self.spec_versions.get(h.id, 0),
+                task_uuid=self.vm_tasks.get(h.id),
+                storage_container=STORAGE_CONTAINER,
+                subnet_name=inv.networks[h.network_id].name if h.network_id in inv.networks else "",
+            )
         if kind == "image":
-            return [pay.image(i, self.born) for i in inv.images.values()]
+            return list(inv.images.values()), lambda i: pay.image(i, self.born)
         if kind == "subnet":
-            return [pay.subnet(n, self.born) for n in inv.networks.values()]
+            return list(inv.networks.values()), lambda n: pay.subnet(n, self.born)
         if kind == "project":
-            return [pay.project(p, self.born) for p in inv.projects.values()]
+            return list(inv.projects.values()), lambda p: pay.project(p, self.born)
         if kind == "host":
-            return [pay.node(n, self.born, f"127.0.1.{i + 1}") for i, n in enumerate(inv.nodes.values())]
+            return list(enumerate(inv.nodes.values())), lambda pair: pay.node(pair[1], self.born, f"127.0.1.{pair[0] + 1}")
         if kind == "cluster":
             ips = [f"127.0.1.{i + 1}" for i in range(len(inv.nodes))]
-            return [
-                pay.cluster(cluster, self.born, prism_central=False, node_ips=ips),
-                pay.cluster(pay.PC_NAME, self.born, prism_central=True, node_ips=[]),
-            ]
+            return [False, True], lambda central: (
+                pay.cluster(pay.PC_NAME, self.born, prism_central=True, node_ips=[]) if central
+                else pay.cluster(cluster, self.born, prism_central=False, node_ips=ips)
+            )
         if kind == "volume_group":
-            return [pay.volume_group(v, cluster=cluster) for v in sorted(inv.volumes.values(), key=lambda v: v.name)]
+            return sorted(inv.volumes.values(), key=lambda v: v.name), lambda v: pay.volume_group(v, cluster=cluster)
         if kind == "task":
-            tasks = sorted(inv.tasks.values(), key=lambda t: t.created_at, reverse=True)
-            return [pay.task_v3(t, cluster=cluster) for t in tasks]
+            return sorted(inv.tasks.values(), key=lambda t: t.created_at, reverse=True), lambda t: pay.task_v3(t, cluster=cluster)
         raise NotFound(f"kind {kind} is not served")
 
     # -- tasks -----------------------------------------------------------------------------
@@ -300,13 +312,17 @@ def build_app(facade: PrismFacade, *, user: str, password: str, announce: bool =
         body = _json(await request.body())
         kind = plural(request)
         inv = await facade.inventory()
+        offset = max(0, int(body.get("offset") or 0))
+        length = min(MAX_LENGTH, max(1, int(body.get("length") or 20)))
+        clauses = list(filter(None, str(body.get("filter") or "").split(";")))
+        if not clauses and body.get("sort_attribute") != "name":  # a plain page: only it is made
+            page, total = facade.page(kind, inv, offset, length)
+            return JSONResponse(pay.list_envelope(kind, page, total, offset, body))
         entities = facade.entities(kind, inv)
-        for clause in filter(None, str(body.get("filter") or "").split(";")):
+        for clause in clauses:
             entities = [e for e in entities if _matches(e, clause)]
         if body.get("sort_attribute") == "name":
             entities.sort(key=lambda e: (e.get("status") or {}).get("name", ""), reverse=body.get("sort_order") == "DESCENDING")
-        offset = max(0, int(body.get("offset") or 0))
-        length = min(MAX_LENGTH, max(1, int(body.get("length") or 20)))
         page = entities[offset : offset + length]
         return JSONResponse(pay.list_envelope(kind, page, len(entities), offset, body))
 
