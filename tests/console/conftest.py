@@ -47,6 +47,15 @@ async def type_burst(app, keys: list[str]) -> None:
         await asyncio.sleep(0)
 
 
+async def type_text(pilot, text: str) -> None:
+    """Each character as the key a terminal sends, as fast as a quick typist or a paste
+    delivers them; then the app is let settle. (Pilot's ``press`` waits for idle after every
+    key: ~90 ms a key here, most of a form test's time.)"""
+    await type_burst(pilot.app, [_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
+    await pilot.pause()
+    await pilot.pause()
+
+
 @dataclass
 class Console:
     app: NtnxConsoleApp
@@ -84,12 +93,7 @@ class Console:
         await self.pilot.pause()
 
     async def type(self, text: str) -> None:
-        """Each character as the key a terminal sends, as fast as a quick typist or a paste
-        delivers them; then the console is let settle. (Pilot's ``press`` waits for idle
-        after every key: ~90 ms a key here, most of a form test's time.)"""
-        await type_burst(self.app, [_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
-        await self.pilot.pause()
-        await self.pilot.pause()
+        await type_text(self.pilot, text)
 
     async def finish(self, seconds: float = 900.0) -> None:
         """Let simulated time pass so started tasks run to their end."""

@@ -15,6 +15,7 @@ from console.app import NtnxConsoleApp
 from console.screens.confirm import ConfirmDelete
 from console.screens.dashboard import DashboardScreen
 from console.screens.forms import AttachVolumeForm, RunContainerForm
+from tests.console.conftest import type_text
 from tests.waiting import wait_until
 from widgets.resource_table import ResourceTable
 
@@ -46,7 +47,7 @@ class Console:
         await self.pilot.pause()
 
     async def type(self, text: str) -> None:
-        await self.press(*text)
+        await type_text(self.pilot, text)
 
     async def on(self, screen_type) -> None:
         await wait_until(lambda: isinstance(self.app.screen, screen_type), what=f"the {screen_type.__name__}")
