@@ -155,7 +155,10 @@ def test_a_rotated_secret_is_read_at_the_same_path_and_the_old_one_is_gone(image
     swarm = images
     old_value, new_value = b"rot-old-" + os.urandom(6).hex().encode(), b"rot-new-" + os.urandom(6).hex().encode()
     swarm.cli("secret", "create", "rot-pw", "-", input=old_value)
-    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "rot-web", "--secret", "rot-pw", swarm.manager.image)
+    # The rotation is an update of rot-web: a short monitor (the swarm's default watches each
+    # new task 5 s before calling the update complete, which --wait would wait out).
+    swarm.cli("service", "create", "--detach", "--no-resolve-image", "--name", "rot-web", "--secret", "rot-pw",
+              "--update-monitor", "300ms", swarm.manager.image)
     wait_for(lambda: _task_container(swarm, "rot-web")[1], timeout=60, what="rot-web's task")
 
     env = {**os.environ, "NTNX_CONSOLE_CONFIG": "/nonexistent/none.toml"}
