@@ -54,7 +54,12 @@ async def test_nothing_is_written_when_nothing_changes(tmp_path):
     path = _config(tmp_path)
 
     async def wait(c):
-        await c.pilot.pause(2.5)  # more than two looks at the preferences
+        # Two more looks at the preferences (what the timer does each CHECK_INTERVAL), without
+        # waiting out the timer: neither may start a write.
+        for _ in range(2):
+            c.app.preferences.check()
+            assert not c.app.preferences.writing
+            await c.pilot.pause()
 
     await _run(path, wait)
     assert path.read_text() == USER_TEXT
