@@ -23,6 +23,7 @@ from ..contract import (
     ContainerSpec,
     HostSpec,
     Inventory,
+    Loading,
     LogLine,
     PullSpec,
     ShellCommand,
@@ -86,6 +87,12 @@ class DockerBackend(Backend):
         self._flush_handle: asyncio.TimerHandle | None = None
         self._connection: ConnectionState | None = None
         self._closed = False
+        # The first load (connect's engines): those still on their first attempt stay out of
+        # the picture and join it as pages of the load when they answer (paged_snapshot).
+        self._loading: dict[str, Engine] = {}
+        self._load_total = 0
+        self._page_due = False  # an engine of the load answered since the last flush
+        self._loader: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "DockerBackend":
@@ -104,11 +111,23 @@ class DockerBackend(Backend):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        """Returns once one engine answers (or every first attempt has failed, or none answered
+        within CONNECT_TIMEOUT): one slow engine must not hold back the others' picture. The
+        rest join as they answer, as pages of the load (``paged_snapshot``)."""
         for url in self._urls:
             endpoint = parse_endpoint(url, tls_verify=self._tls_verify, cert_path=self._cert_path)
             self._add_engine(endpoint).start()
         engines = list(self._engines.values())
-        await asyncio.wait([asyncio.create_task(e.first_attempt.wait()) for e in engines], timeout=CONNECT_TIMEOUT)
+        self._loading = dict(self._engines)
+        self._load_total = len(engines)
+        deadline = asyncio.get_running_loop().time() + CONNECT_TIMEOUT
+        self._loader = asyncio.create_task(self._await_first_answers(deadline), name="docker-first-answers")
+        answered = [asyncio.create_task(e.connected.wait()) for e in engines]
+        try:
+            await asyncio.wait([*answered, asyncio.shield(self._loader)], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in answered:
+                waiter.cancel()
         if not any(e.reachable for e in engines):
             reasons = "; ".join(e.reason or "no answer" for e in engines)
             errors = [e.last_error for e in engines]
@@ -116,12 +135,44 @@ class DockerBackend(Backend):
             if len(errors) == 1 and errors[0] is not None:
                 raise errors[0]
             raise Unavailable(reasons)
+        self._take_answers()
+        self._page_due = False  # what connect saw is the first picture, not a page of it
         self._flush()
+
+    async def _await_first_answers(self, deadline: float) -> None:
+        """Flush as each engine of the first load answers; at the deadline, the ones still
+        silent join as they are (UNREACHABLE, still connecting) and the load is over."""
+        loop = asyncio.get_running_loop()
+        waits = {asyncio.create_task(e.first_attempt.wait()) for e in self._loading.values()}
+        try:
+            while waits:
+                done, waits = await asyncio.wait(
+                    waits, timeout=max(0.0, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    break
+                self._changed()
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+            if self._loading:
+                self._loading.clear()
+                self._page_due = True
+            self._changed()
+
+    def _take_answers(self) -> None:
+        """The engines of the load whose first attempt has ended (answered or failed) join."""
+        for host_id in [h for h, e in self._loading.items() if e.first_attempt.is_set()]:
+            del self._loading[host_id]
+            self._page_due = True
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._loader is not None:
+            self._loader.cancel()
+            await asyncio.gather(self._loader, return_exceptions=True)
         await self._tasks.close()
         await asyncio.gather(*(e.stop() for e in self._engines.values()))
         if self._flush_handle is not None:
@@ -148,6 +199,7 @@ class DockerBackend(Backend):
 
     async def remove_engine(self, host_id: str) -> None:
         engine = self._engines.pop(host_id, None)
+        self._loading.pop(host_id, None)
         if engine is not None:
             await engine.stop()
             self._changed()
@@ -166,6 +218,8 @@ class DockerBackend(Backend):
     def _build(self) -> Inventory:
         inv = Inventory()
         for engine in self._engines.values():
+            if engine.host_id in self._loading:
+                continue
             inv.hosts[engine.host_id] = engine.host()
             for c in engine.inventory.container_values():
                 inv.containers[c.id] = c
@@ -179,17 +233,22 @@ class DockerBackend(Backend):
 
     def _flush(self) -> None:
         self._flush_handle = None
+        self._take_answers()
         new = self._build()
         changes = diff(self._published, new)
-        if changes:
+        loading = None
+        if self._page_due:
+            self._page_due = False
+            loading = Loading("hosts", self._load_total, done=not self._loading)
+        if changes or loading is not None:  # the page that ends the load goes out even if empty
             self._seq += 1
-            self._broadcast.publish(ChangeBatch(self._seq, tuple(changes)))
+            self._broadcast.publish(ChangeBatch(self._seq, tuple(changes), loading))
         new.seq = self._seq
         self._published = new
         self._publish_connection()
 
     def _publish_connection(self) -> None:
-        engines = list(self._engines.values())
+        engines = [e for e in self._engines.values() if e.host_id not in self._loading]
         up = [e for e in engines if e.reachable]
         if len(up) == len(engines):
             state, reason = ConnectionState.CONNECTED, ""
@@ -204,6 +263,22 @@ class DockerBackend(Backend):
                 self._broadcast.publish(ConnectionChanged(state, reason))
 
     async def snapshot(self) -> Inventory:
+        # Whole, as before pages: a one-shot reader (``containers list``, get_task) has no
+        # stream to receive the late engines from, so it waits for every first attempt,
+        # bounded by the connect deadline: every engine is listed, reachable or not.
+        if self._loader is not None and not self._loader.done():
+            await asyncio.shield(self._loader)
+        return self._flushed()
+
+    async def paged_snapshot(self) -> Inventory:
+        """What has answered, at once; while engines are still on their first attempt, the
+        Inventory's ``loading`` says so and each joins as a page of the change stream."""
+        inventory = self._flushed()
+        if self._loading:
+            inventory.loading = Loading("hosts", self._load_total)
+        return inventory
+
+    def _flushed(self) -> Inventory:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush()
