@@ -51,7 +51,12 @@ async def type_text(pilot, text: str) -> None:
     """Each character as the key a terminal sends, as fast as a quick typist or a paste
     delivers them; then the app is let settle. (Pilot's ``press`` waits for idle after every
     key: ~90 ms a key here, most of a form test's time.)"""
-    await type_burst(pilot.app, [_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
+    await press_burst(pilot, [_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
+
+
+async def press_burst(pilot, keys: list[str]) -> None:
+    """Keys queued one after another (``type_burst``), then the app let settle."""
+    await type_burst(pilot.app, keys)
     await pilot.pause()
     await pilot.pause()
 

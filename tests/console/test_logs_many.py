@@ -13,6 +13,8 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.logs import LogsScreen
 from widgets.log_view import LogView
 
+from .conftest import press_burst
+
 
 def _prefix_of(line: str) -> str:
     return line.split(" |", 1)[0].strip()
@@ -88,7 +90,7 @@ async def test_filter_narrows_to_matching_lines_and_back(console):
     assert not log.filtering and len(log.shown_lines()) == log.line_count
     # A bad regex is one line and changes nothing.
     await console.press("slash")
-    await console.press(*["backspace"] * 40)
+    await press_burst(console.pilot, ["backspace"] * 40)
     await console.type("/(oops/")
     await console.press("enter")
     assert any("not a regular expression" in n for n in console.notices())
