@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Static
 
 from backends.contract import VolumeSpec
@@ -326,6 +327,16 @@ async def test_command_mode(console):
     await console.until(lambda: not console.app.is_running, "the console to quit")
 
 
+@pytest.fixture
+def quick_stats_timer(monkeypatch):
+    """The app's own stats timer at a tenth of its period (read as the app mounts): the test is
+    about which rows are asked for, not about waiting out 3 s twice."""
+    import console.app
+
+    monkeypatch.setattr(console.app, "STATS_INTERVAL", STATS_INTERVAL / 10)
+
+
+@pytest.mark.usefixtures("quick_stats_timer")  # before the console fixture starts the app
 async def test_fresh_container_figures_are_asked_for_the_rows_in_view_only(console, monkeypatch):
     asked: list[list[str]] = []
     monkeypatch.setattr(console.sim, "request_stats", lambda ids: asked.append(list(ids)))
