@@ -13,7 +13,7 @@ def test_empty_app_child_reports_its_first_frame():
 
 
 def test_report_has_a_row_per_scale_and_budget_verdicts():
-    args = argparse.Namespace(scales="10000", idle_seconds=30.0, headless=True)
+    args = argparse.Namespace(scales="10000", idle_seconds=30.0, headless=True, no_pages=False)
     run = {
         "scale": 10_000, "first_frame_s": 0.5, "settle_s": 0.3,
         "timeline": {
@@ -39,7 +39,7 @@ def test_the_cli_list_is_measured_in_its_own_process():
 
 
 def test_report_gives_the_large_scale_verdicts_and_the_cli():
-    args = argparse.Namespace(scales="100000", idle_seconds=10.0, headless=False)
+    args = argparse.Namespace(scales="100000", idle_seconds=10.0, headless=False, no_pages=False)
     run = {
         "scale": 100_000, "first_frame_s": 2.0, "settle_s": 0.0,
         "timeline": {
