@@ -106,3 +106,11 @@ def test_listing_containers_as_json_loads_no_console_and_no_client(tmp_path):
     assert _not_needed(loaded) == []
     # Nor the full-screen console, Textual or Rich: a JSON list needs none of them.
     assert [m for m in ("textual", "rich", "console.app", "widgets.resource_table") if m in loaded] == []
+
+
+def test_the_prism_backend_loads_httpx_but_no_ssh_or_key_making(tmp_path):
+    # Listing Prism's VMs speaks HTTP only: SSH (a machine's engine upgrade, its volumes) and
+    # key generation (making a machine) load when they are used.
+    loaded = _modules_after("import backends.prism.backend\n", tmp_path)
+    assert "httpx" in loaded
+    assert [m for m in ("asyncssh", "cryptography") if m in loaded] == []

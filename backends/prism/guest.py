@@ -12,8 +12,6 @@ import re
 import shlex
 from pathlib import Path
 
-import asyncssh
-
 from ..errors import Conflict, Unavailable
 from .machine import SSH_USER
 
@@ -28,6 +26,8 @@ class Guest:
     async def run(self, command: str, *, check: bool = True, timeout: float = 600, input: str | None = None) -> str:
         """``command`` on the machine; ``input`` is its standard input (where secrets go: a
         command line is seen by every process on the machine)."""
+        import asyncssh  # here, not at the top: listing Prism's VMs needs no SSH (start-up time)
+
         try:
             async with asyncssh.connect(
                 self.ip,

@@ -46,8 +46,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..errors import Conflict, InvalidInput
 
@@ -160,6 +158,10 @@ def _write_private(path: Path, text: str, *, overwrite: bool = False) -> None:
 
 
 def _keypair() -> tuple[str, str]:
+    # Imported here: only making a machine needs a key; listing Prism's VMs should not load it.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
