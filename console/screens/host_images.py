@@ -2,13 +2,16 @@
 live, filtered and sorted as the panes are. Its keys come from the action records of the
 ``host_images`` pane (``console.actions``): pull (a form with the image reference; progress
 in the Tasks strip), remove (a confirmation; the engine's refusal names the containers) and
-prune (a confirmation saying how many images and how many bytes at most would go)."""
+prune (dangling images only, or also every image no container uses, as ``images prune
+--unused``; then a confirmation saying which, how many images and how many bytes at most)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
 
 from backends.contract import PullSpec
 from backends.validation import check_image_ref
@@ -159,20 +162,80 @@ class HostImagesScreen(ListScreen):
         self.app.open_screen(ConfirmDelete("images", [label], warning, verb="Remove"), done)
 
     def _prune(self, record: actions.Action) -> None:
-        from ..host_image_commands import PruneRequest, prunable
+        from ..host_image_commands import prunable
+
+        inv = self.app.store.inventory
+        dangling = prunable(inv, self.host_id, unused=False)
+        unused = prunable(inv, self.host_id, unused=True)
+        if unused[0] == 0:
+            self.notify(f"no dangling images and no unused ones on {visible(self.host_name)}", timeout=3)
+            return
+
+        def chosen(also_unused: bool | None) -> None:
+            if also_unused is not None:
+                self._confirm_prune(record, also_unused, unused if also_unused else dangling)
+
+        self.app.open_screen(PruneChoice(self.host_name, dangling, unused), chosen)
+
+    def _confirm_prune(self, record: actions.Action, also_unused: bool, counted: tuple[int, int]) -> None:
+        from ..host_image_commands import PruneRequest
         from .confirm import ConfirmDelete
 
-        count, size = prunable(self.app.store.inventory, self.host_id, unused=False)
+        count, size = counted
         if count == 0:
             self.notify(f"no dangling images on {visible(self.host_name)}", timeout=3)
             return
-        names = [i.image_id.removeprefix("sha256:")[:12] for i in self.app.store.inventory.host_images.values()
-                 if i.host_id == self.host_id and i.dangling and not i.container_ids]
-        warning = f"{count} dangling image(s), up to {host_images._size(size)} reclaimed"
+        gone = [i for i in self.app.store.inventory.host_images.values()
+                if i.host_id == self.host_id and not i.container_ids and (also_unused or i.dangling)]
+        names = [i.repo_tags[0] if i.repo_tags else i.image_id.removeprefix("sha256:")[:12] for i in gone]
+        which = "image(s) no container uses (dangling or not)" if also_unused else "dangling image(s)"
+        warning = f"{count} {which}, up to {host_images._size(size)} reclaimed"
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.app.perform(record, PruneRequest(host=self.host_id, name=self.host_name),
-                                 what=f"prune images on {self.host_name}")
+                self.app.perform(record, PruneRequest(host=self.host_id, unused=also_unused, name=self.host_name),
+                                 what=f"prune {'unused' if also_unused else 'dangling'} images on {self.host_name}")
 
         self.app.open_screen(ConfirmDelete("images", names, warning, verb="Prune"), done)
+
+
+class PruneChoice(ModalScreen[bool | None]):
+    """Which images a prune removes, each choice with its count (from the inventory): the
+    dangling ones only, or also every image no container uses (``images prune --unused``).
+    Dismissed with True for the latter, False for dangling only, None when cancelled; the
+    confirmation comes after."""
+
+    BINDINGS = [
+        Binding("escape", "choose('')", "Cancel", id="images.prune.cancel"),
+        Binding("d", "choose('dangling')", "Dangling only", id="images.prune.dangling"),
+        Binding("u", "choose('unused')", "Also unused", id="images.prune.unused"),
+    ]
+
+    def __init__(self, host_name: str, dangling: tuple[int, int], unused: tuple[int, int]) -> None:
+        super().__init__(classes="form-screen")
+        self.host_name = host_name
+        self.dangling = dangling
+        self.unused = unused
+
+    def compose(self) -> ComposeResult:
+        (d, d_size), (u, u_size) = self.dangling, self.unused
+        with Vertical(classes="form", id="prune-choice"):
+            yield Static(visible(f"Prune images on {self.host_name}"), classes="form-title", markup=False)
+            yield Static(
+                f"d: dangling only: {d} image(s), up to {host_images._size(d_size)}\n"
+                f"u: also unused (no container uses them): {u} image(s), up to {host_images._size(u_size)}",
+                id="prune-counts", markup=False,
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(f"Dangling only ({d})", id="dangling", disabled=d == 0)
+                yield Button(f"Also unused ({u})", id="unused", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
+
+    def action_choose(self, which: str) -> None:
+        self.app.close_screen(self, {"dangling": False, "unused": True}.get(which))

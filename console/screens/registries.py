@@ -3,7 +3,9 @@
 The registries are the config's ``[registries.NAME]`` tables for this context and, on the
 simulator, its own two (``backends/simulator/registries.py``: a public one and a private one
 that asks for a password). Enter goes down a level, Escape comes back up one, `/` filters
-the level shown, `r` reads it again.
+the level shown, `r` reads it again. On a tag, `p` pulls it onto a host (``pull_tag``: the
+Images screen's pull action, so the configured registry's credentials, not the password
+typed here).
 
 Everything is read through ``backends.registries.client.RegistryClient`` in a worker (the
 screen shows a loading line meanwhile); a failure is one line saying what kind it is
@@ -512,6 +514,7 @@ class RepositoriesScreen(_Level):
 
 class TagsScreen(_Level):
     TABLE_ID = "tags"
+    BINDINGS = [Binding("p", "pull", "Pull", id="registries.pull", tooltip="Pull the tag onto a host")]
 
     def __init__(self, session: Session, repository: str) -> None:
         super().__init__()
@@ -556,3 +559,32 @@ class TagsScreen(_Level):
 
     def on_resource_table_selected(self, event: ResourceTable.Selected) -> None:
         pass  # the last level
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pull":
+            from .. import actions
+
+            # Not while typing a filter (p is a letter there), and only where a pull can run.
+            return not isinstance(self.focused, Input) and actions.allowed(
+                actions.get("host_image.pull"), self.app.backend, "host_images"
+            )
+        return super().check_action(action, parameters)
+
+    def action_pull(self) -> None:
+        """The tag under the cursor onto a host: the Images screen's pull, same credentials."""
+        from .. import actions
+        from .pull_tag import PullTagForm, reference_of
+
+        record = actions.get("host_image.pull")
+        if not actions.allowed(record, self.app.backend, "host_images"):
+            return
+        tag = self.table.cursor_row
+        if tag is None:
+            self.notify("no tag chosen", severity="warning")
+            return
+
+        def done(spec: Any) -> None:
+            if spec is not None:
+                self.app.perform(record, spec, what=f"pull {spec.image}")
+
+        self.app.open_screen(PullTagForm(reference_of(self._session.entry, self.repository, tag.id)), done)

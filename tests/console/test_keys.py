@@ -15,7 +15,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.details import ContainerDetails, HostDetails
 from console.screens.forms import AttachVolumeForm, CreateHostForm, RunContainerForm
 from console.screens.help import HelpScreen, all_bindings
-from console.screens.host_images import HostImagesScreen, PullImageForm
+from console.screens.host_images import HostImagesScreen, PruneChoice, PullImageForm
 from console.screens.lists import TasksScreen
 from console.screens.logs import LogsScreen
 from console.screens.upgrade import UpgradeScreen
@@ -203,7 +203,8 @@ ABSENT_HERE = SWARM_ONLY
 
 
 # Images on hosts (issue 13): I on Hosts opens the host's Images screen, where p pulls (a
-# form), ctrl+d removes and P prunes (each asks first; with nothing to act on, says so). On a
+# form), ctrl+d removes and P prunes (dangling only or also unused, then a confirmation; each asks
+# first; with nothing to act on, says so). On a
 # real engine with a real registry: tests/registries/test_engine_pull.py.
 async def _images(c):
     host_id = c.table("hosts").cursor_id
@@ -306,7 +307,7 @@ CHECKS = {
     "host.images": _images,
     "host_image.pull": _on_images("p", PullImageForm),
     "host_image.remove": _on_images("ctrl+d", "no image chosen"),
-    "host_image.prune": _on_images("P", "no dangling images"),
+    "host_image.prune": _on_images("P", PruneChoice),  # dangling only or also unused: it asks
     "host.power_on": _power_on,
     "host.power_off": _asks(("x",), "Power off 1 host"),
     "host.reboot": _asks(("R",), "Reboot 1 host"),
