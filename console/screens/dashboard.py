@@ -53,7 +53,7 @@ class Pane(Vertical):
 
     def retitle(self, narrowed_to: str | None) -> None:
         table = self.table
-        count = f"{table.visible_count}" if table.visible_count == table.row_count else f"{table.visible_count}/{table.row_count}"
+        count = f"{table.visible_count:,}" if table.visible_count == table.row_count else f"{table.visible_count:,}/{table.row_count:,}"
         loading = self.app.store.loading
         if loading is not None and loading.kind == self.kind:
             # A paged snapshot still coming in: how many so far, of how many where known.

@@ -57,7 +57,7 @@ async def test_the_first_page_shows_while_the_rest_loads_and_keys_work(monkeypat
             await c.until(lambda: app.store.loading is None, "the load to end", timeout=30)
             await c.until(lambda: table.row_count == SCALE, "every container on screen", timeout=30)
             assert len(app.store.inventory.containers) == SCALE == len(sim.store.containers)
-            await c.until(lambda: str(pane.border_title) == f"Containers ({SCALE})", "the plain title")
+            await c.until(lambda: str(pane.border_title) == f"Containers ({SCALE:,})", "the plain title")
     finally:
         release.set()
         await sim.close()
