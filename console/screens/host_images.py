@@ -183,7 +183,7 @@ class HostImagesScreen(ListScreen):
 
         count, size = counted
         if count == 0:
-            self.notify(f"no dangling images on {visible(self.host_name)}", timeout=3)
+            self.notify(f"no {'unused' if also_unused else 'dangling'} images on {visible(self.host_name)}", timeout=3)
             return
         gone = [i for i in self.app.store.inventory.host_images.values()
                 if i.host_id == self.host_id and not i.container_ids and (also_unused or i.dangling)]

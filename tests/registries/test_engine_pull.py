@@ -201,6 +201,7 @@ async def test_the_images_screen_pulls_removes_and_prunes(
     from console.app import NtnxConsoleApp
     from console.registry_config import add_registry
     from console.screens.confirm import ConfirmDelete
+    from console.screens.host_images import PruneChoice
     from console.screens.dashboard import DashboardScreen
     from console.screens.host_images import HostImagesScreen, PullImageForm
     from tests.waiting import wait_until
@@ -265,6 +266,9 @@ async def test_the_images_screen_pulls_removes_and_prunes(
         image_id = dockerd.cli("import", "-", input=buf.getvalue()).strip()
         await wait_until(lambda: any(r.image_id == image_id for r in table.rows_by_id.values()), what="the dangling image")
         await pilot.press("P")
+        # First which images: dangling only (d) or also unused; then the counted confirmation.
+        await wait_until(lambda: isinstance(app.screen, PruneChoice), what="the prune's choice")
+        await pilot.press("d")
         await wait_until(lambda: isinstance(app.screen, ConfirmDelete), what="the prune confirmation")
         assert "dangling image(s), up to" in app.screen.warning
         await pilot.press("y")
