@@ -41,7 +41,7 @@ def registry_of(ref: str) -> str | None:
     return None
 
 
-def _server_of(entry: "RegistryEntry") -> str:
+def server_of(entry: "RegistryEntry") -> str:
     """host[:port] of a registry's URL, as an image reference names it (443 left out)."""
     parts = urllib.parse.urlsplit(entry.url)
     host = (parts.hostname or "").lower()
@@ -61,7 +61,7 @@ def find_registry(
     candidates = [
         e for e in entries
         if (e.context in (None, context))
-        and (_server_of(e) == server if server else _server_of(e) in DOCKER_HUB_HOSTS)
+        and (server_of(e) == server if server else server_of(e) in DOCKER_HUB_HOSTS)
     ]
     if project:
         own = [e for e in candidates if e.project == project]
@@ -96,7 +96,7 @@ def auth_for_entry(entry: "RegistryEntry", config_path: "object | None" = None, 
         from backends.registries.credentials import password_for
 
         password = password_for
-    server = _server_of(entry)
+    server = server_of(entry)
     if server in DOCKER_HUB_HOSTS:
         server = DOCKER_HUB_SERVER
     return RegistryAuth(server=server, username=entry.user, password=password(entry))
@@ -222,7 +222,7 @@ async def project_registries(backend: object, project: object) -> "tuple[Registr
                 if raw is None:
                     raise InvalidInput(f"registry {entry.name}: its CA bundle {entry.ca_bundle} cannot be read")
                 ca = raw.decode("utf-8", errors="replace")
-            server = _server_of(entry)
+            server = server_of(entry)
             found.append(RegistryAuth(server=server, username=auth.username if auth else "",
                                       password=auth.password if auth else "", ca_pem=ca))
         return tuple(found)

@@ -503,9 +503,9 @@ class RunContainerForm(FormScreen):
         prefixes = []
         config = getattr(self.app, "config", None)
         if config is not None and getattr(config, "registries", None):
-            from ..registry_auth import _server_of
+            from ..registry_auth import server_of
 
-            prefixes = sorted(f"{_server_of(entry)}/" for entry in config.registries.values())
+            prefixes = sorted(f"{server_of(entry)}/" for entry in config.registries.values())
         return list(dict.fromkeys([*sorted(mine), *sorted(others), *prefixes]))
 
     def on_select_changed(self, event: Select.Changed) -> None:

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 def reference_of(entry: "RegistryEntry", repository: str, tag: str) -> str:
     """What a pull of ``repository:tag`` from ``entry`` names, as ``image pull`` would."""
-    from console.registry_auth import DOCKER_HUB_HOSTS, _server_of
+    from console.registry_auth import DOCKER_HUB_HOSTS, server_of
 
-    server = _server_of(entry)
+    server = server_of(entry)
     return f"{repository}:{tag}" if server in DOCKER_HUB_HOSTS else f"{server}/{repository}:{tag}"
 
 
